@@ -1,0 +1,54 @@
+// The audit log: append-only (the database refuses UPDATE/DELETE, see prisma/migrations). Every
+// decision, credential change and denied attempt is recorded through `recordAudit`.
+import type { Prisma } from "./db/generated/client.ts";
+import { db } from "./db/client.ts";
+import type { Principal } from "./auth/principal.ts";
+
+export type AuditInput = {
+  actor: Principal | null;
+  action: string;
+  outcome?: "ok" | "denied" | "error";
+  targetType?: string;
+  target?: string;
+  ip?: string | null;
+  details?: Record<string, unknown>;
+};
+
+type AuditWriter = Pick<Prisma.TransactionClient, "auditEvent">;
+
+/** Appends one audit event; pass `tx` to make it part of a transaction. */
+export async function recordAudit(input: AuditInput, tx?: AuditWriter): Promise<void> {
+  const client: AuditWriter = tx ?? (await db());
+  const actor = input.actor?.kind === "user" ? input.actor : null;
+  await client.auditEvent.create({
+    data: {
+      actorId: actor?.userId ?? null,
+      actorEmail: actor?.email ?? null,
+      actorIp: input.ip ?? null,
+      action: input.action,
+      outcome: input.outcome ?? "ok",
+      targetType: input.targetType ?? null,
+      target: input.target ?? null,
+      details: (input.details ?? {}) as Prisma.InputJsonValue,
+    },
+  });
+}
+
+export type AuditQuery = { actor?: string; action?: string; target?: string; since?: Date; until?: Date; limit?: number; before?: bigint };
+
+/** Audit events, newest first. `actor` matches the actor's id or email. */
+export async function listAuditEvents(q: AuditQuery) {
+  const prisma = await db();
+  const rows = await prisma.auditEvent.findMany({
+    where: {
+      ...(q.actor ? { OR: [{ actorId: q.actor }, { actorEmail: q.actor.toLowerCase() }] } : {}),
+      ...(q.action ? { action: q.action } : {}),
+      ...(q.target ? { target: q.target } : {}),
+      ...(q.since || q.until ? { at: { ...(q.since ? { gte: q.since } : {}), ...(q.until ? { lte: q.until } : {}) } } : {}),
+      ...(q.before ? { id: { lt: q.before } } : {}),
+    },
+    orderBy: { id: "desc" },
+    take: Math.min(q.limit ?? 100, 500),
+  });
+  return rows.map((r) => ({ ...r, id: r.id.toString() }));
+}

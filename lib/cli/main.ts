@@ -1,0 +1,85 @@
+// `npx hubkeep <command>`. Server-host commands (user, token) open the configured database directly
+// and print only their result on stdout; messages go to stderr.
+import { parseArgs } from "node:util";
+import { getEnv, EnvError } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { bootDatabase } from "../server/boot.ts";
+import { createApiToken } from "../auth/tokens.ts";
+import { createUser, generatePassword } from "../models/users.ts";
+import type { Principal, RoleName, ScopeName } from "../auth/principal.ts";
+
+const USAGE = `usage: hubkeep <command>
+
+Server-host commands (use the configured database: DATABASE_URL, or the embedded one in HUBKEEP_DATA_DIR):
+  token create --email <email> --scope <read|publish|admin> [--expires <days>] [--name <name>]
+      Creates an API token (creating the user if missing) and prints only the token.
+  user create --email <email> --role <viewer|publisher|admin> [--password <pw>]
+      Creates a user or changes its role; prints a generated password when none is given.
+`;
+
+const CLI_ACTOR: Principal = { kind: "user", userId: "cli", email: "cli@localhost", role: "admin", scope: null, via: "cli", namespaces: [] };
+
+const SCOPES = ["read", "publish", "admin"] as const;
+const ROLES = ["viewer", "publisher", "admin"] as const;
+
+class UsageError extends Error {}
+
+function need<T extends string>(value: string | undefined, name: string, allowed?: readonly T[]): T {
+  if (!value) throw new UsageError(`--${name} is required`);
+  if (allowed && !allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  return value as T;
+}
+
+async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
+  const env = getEnv();
+  const booted = await bootDatabase(env, { holder: "hubkeep CLI", checkStore: false });
+  try {
+    return await fn();
+  } finally {
+    await booted.db.close();
+    booted.release();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  try {
+    if (cmd === "token" && sub === "create") {
+      const { values } = parseArgs({ args: rest, options: { email: { type: "string" }, scope: { type: "string" }, expires: { type: "string" }, name: { type: "string" } } });
+      const email = need(values.email, "email");
+      const scope = need<ScopeName>(values.scope, "scope", SCOPES);
+      const expires = values.expires === undefined ? undefined : Number(values.expires);
+      if (expires !== undefined && !(expires > 0)) throw new UsageError(`--expires must be a positive number of days, got "${values.expires}"`);
+      const created = await withDatabase(() =>
+        createApiToken({ email, scope, expiresInDays: expires, name: values.name, createUserIfMissing: true, actor: CLI_ACTOR }),
+      );
+      process.stdout.write(`${created.token}\n`);
+      return 0;
+    }
+    if (cmd === "user" && sub === "create") {
+      const { values } = parseArgs({ args: rest, options: { email: { type: "string" }, role: { type: "string" }, password: { type: "string" } } });
+      const email = need(values.email, "email");
+      const role = need<RoleName>(values.role, "role", ROLES);
+      const password = values.password ?? generatePassword();
+      const user = await withDatabase(() => createUser({ email, role, password, actor: CLI_ACTOR }));
+      process.stderr.write(`user ${user.email} (${user.role})\n`);
+      if (!values.password) process.stdout.write(`${password}\n`);
+      return 0;
+    }
+    if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") {
+      process.stdout.write(USAGE);
+      return cmd ? 0 : 2;
+    }
+    throw new UsageError(`unknown command "${[cmd, sub].filter(Boolean).join(" ")}"`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`hubkeep: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof EnvError || err instanceof AppError || err instanceof Error) {
+      process.stderr.write(`hubkeep: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

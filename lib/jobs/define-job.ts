@@ -1,0 +1,32 @@
+// Jobs are declared once, with their input schema. A payload that fails its schema, or a handler
+// that throws PermanentJobError, fails permanently; anything else thrown is retried with backoff.
+import type { z } from "zod";
+
+export type JobDefinition<S extends z.ZodType = z.ZodType> = {
+  name: string;
+  schema: S;
+  /** Attempts after the first; default 5. */
+  retryLimit?: number;
+  /** Seconds before the first retry, doubled each time (with jitter); default 5. */
+  retryDelaySeconds?: number;
+  /** A job still running after this long is failed (and retried); default 15 minutes. */
+  expireInSeconds?: number;
+  /** Jobs of this kind one worker process runs at once; default 1. */
+  concurrency?: number;
+  handle(input: z.infer<S>, ctx: JobContext): Promise<unknown>;
+};
+
+export type JobContext = { jobId: string; attempt: number; signal: AbortSignal };
+
+export function defineJob<S extends z.ZodType>(def: JobDefinition<S>): JobDefinition<S> {
+  if (!/^[a-z][a-z0-9-]{1,60}$/.test(def.name)) throw new Error(`job name "${def.name}" must be kebab-case`);
+  return def;
+}
+
+/** Thrown by a handler for a failure that retrying cannot fix (e.g. a model that fails validation). */
+export class PermanentJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PermanentJobError";
+  }
+}

@@ -1,0 +1,56 @@
+// PGlite is a single-process database: two processes opening the same data dir would corrupt it. The
+// server holds this lock while it runs; CLI commands that open the embedded database take it too.
+import fs from "node:fs";
+import path from "node:path";
+import { AppError } from "../errors.ts";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Takes the embedded database's lock; throws naming the holder if another live process has it. */
+export function lockDataDir(dataDir: string, holder: string): () => void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, "hubkeep.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, "wx");
+      fs.writeSync(fd, JSON.stringify({ pid: process.pid, holder, since: new Date().toISOString() }));
+      fs.closeSync(fd);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        try {
+          const cur = JSON.parse(fs.readFileSync(file, "utf8")) as { pid: number };
+          if (cur.pid === process.pid) fs.unlinkSync(file);
+        } catch {
+          /* already gone */
+        }
+      };
+      process.once("exit", release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      let info: { pid?: number; holder?: string } = {};
+      try {
+        info = JSON.parse(fs.readFileSync(file, "utf8"));
+      } catch {
+        /* unreadable: treat as stale */
+      }
+      if (info.pid && info.pid !== process.pid && alive(info.pid)) {
+        throw new AppError(
+          "service_unavailable",
+          `the embedded database in ${dataDir} is in use by ${info.holder ?? "another process"} (pid ${info.pid}); stop it first, or set DATABASE_URL to use PostgreSQL`,
+        );
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new AppError("service_unavailable", `cannot lock ${file}`);
+}

@@ -1,0 +1,34 @@
+// `npm run worker`: a job worker alone, for production scale-out against PostgreSQL.
+import { getEnvOrExit } from "../env.ts";
+import { bootDatabase } from "./boot.ts";
+import { setQueue, startQueue } from "../jobs/queue.ts";
+import { startWorker } from "../jobs/worker.ts";
+import { allJobs } from "../jobs/registry.ts";
+
+const env = getEnvOrExit();
+if (!env.databaseUrl) {
+  process.stderr.write("hubkeep: npm run worker needs DATABASE_URL (the embedded database runs its worker inside npm start)\n");
+  process.exit(1);
+}
+const booted = await bootDatabase(env, { holder: "hubkeep worker" }).catch((err: Error) => {
+  process.stderr.write(`hubkeep: cannot start worker: ${err.message}\n`);
+  process.exit(1);
+});
+const queue = await startQueue(booted.db, { supervise: false });
+setQueue(queue);
+const jobs = allJobs();
+const worker = await startWorker(queue, jobs);
+process.stdout.write(`hubkeep: worker running (${jobs.length} job kinds) on ${booted.db.describe}\n`);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`hubkeep: ${signal}: finishing in-flight jobs\n`);
+  await worker.stop();
+  await queue.stop({ graceful: true, timeoutMs: 30_000 });
+  await booted.db.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,78 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  canAdminister,
+  canApprove,
+  canPublishTo,
+  canReadApproved,
+  canReadUnapproved,
+  canRequestMirror,
+  effectiveLevel,
+  handleMatches,
+  scopeAllowedForRole,
+} from "../../lib/auth/permissions.ts";
+import { ANONYMOUS, type Principal, type RoleName, type ScopeName } from "../../lib/auth/principal.ts";
+
+const roles: RoleName[] = ["viewer", "publisher", "admin"];
+const scopes: Array<ScopeName | null> = [null, "read", "publish", "admin"];
+
+function user(role: RoleName, scope: ScopeName | null, namespaces: string[] = []): Principal {
+  return { kind: "user", userId: "u", email: "u@x", role, scope, via: scope ? "token" : "session", namespaces };
+}
+
+// Expected level: the lower of role and scope (a token never lifts its owner above their role).
+const level = { viewer: 1, publisher: 2, admin: 3, read: 1, publish: 2 } as const;
+
+test("full matrix: role x token scope x permission", () => {
+  for (const role of roles) {
+    for (const scope of scopes) {
+      const p = user(role, scope);
+      const want = scope === null ? level[role] : Math.min(level[role], level[scope]);
+      const label = `${role}/${scope ?? "session"}`;
+      assert.equal(effectiveLevel(p), want, label);
+      assert.equal(canReadApproved(p, { anonymousRead: false }), want >= 1, `${label} read`);
+      assert.equal(canRequestMirror(p), want >= 2, `${label} mirror`);
+      assert.equal(canApprove(p), want >= 3, `${label} approve`);
+      assert.equal(canAdminister(p), want >= 3, `${label} admin`);
+      assert.equal(canReadUnapproved(p), want >= 3, `${label} unapproved`);
+    }
+  }
+});
+
+test("anonymous callers read approved versions only when anonymous read is on", () => {
+  assert.equal(canReadApproved(ANONYMOUS, { anonymousRead: true }), true);
+  assert.equal(canReadApproved(ANONYMOUS, { anonymousRead: false }), false);
+  assert.equal(canReadUnapproved(ANONYMOUS), false);
+  assert.equal(canRequestMirror(ANONYMOUS), false);
+  assert.equal(canApprove(ANONYMOUS), false);
+  assert.equal(canPublishTo(ANONYMOUS, "internal/a/b"), false);
+});
+
+test("token scopes may not exceed the owner's role", () => {
+  assert.equal(scopeAllowedForRole("read", "viewer"), true);
+  assert.equal(scopeAllowedForRole("publish", "viewer"), false);
+  assert.equal(scopeAllowedForRole("admin", "publisher"), false);
+  assert.equal(scopeAllowedForRole("publish", "publisher"), true);
+  assert.equal(scopeAllowedForRole("admin", "admin"), true);
+});
+
+test("publishers upload only inside their namespaces; admins anywhere", () => {
+  const pub = user("publisher", "publish", ["internal/vision/*"]);
+  assert.equal(canPublishTo(pub, "internal/vision/resnet"), true);
+  assert.equal(canPublishTo(pub, "internal/vision/resnet/feature_vector"), true);
+  assert.equal(canPublishTo(pub, "internal/nlp/bert"), false);
+  assert.equal(canPublishTo(pub, "google/imagenet/x"), false);
+  assert.equal(canPublishTo(user("publisher", "read", ["internal/vision/*"]), "internal/vision/resnet"), false);
+  assert.equal(canPublishTo(user("viewer", null, ["internal/vision/*"]), "internal/vision/resnet"), false);
+  assert.equal(canPublishTo(user("admin", null), "anything/at/all"), true);
+  assert.equal(canPublishTo(user("admin", "publish"), "internal/x"), false);
+});
+
+test("handle globs", () => {
+  assert.equal(handleMatches("google/*", "google/imagenet"), true);
+  assert.equal(handleMatches("google/*", "google/imagenet/mobilenet_v2/feature_vector"), true);
+  assert.equal(handleMatches("google/*", "googlex/y"), false);
+  assert.equal(handleMatches("google/?et", "google/net"), true);
+  assert.equal(handleMatches("a.b/*", "axb/c"), false);
+  assert.equal(handleMatches("tensorflow/tfjs-model/*", "TensorFlow/tfjs-model/x"), true);
+});
