@@ -8,6 +8,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { buildIfNeeded } from "./build-if-needed.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.env.NEXT_TELEMETRY_DISABLED = "1";
@@ -30,6 +31,15 @@ console.log(
   `hubkeep tests: ${files.length} files; database: ${process.env.DATABASE_URL ? "PostgreSQL (fresh database per file)" : "embedded PGlite"}; ` +
     `S3: ${process.env.S3_ENDPOINT ? process.env.S3_ENDPOINT : "in-process s3rver"}`,
 );
+
+// Types first: a type error fails the run before any test does.
+const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", root], { cwd: root, stdio: "inherit" });
+if (tsc.status !== 0) {
+  console.error("hubkeep tests: type check failed");
+  process.exit(1);
+}
+// The server tests run the built app, as `npm start` does.
+buildIfNeeded();
 
 const r = spawnSync(
   process.execPath,

@@ -6,6 +6,7 @@ import { AppError } from "../errors.ts";
 import { bootDatabase } from "../server/boot.ts";
 import { createApiToken } from "../auth/tokens.ts";
 import { createUser, generatePassword } from "../models/users.ts";
+import { collectGarbage } from "../models/gc.ts";
 import type { Principal, RoleName, ScopeName } from "../auth/principal.ts";
 
 const USAGE = `usage: hubkeep <command>
@@ -15,6 +16,9 @@ Server-host commands (use the configured database: DATABASE_URL, or the embedded
       Creates an API token (creating the user if missing) and prints only the token.
   user create --email <email> --role <viewer|publisher|admin> [--password <pw>]
       Creates a user or changes its role; prints a generated password when none is given.
+  gc [--apply] [--grace-hours <h>] [--json]
+      Finds blobs no version references and staging leftovers older than the grace period
+      (default 24 h). A dry run unless --apply is given (npm run gc -- --apply).
 `;
 
 const CLI_ACTOR: Principal = { kind: "user", userId: "cli", email: "cli@localhost", role: "admin", scope: null, via: "cli", namespaces: [] };
@@ -64,6 +68,33 @@ export async function main(argv: string[]): Promise<number> {
       const user = await withDatabase(() => createUser({ email, role, password, actor: CLI_ACTOR }));
       process.stderr.write(`user ${user.email} (${user.role})\n`);
       if (!values.password) process.stdout.write(`${password}\n`);
+      return 0;
+    }
+    if (cmd === "gc") {
+      const { values } = parseArgs({ args: argv.slice(1), options: { apply: { type: "boolean" }, "grace-hours": { type: "string" }, json: { type: "boolean" } } });
+      const graceHours = values["grace-hours"] === undefined ? 24 : Number(values["grace-hours"]);
+      if (!(graceHours >= 0)) throw new UsageError(`--grace-hours must be a number of hours >= 0, got "${values["grace-hours"]}"`);
+      const env = getEnv();
+      const booted = await bootDatabase(env, { holder: "hubkeep gc" });
+      try {
+        const report = await collectGarbage({ apply: Boolean(values.apply), graceSeconds: graceHours * 3600, actor: CLI_ACTOR });
+        if (values.json) {
+          process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        } else {
+          const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+          const orphanBytes = report.orphanBlobs.reduce((a, b) => a + b.size, 0) + report.stagingLeftovers.reduce((a, b) => a + b.size, 0);
+          process.stdout.write(
+            `${report.apply ? "deleted" : "would delete (dry run; pass --apply)"}: ${report.orphanBlobs.length} unreferenced blob(s), ` +
+              `${report.orphanRows.length} unreferenced blob row(s), ${report.stagingLeftovers.length} staging leftover(s), ${mb(orphanBytes)}; ` +
+              `${report.skippedYoung} younger than ${graceHours} h kept\n`,
+          );
+          for (const b of report.orphanBlobs) process.stdout.write(`  blob    ${b.digest}  ${b.size} bytes  ${b.lastModified}\n`);
+          for (const st of report.stagingLeftovers) process.stdout.write(`  staging ${st.id}  ${st.size} bytes  ${st.lastModified}\n`);
+        }
+      } finally {
+        await booted.db.close();
+        booted.release();
+      }
       return 0;
     }
     if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") {

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { getEnvOrExit } from "../env.ts";
 import { bootDatabase } from "./boot.ts";
 import { ensureBootstrapAdmin } from "../models/users.ts";
+import { formatRule, seedAllowlistOnce } from "../upstream/allowlist.ts";
 import { setQueue, startQueue } from "../jobs/queue.ts";
 import { startWorker } from "../jobs/worker.ts";
 import { allJobs } from "../jobs/registry.ts";
@@ -27,6 +28,8 @@ log(`database: ${booted.db.describe}${booted.applied.length ? ` (applied ${boote
 log(`blob store: ${env.blobStoreUrl}`);
 
 const admin = await ensureBootstrapAdmin({ email: env.adminEmail, password: env.adminPassword });
+const seeded = await seedAllowlistOnce(env.allowlist);
+if (seeded.length) log(`allowlist seeded from HUBKEEP_ALLOWLIST: ${seeded.map(formatRule).join(", ")}`);
 
 const queue = await startQueue(booted.db).catch((err: Error) => fail(`job queue: ${err.message}`));
 setQueue(queue);

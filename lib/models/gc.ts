@@ -1,0 +1,123 @@
+// Garbage collection (`npm run gc`): deletes blobs that no version references and staging leftovers
+// of crashed uploads. Dry run by default. Never touches anything younger than the grace period (a
+// publish may be in flight), and takes the GC advisory lock exclusively while it deletes, so a
+// publish (which holds it shared while it commits) never ends up referencing a deleted blob.
+import { db } from "../db/client.ts";
+import { getBlobStore } from "../storage/index.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import { recordAudit } from "../audit.ts";
+import type { Principal } from "../auth/principal.ts";
+
+/** The advisory lock key publish (shared) and GC (exclusive) agree on. */
+export const GC_LOCK_SQL_KEY = "hashtext('hubkeep.gc')";
+
+export type GcReport = {
+  apply: boolean;
+  graceSeconds: number;
+  orphanBlobs: Array<{ digest: string; size: number; lastModified: string }>;
+  orphanRows: string[];
+  stagingLeftovers: Array<{ id: string; size: number; lastModified: string }>;
+  skippedYoung: number;
+  deletedBlobs: number;
+  deletedRows: number;
+  deletedStaging: number;
+  bytesFreed: number;
+};
+
+export async function collectGarbage(opts: { apply: boolean; graceSeconds?: number; now?: Date; actor?: Principal | null; store?: BlobStore }): Promise<GcReport> {
+  const prisma = await db();
+  const store = opts.store ?? getBlobStore();
+  const graceSeconds = opts.graceSeconds ?? 24 * 3600;
+  const cutoff = (opts.now ?? new Date()).getTime() - graceSeconds * 1000;
+
+  const referenced = async (digests: string[]): Promise<Set<string>> => {
+    if (digests.length === 0) return new Set();
+    const [v, f] = await Promise.all([
+      prisma.version.findMany({ where: { digest: { in: digests } }, select: { digest: true } }),
+      prisma.versionFile.findMany({ where: { digest: { in: digests } }, select: { digest: true }, distinct: ["digest"] }),
+    ]);
+    return new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
+  };
+
+  const report: GcReport = {
+    apply: opts.apply,
+    graceSeconds,
+    orphanBlobs: [],
+    orphanRows: [],
+    stagingLeftovers: [],
+    skippedYoung: 0,
+    deletedBlobs: 0,
+    deletedRows: 0,
+    deletedStaging: 0,
+    bytesFreed: 0,
+  };
+
+  // Stored blobs that nothing references.
+  const batch: Array<{ digest: string; size: number; lastModified: Date }> = [];
+  const flush = async () => {
+    const refs = await referenced(batch.map((b) => b.digest));
+    for (const b of batch) {
+      if (refs.has(b.digest)) continue;
+      if (b.lastModified.getTime() > cutoff) report.skippedYoung++;
+      else report.orphanBlobs.push({ digest: b.digest, size: b.size, lastModified: b.lastModified.toISOString() });
+    }
+    batch.length = 0;
+  };
+  for await (const b of store.list()) {
+    batch.push(b);
+    if (batch.length >= 500) await flush();
+  }
+  await flush();
+
+  // Blob rows that nothing references (their bytes may or may not still be stored).
+  const rows = await prisma.blob.findMany({ where: { versions: { none: {} }, files: { none: {} }, createdAt: { lt: new Date(cutoff) } }, select: { digest: true } });
+  report.orphanRows = rows.map((r) => r.digest);
+
+  if (store.listStaging) {
+    for await (const s of store.listStaging()) {
+      if (s.lastModified.getTime() <= cutoff) report.stagingLeftovers.push({ id: s.id, size: s.size, lastModified: s.lastModified.toISOString() });
+    }
+  }
+
+  if (!opts.apply) return report;
+
+  const candidates = [...new Set([...report.orphanBlobs.map((b) => b.digest), ...report.orphanRows])];
+  const sizes = new Map(report.orphanBlobs.map((b) => [b.digest, b.size]));
+  for (let i = 0; i < candidates.length; i += 200) {
+    const chunk = candidates.slice(i, i + 200);
+    await prisma.$transaction(
+      async (tx) => {
+        // Exclusive: waits for publishes in flight, and holds them off until these deletes are done.
+        await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${GC_LOCK_SQL_KEY})`);
+        const [v, f] = await Promise.all([
+          tx.version.findMany({ where: { digest: { in: chunk } }, select: { digest: true } }),
+          tx.versionFile.findMany({ where: { digest: { in: chunk } }, select: { digest: true }, distinct: ["digest"] }),
+        ]);
+        const stillUsed = new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
+        const doomed = chunk.filter((d) => !stillUsed.has(d));
+        const del = await tx.blob.deleteMany({ where: { digest: { in: doomed } } });
+        report.deletedRows += del.count;
+        for (const d of doomed) {
+          if (!sizes.has(d)) continue;
+          await store.delete(d);
+          report.deletedBlobs++;
+          report.bytesFreed += sizes.get(d)!;
+        }
+      },
+      { timeout: 120_000 },
+    );
+  }
+  if (store.deleteStaging) {
+    for (const s of report.stagingLeftovers) {
+      await store.deleteStaging(s.id);
+      report.deletedStaging++;
+      report.bytesFreed += s.size;
+    }
+  }
+  await recordAudit({
+    actor: opts.actor ?? null,
+    action: "gc.apply",
+    details: { deletedBlobs: report.deletedBlobs, deletedRows: report.deletedRows, deletedStaging: report.deletedStaging, bytesFreed: report.bytesFreed },
+  });
+  return report;
+}

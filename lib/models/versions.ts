@@ -1,0 +1,185 @@
+// Versions are immutable manifests: a primary archive digest (the exact bytes served for
+// ?tf-hub-format=compressed, or the .tflite) plus a file list (path -> blob digest, size).
+// publishVersion commits nothing to the database until every blob is in the store, then creates
+// the module (if new), the blob rows, the version and its files in one transaction. The
+// (module, number) unique constraint is the commit point: a second publish of the same bytes is an
+// idempotent success; different bytes are a 409, audited. The database refuses changes to a
+// version's bytes or file list (trigger migration), so no code path can rewrite one.
+import type { ModelFormat, ModuleSource, Prisma } from "../db/generated/client.ts";
+import { db } from "../db/client.ts";
+import { AppError } from "../errors.ts";
+import { recordAudit } from "../audit.ts";
+import { checkHandle } from "../upstream/handles.ts";
+import { getBlobStore } from "../storage/index.ts";
+import { isDigest, type BlobStore } from "../storage/blob-store.ts";
+import { blobPath } from "../storage/layout.ts";
+import type { Principal } from "../auth/principal.ts";
+import { GC_LOCK_SQL_KEY } from "./gc.ts";
+
+export type VersionFileInput = { path: string; digest: string; size: number };
+
+export type PublishVersionInput = {
+  handle: string;
+  version: number;
+  format: ModelFormat;
+  source: { kind: "upstream"; url: string; fetchedAt: Date } | { kind: "upload"; userId: string | null };
+  primary: { digest: string; size: number };
+  files: VersionFileInput[];
+  actor: Principal | null;
+  ip?: string | null;
+  /** Test hook: called between the steps of a publish (crash-safety tests kill the process there). */
+  onStep?: (step: "blobs-checked" | "in-transaction") => Promise<void>;
+};
+
+export type PublishedVersion = {
+  id: string;
+  handle: string;
+  version: number;
+  status: string;
+  digest: string;
+  size: bigint;
+  created: boolean;
+};
+
+function checkFilePath(p: string): string {
+  if (!p || p.length > 1024) throw new AppError("unprocessable_entity", `file path "${p.slice(0, 80)}" is empty or too long`);
+  if (p.startsWith("/") || p.includes("\\") || p.includes("\0") || /^[a-zA-Z]:/.test(p)) {
+    throw new AppError("unprocessable_entity", `file path "${p}" must be relative`);
+  }
+  if (p.split("/").some((s) => s === "" || s === "." || s === "..")) throw new AppError("unprocessable_entity", `file path "${p}" has an empty, "." or ".." segment`);
+  return p;
+}
+
+function checkBlobRef(what: string, ref: { digest: string; size: number }) {
+  if (!isDigest(ref.digest)) throw new AppError("unprocessable_entity", `${what}: invalid digest "${ref.digest}"`);
+  if (!Number.isSafeInteger(ref.size) || ref.size < 0) throw new AppError("unprocessable_entity", `${what}: invalid size ${ref.size}`);
+}
+
+function manifestKey(primary: string, files: Array<{ path: string; digest: string; size: number | bigint }>): string {
+  return JSON.stringify([primary, [...files].map((f) => [f.path, f.digest, Number(f.size)]).sort((a, b) => String(a[0]).localeCompare(String(b[0])))]);
+}
+
+/** Checks every referenced blob is committed in the store with the stated size. */
+async function assertBlobsStored(store: BlobStore, refs: Array<{ digest: string; size: number }>): Promise<void> {
+  const unique = new Map(refs.map((r) => [r.digest, r.size]));
+  await Promise.all(
+    [...unique].map(async ([digest, size]) => {
+      const st = await store.stat(digest);
+      if (!st) throw new AppError("conflict", `blob ${digest} is not in the store: put it before publishing`);
+      if (st.size !== size) throw new AppError("conflict", `blob ${digest} is ${st.size} bytes in the store, not ${size}`);
+    }),
+  );
+}
+
+export async function publishVersion(input: PublishVersionInput): Promise<PublishedVersion> {
+  const handle = checkHandle(input.handle);
+  if (!Number.isSafeInteger(input.version) || input.version < 1) throw new AppError("unprocessable_entity", `version must be a positive integer, got ${input.version}`);
+  checkBlobRef("primary", input.primary);
+  const seen = new Set<string>();
+  for (const f of input.files) {
+    checkFilePath(f.path);
+    checkBlobRef(f.path, f);
+    if (seen.has(f.path)) throw new AppError("unprocessable_entity", `file path "${f.path}" is listed twice`);
+    seen.add(f.path);
+  }
+
+  // 1. Every blob must already be committed to the store: no version may reference missing bytes.
+  const store = getBlobStore();
+  await assertBlobsStored(store, [input.primary, ...input.files]);
+  await input.onStep?.("blobs-checked");
+
+  const prisma = await db();
+  const sourceKind: ModuleSource = input.source.kind;
+  const publisher = handle.split("/")[0]!;
+  const blobRows = new Map<string, number>([[input.primary.digest, input.primary.size], ...input.files.map((f) => [f.digest, f.size] as [string, number])]);
+
+  try {
+    // 2. One transaction: module, blob rows, version and files appear together or not at all.
+    const created = await prisma.$transaction(async (tx) => {
+      // Shared GC lock, then re-check the blobs: GC deletes only under the exclusive lock, so once
+      // this holds, every blob checked here stays until the version that references it commits.
+      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock_shared(${GC_LOCK_SQL_KEY})`);
+      await assertBlobsStored(store, [input.primary, ...input.files]);
+      let mod = await tx.module.findUnique({ where: { handle } });
+      if (!mod) {
+        mod = await tx.module.create({
+          data: {
+            handle,
+            source: sourceKind,
+            publisher,
+            upstreamUrl: input.source.kind === "upstream" ? input.source.url.replace(/\/\d+$/, "") : null,
+            createdById: input.actor?.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null,
+          },
+        });
+      } else if (mod.source !== sourceKind) {
+        throw new AppError(
+          "conflict",
+          mod.source === "upstream"
+            ? `"${handle}" mirrors an upstream model: uploads must use their own handle`
+            : `"${handle}" holds uploaded models: it cannot also mirror an upstream`,
+        );
+      }
+      await tx.blob.createMany({
+        data: [...blobRows].map(([digest, size]) => ({ digest, size: BigInt(size), storageKey: blobPath(digest) })),
+        skipDuplicates: true,
+      });
+      await input.onStep?.("in-transaction");
+      const version = await tx.version.create({
+        data: {
+          moduleId: mod.id,
+          number: input.version,
+          format: input.format,
+          status: "pending",
+          digest: input.primary.digest,
+          size: BigInt(input.primary.size),
+          sourceUrl: input.source.kind === "upstream" ? input.source.url : null,
+          fetchedAt: input.source.kind === "upstream" ? input.source.fetchedAt : null,
+          uploadedById: input.source.kind === "upload" ? input.source.userId : null,
+          files: { createMany: { data: input.files.map((f) => ({ path: f.path, digest: f.digest, size: BigInt(f.size) })) } },
+        },
+      });
+      await tx.module.update({ where: { id: mod.id }, data: { updatedAt: new Date() } });
+      await recordAudit(
+        {
+          actor: input.actor,
+          action: "version.publish",
+          ip: input.ip,
+          targetType: "version",
+          target: `${handle}/${input.version}`,
+          details: { digest: input.primary.digest, size: input.primary.size, files: input.files.length, source: input.source.kind },
+        },
+        tx as unknown as Prisma.TransactionClient,
+      );
+      return version;
+    });
+    return { id: created.id, handle, version: created.number, status: created.status, digest: created.digest, size: created.size, created: true };
+  } catch (err) {
+    if ((err as { code?: string }).code !== "P2002") throw err;
+    // 3. The version exists: the same manifest is an idempotent success, anything else a conflict.
+    const existing = await prisma.version.findFirst({ where: { number: input.version, module: { handle } }, include: { files: true } });
+    if (!existing) throw err;
+    const same = manifestKey(existing.digest, existing.files) === manifestKey(input.primary.digest, input.files);
+    if (same) {
+      return { id: existing.id, handle, version: existing.number, status: existing.status, digest: existing.digest, size: existing.size, created: false };
+    }
+    await recordAudit({
+      actor: input.actor,
+      action: "version.publish.conflict",
+      outcome: "denied",
+      ip: input.ip,
+      targetType: "version",
+      target: `${handle}/${input.version}`,
+      details: { existingDigest: existing.digest, attemptedDigest: input.primary.digest },
+    });
+    throw new AppError(
+      "conflict",
+      `${handle} version ${input.version} already exists with other bytes (${existing.digest}); versions are immutable: publish a new version number`,
+    );
+  }
+}
+
+/** A version with its files, for the API and pages. */
+export async function getVersion(handle: string, version: number) {
+  const prisma = await db();
+  return prisma.version.findFirst({ where: { number: version, module: { handle: handle.toLowerCase() } }, include: { files: { orderBy: { path: "asc" } }, module: true } });
+}
