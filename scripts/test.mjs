@@ -1,51 +1,80 @@
 #!/usr/bin/env node
-// `npm test`: the whole suite with node's test runner. Without DATABASE_URL the tests use embedded
-// PGlite databases and an in-process S3 server; with DATABASE_URL (and S3_ENDPOINT) they also run
-// against the real PostgreSQL and S3. Each test file creates its own fresh database named
-// hk_test_<run>_<n> (test/helpers/db.ts); this script drops any of this run's that remain.
+// `npm test`: the whole suite with node's test runner.
+//   pass 1 "embedded": every test, with the embedded defaults (PGlite, filesystem store, an
+//          in-process S3 server for the S3 driver) - what a fresh machine has;
+//   pass 2 "postgres": when DATABASE_URL is set, the integration tests again against that
+//          PostgreSQL (each file makes its own fresh database hk_test_<run>_*, dropped afterwards)
+//          and, when S3_ENDPOINT is set, against that S3 server.
+// Types are checked first, and the web app is built if needed (the server tests run it).
 import fs from "node:fs";
 import path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { buildIfNeeded } from "./build-if-needed.mjs";
+import { buildIfNeeded, root } from "./build-if-needed.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.env.NEXT_TELEMETRY_DISABLED = "1";
 process.env.HUBKEEP_TEST_RUN ??= randomBytes(4).toString("hex");
 
+function listTests(dir) {
+  const out = [];
+  const walk = (d) => {
+    if (!fs.existsSync(d)) return;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".test.ts")) out.push(path.relative(root, p));
+    }
+  };
+  walk(path.join(root, dir));
+  return out.sort();
+}
+
 const args = process.argv.slice(2);
-const files = [];
-const walk = (dir) => {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith(".test.ts")) files.push(path.relative(root, p));
-  }
-};
-if (args.length) files.push(...args);
-else for (const d of ["test/unit", "test/integration"]) if (fs.existsSync(path.join(root, d))) walk(path.join(root, d));
-files.sort();
+const unit = listTests("test/unit");
+const integration = listTests("test/integration");
 
-console.log(
-  `hubkeep tests: ${files.length} files; database: ${process.env.DATABASE_URL ? "PostgreSQL (fresh database per file)" : "embedded PGlite"}; ` +
-    `S3: ${process.env.S3_ENDPOINT ? process.env.S3_ENDPOINT : "in-process s3rver"}`,
-);
-
-// Types first: a type error fails the run before any test does.
 const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", root], { cwd: root, stdio: "inherit" });
 if (tsc.status !== 0) {
   console.error("hubkeep tests: type check failed");
   process.exit(1);
 }
-// The server tests run the built app, as `npm start` does.
 buildIfNeeded();
 
-const r = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
-  { cwd: root, stdio: "inherit", env: process.env },
-);
+const EXTERNAL = ["DATABASE_URL", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_REGION", "S3_FORCE_PATH_STYLE", "BLOB_STORE_URL"];
+const embeddedEnv = { ...process.env };
+for (const k of EXTERNAL) delete embeddedEnv[k];
+
+const passes = [{ name: "embedded", env: embeddedEnv, files: args.length ? args : [...unit, ...integration] }];
+if (process.env.DATABASE_URL) passes.push({ name: "postgres", env: process.env, files: args.length ? args : integration });
+
+const totals = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
+let failed = false;
+for (const p of passes) {
+  console.log(
+    `\n=== hubkeep tests, pass "${p.name}": ${p.files.length} files; database: ${p.env.DATABASE_URL ? "PostgreSQL (a fresh database per file)" : "embedded PGlite"}; ` +
+      `S3: ${p.env.S3_ENDPOINT ?? "in-process s3rver"}`,
+  );
+  const code = await new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...p.files], {
+      cwd: root,
+      env: p.env,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let tail = "";
+    child.stdout.on("data", (d) => {
+      process.stdout.write(d);
+      tail = (tail + d).slice(-4000);
+    });
+    child.on("exit", (c) => {
+      for (const k of Object.keys(totals)) {
+        const m = new RegExp(`ℹ ${k} (\\d+)`).exec(tail);
+        if (m) totals[k] += Number(m[1]);
+      }
+      resolve(c ?? 1);
+    });
+  });
+  if (code !== 0) failed = true;
+}
 
 if (process.env.DATABASE_URL) {
   const { default: pg } = await import("pg");
@@ -58,4 +87,6 @@ if (process.env.DATABASE_URL) {
     await admin.end().catch(() => {});
   }
 }
-process.exit(r.status ?? 1);
+console.log(`\nhubkeep tests (${passes.map((p) => p.name).join(" + ")}):`);
+console.log(`${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped} skipped`);
+process.exit(failed ? 1 : 0);
