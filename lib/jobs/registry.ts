@@ -1,7 +1,8 @@
 // Every job kind the worker runs. Handlers live with their business logic in lib/; later issues add
 // their jobs here (mirror fetch, validation, download-counter flush, garbage collection).
 import type { JobDefinition } from "./define-job.ts";
+import { mirrorFetchJob } from "../models/mirrors.ts";
 
 export function allJobs(): JobDefinition[] {
-  return [];
+  return [mirrorFetchJob as JobDefinition];
 }

@@ -121,3 +121,28 @@ export async function collectGarbage(opts: { apply: boolean; graceSeconds?: numb
   });
   return report;
 }
+
+/**
+ * Deletes blobs a failed operation created, unless a version references them (another publish may
+ * have reached the same bytes). Holds the GC lock exclusively, like GC itself.
+ */
+export async function discardUnreferencedBlobs(digests: string[], store: BlobStore = getBlobStore()): Promise<number> {
+  if (digests.length === 0) return 0;
+  const prisma = await db();
+  let deleted = 0;
+  await prisma.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${GC_LOCK_SQL_KEY})`);
+    const [v, f] = await Promise.all([
+      tx.version.findMany({ where: { digest: { in: digests } }, select: { digest: true } }),
+      tx.versionFile.findMany({ where: { digest: { in: digests } }, select: { digest: true }, distinct: ["digest"] }),
+    ]);
+    const used = new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
+    const doomed = [...new Set(digests)].filter((d) => !used.has(d));
+    await tx.blob.deleteMany({ where: { digest: { in: doomed } } });
+    for (const d of doomed) {
+      await store.delete(d);
+      deleted++;
+    }
+  });
+  return deleted;
+}

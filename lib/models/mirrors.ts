@@ -1,0 +1,300 @@
+// Mirroring: a publisher asks for an allowlisted upstream model version; exactly one fetch happens
+// however many ask at once, from any process (the MirrorRequest.activeKey unique column is the
+// single-flight lock); the worker streams it into the blob store and publishes it as `pending`.
+// Failures are not cached: the request ends `failed` with a human reason and a later request
+// starts a new fetch. A failed fetch leaves no version row and no blob it created.
+import { Readable } from "node:stream";
+import { z } from "zod";
+import { db } from "../db/client.ts";
+import { AppError } from "../errors.ts";
+import { getEnv } from "../env.ts";
+import { recordAudit } from "../audit.ts";
+import type { Principal } from "../auth/principal.ts";
+import { parseModelUrl, type ParsedModelUrl } from "../upstream/handles.ts";
+import { assertAllowed } from "../upstream/allowlist.ts";
+import { openUpstream, policyFromEnv, type FetchPolicy } from "../upstream/fetcher.ts";
+import { getBlobStore } from "../storage/index.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import { storeArchiveEntries, type ArchiveFile } from "../archive/tar-entries.ts";
+import { packTarGz } from "../archive/pack.ts";
+import { publishVersion } from "./versions.ts";
+import { discardUnreferencedBlobs } from "./gc.ts";
+import { defineJob, PermanentJobError } from "../jobs/define-job.ts";
+import { getQueue } from "../jobs/queue.ts";
+
+export type MirrorView = {
+  id: string;
+  handle: string;
+  version: number | null;
+  status: "queued" | "fetching" | "stored" | "failed";
+  bytesDone: number;
+  bytesTotal: number | null;
+  error?: string;
+  url: string;
+  createdAt: string;
+};
+
+type MirrorRow = Awaited<ReturnType<Awaited<ReturnType<typeof db>>["mirrorRequest"]["findUniqueOrThrow"]>>;
+
+export function toMirrorView(r: MirrorRow): MirrorView {
+  return {
+    id: r.id,
+    handle: r.handle,
+    version: r.versionNumber,
+    status: r.status,
+    bytesDone: Number(r.bytesDone),
+    bytesTotal: r.bytesTotal === null ? null : Number(r.bytesTotal),
+    ...(r.error ? { error: r.error } : {}),
+    url: r.url,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+/**
+ * Starts (or joins) a mirror. Returns `existing: true` with status `stored` when the version is
+ * already mirrored, and the in-flight request when one is running.
+ */
+export async function requestMirror(input: { url: string; actor: Principal; ip?: string | null }): Promise<{ mirror: MirrorView; existing: boolean }> {
+  const parsed = parseModelUrl(input.url);
+  if (parsed.version === "latest") {
+    throw new AppError("unprocessable_entity", `pin a version: mirrored versions are immutable, so ask for ${parsed.canonicalUrl}/<n>`);
+  }
+  await assertAllowed(parsed.handle, { actor: input.actor, ip: input.ip });
+  const prisma = await db();
+  const requestedById = input.actor.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null;
+
+  const version = await prisma.version.findFirst({ where: { number: parsed.version, module: { handle: parsed.handle } } });
+  if (version) {
+    const last = await prisma.mirrorRequest.findFirst({ where: { versionId: version.id, status: "stored" }, orderBy: { createdAt: "desc" } });
+    const row =
+      last ??
+      (await prisma.mirrorRequest.create({
+        data: { url: parsed.canonicalUrl, handle: parsed.handle, versionNumber: parsed.version, format: version.format, status: "stored", versionId: version.id, bytesDone: version.size, bytesTotal: version.size, requestedById, finishedAt: new Date() },
+      }));
+    return { mirror: toMirrorView(row), existing: true };
+  }
+
+  const activeKey = `${parsed.handle}@${parsed.version}`;
+  try {
+    const row = await prisma.mirrorRequest.create({
+      data: { url: parsed.canonicalUrl, handle: parsed.handle, versionNumber: parsed.version, format: parsed.format, activeKey, requestedById },
+    });
+    await recordAudit({ actor: input.actor, action: "mirror.request", ip: input.ip, targetType: "version", target: `${parsed.handle}/${parsed.version}`, details: { url: parsed.canonicalUrl, mirrorId: row.id } });
+    try {
+      const queue = await getQueue();
+      await queue.enqueue(mirrorFetchJob, { mirrorId: row.id });
+    } catch (err) {
+      await prisma.mirrorRequest.update({ where: { id: row.id }, data: { status: "failed", activeKey: null, error: `could not queue the fetch: ${(err as Error).message}`, finishedAt: new Date() } });
+      throw err;
+    }
+    return { mirror: toMirrorView(row), existing: false };
+  } catch (err) {
+    if ((err as { code?: string }).code !== "P2002") throw err;
+    // Someone else is fetching this version right now: join their request.
+    const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
+    if (running) return { mirror: toMirrorView(running), existing: false };
+    return requestMirror(input);
+  }
+}
+
+/** The mirror request, for its requester or an admin. */
+export async function getMirror(id: string): Promise<MirrorView & { requestedById: string | null }> {
+  const prisma = await db();
+  const row = await prisma.mirrorRequest.findUnique({ where: { id } });
+  if (!row) throw new AppError("not_found", `no mirror request ${id}`);
+  return { ...toMirrorView(row), requestedById: row.requestedById };
+}
+
+/** Where each format is fetched from (the configured upstream base replaces https://tfhub.dev). */
+export function upstreamUrls(parsed: Pick<ParsedModelUrl, "source" | "handle" | "version">, upstreamBase: string) {
+  const v = parsed.version;
+  if (parsed.source === "kaggle") {
+    // Kaggle Models' download endpoint answers a tar.gz of the version (or redirects to one).
+    const base = `https://www.kaggle.com/api/v1/models/${parsed.handle}/${v}/download`;
+    return { compressed: base, tflite: base, tfjsDir: `https://www.kaggle.com/models/${parsed.handle}/${v}` };
+  }
+  const root = `${upstreamBase.replace(/\/+$/, "")}/${parsed.handle}/${v}`;
+  return { compressed: `${root}?tf-hub-format=compressed`, tflite: `${root}?lite-format=tflite`, tfjsDir: root };
+}
+
+const manifestSchema = z.object({
+  format: z.string().optional(),
+  weightsManifest: z
+    .array(z.object({ paths: z.array(z.string()).min(1), weights: z.array(z.unknown()) }))
+    .default([]),
+});
+
+/** TF.js manifest paths must be plain relative names: no `..`, no absolute paths, no URLs, no encoded dots. */
+export function checkManifestPath(p: string): string {
+  if (!p || p.length > 255) throw new AppError("unprocessable_entity", `weightsManifest path "${p.slice(0, 80)}" is empty or too long`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(p) || p.startsWith("//")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" is a URL: only file names next to model.json are allowed`);
+  if (p.startsWith("/") || p.includes("\\") || p.includes("\0")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" is absolute or has a backslash`);
+  if (/%2e|%2f|%5c/i.test(p)) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" has percent-encoded dots or slashes`);
+  if (p.split("/").some((s) => s === ".." || s === "." || s === "")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" has a ".." or "." segment`);
+  if (p.includes("/")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" is not a plain file name`);
+  return p;
+}
+
+type Progress = { add(n: number): void; setTotal(n: number | null): void; flush(): Promise<void> };
+
+function progressFor(mirrorId: string): Progress {
+  let done = 0;
+  let total: number | null = null;
+  let last = 0;
+  let pending: Promise<unknown> = Promise.resolve();
+  const write = () => {
+    pending = pending.then(async () =>
+      (await db()).mirrorRequest.update({ where: { id: mirrorId }, data: { bytesDone: BigInt(done), ...(total !== null ? { bytesTotal: BigInt(total) } : {}) } }),
+    );
+    return pending;
+  };
+  return {
+    add(n) {
+      done += n;
+      if (Date.now() - last > 250) {
+        last = Date.now();
+        void write();
+      }
+    },
+    setTotal(n) {
+      total = n;
+      void write();
+    },
+    async flush() {
+      await write();
+    },
+  };
+}
+
+async function* counted(body: AsyncIterable<Buffer>, progress: Progress): AsyncGenerator<Buffer> {
+  for await (const c of body) {
+    progress.add(c.length);
+    yield c;
+  }
+}
+
+type Fetched = { primary: { digest: string; size: number }; files: ArchiveFile[]; format: "saved_model" | "tf1_hub" | "tfjs_graph" | "tfjs_layers" | "tflite"; sourceUrl: string; created: string[] };
+
+async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store: BlobStore, progress: Progress, signal: AbortSignal): Promise<Fetched> {
+  const urls = upstreamUrls(parsed, policy.upstreamBase);
+  const created: string[] = [];
+  const put = async (body: AsyncIterable<Buffer> | Readable, expectedSize?: number) => {
+    const r = await store.put(body, expectedSize === undefined ? undefined : { expectedSize });
+    if (r.created) created.push(r.digest);
+    return r;
+  };
+  try {
+    if (parsed.format === "tflite") {
+      const res = await openUpstream(urls.tflite, policy, { signal });
+      progress.setTotal(res.contentLength);
+      const r = await put(counted(res.body, progress), res.contentLength ?? undefined);
+      const head = await store.get(r.digest, { range: { start: 0, end: Math.min(7, r.size - 1) } });
+      const bytes: Buffer[] = [];
+      for await (const c of head) bytes.push(c as Buffer);
+      if (Buffer.concat(bytes).subarray(4, 8).toString("latin1") !== "TFL3") throw new AppError("unprocessable_entity", "upstream file is not a TFLite model (no TFL3 identifier)");
+      return { primary: r, files: [{ path: "model.tflite", digest: r.digest, size: r.size }], format: "tflite", sourceUrl: urls.tflite, created };
+    }
+    if (parsed.format === "tfjs_graph") {
+      const modelUrl = `${urls.tfjsDir}/model.json?tfjs-format=file`;
+      const res = await openUpstream(modelUrl, { ...policy, maxBytes: 64 * 1024 * 1024 }, { signal, expect: "json" });
+      const chunks: Buffer[] = [];
+      for await (const c of res.body) chunks.push(c);
+      const text = Buffer.concat(chunks);
+      let json: unknown;
+      try {
+        json = JSON.parse(text.toString("utf8"));
+      } catch {
+        throw new AppError("upstream_error", `upstream model.json is not JSON (${text.subarray(0, 40).toString("utf8").replace(/\s+/g, " ")}…)`);
+      }
+      const manifest = manifestSchema.parse(json);
+      const shardPaths = [...new Set(manifest.weightsManifest.flatMap((g) => g.paths.map(checkManifestPath)))];
+      const modelJson = await put(Readable.from([text]));
+      progress.add(text.length);
+      const files: ArchiveFile[] = [{ path: "model.json", digest: modelJson.digest, size: modelJson.size }];
+      for (const shard of shardPaths) {
+        const r = await openUpstream(`${urls.tfjsDir}/${shard}?tfjs-format=file`, policy, { signal });
+        const stored = await put(counted(r.body, progress), r.contentLength ?? undefined);
+        files.push({ path: shard, digest: stored.digest, size: stored.size });
+      }
+      // The primary blob: a deterministic tar.gz of model.json and its shards (served for ?tfjs-format=compressed).
+      const archive = await put(
+        packTarGz(files.map((f) => ({ path: f.path, size: f.size, open: () => store.get(f.digest) }))),
+      );
+      const format = (json as { format?: string }).format === "layers-model" ? "tfjs_layers" : "tfjs_graph";
+      return { primary: archive, files, format, sourceUrl: modelUrl, created };
+    }
+    // SavedModel / TF1 Hub: keep the original archive as the primary blob, then record its files.
+    const res = await openUpstream(urls.compressed, policy, { signal });
+    progress.setTotal(res.contentLength);
+    const primary = await put(counted(res.body, progress), res.contentLength ?? undefined);
+    const files = await storeArchiveEntries(await store.get(primary.digest), {
+      ...store,
+      put: async (src, opts) => {
+        const r = await store.put(src, opts);
+        if (r.created) created.push(r.digest);
+        return r;
+      },
+    } as BlobStore);
+    const format = files.some((f) => f.path === "tfhub_module.pb") ? "tf1_hub" : "saved_model";
+    if (!files.some((f) => f.path === "saved_model.pb" || f.path === "saved_model.pbtxt")) {
+      throw new AppError("unprocessable_entity", `upstream archive has no saved_model.pb at its root (found ${files.slice(0, 5).map((f) => f.path).join(", ")})`);
+    }
+    return { primary, files, format, sourceUrl: urls.compressed, created };
+  } catch (err) {
+    await discardUnreferencedBlobs(created, store).catch(() => {});
+    throw err;
+  }
+}
+
+/** The worker's side of a mirror: fetch, store, publish as `pending`. */
+export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSignal; policy?: FetchPolicy } = {}): Promise<MirrorView> {
+  const prisma = await db();
+  const row = await prisma.mirrorRequest.findUnique({ where: { id: mirrorId } });
+  if (!row) throw new PermanentJobError(`mirror request ${mirrorId} does not exist`);
+  if (row.status === "stored" || row.status === "failed") return toMirrorView(row);
+  await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "fetching", startedAt: new Date(), attempts: { increment: 1 }, bytesDone: 0n, error: null } });
+  const env = getEnv();
+  const policy = opts.policy ?? policyFromEnv(env);
+  const parsed = parseModelUrl(row.url);
+  const progress = progressFor(mirrorId);
+  const store = getBlobStore();
+  try {
+    const fetched = await fetchIntoStore(parsed, policy, store, progress, opts.signal ?? new AbortController().signal);
+    await progress.flush();
+    const version = await publishVersion({
+      handle: row.handle,
+      version: row.versionNumber!,
+      format: fetched.format,
+      source: { kind: "upstream", url: row.url, fetchedAt: new Date() },
+      primary: fetched.primary,
+      files: fetched.files,
+      actor: null,
+    });
+    const done = await prisma.mirrorRequest.update({
+      where: { id: mirrorId },
+      data: { status: "stored", activeKey: null, versionId: version.id, finishedAt: new Date(), format: fetched.format },
+    });
+    return toMirrorView(done);
+  } catch (err) {
+    const reason = err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
+    await progress.flush().catch(() => {});
+    const failed = await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "failed", activeKey: null, error: reason, finishedAt: new Date() } });
+    await recordAudit({ actor: null, action: "mirror.failed", outcome: "error", targetType: "version", target: `${row.handle}/${row.versionNumber}`, details: { mirrorId, reason } });
+    return toMirrorView(failed);
+  }
+}
+
+export const mirrorFetchJob = defineJob({
+  name: "mirror-fetch",
+  schema: z.object({ mirrorId: z.string().min(1) }),
+  // A fetch that fails is final (PermanentJobError); retries only happen when a worker died mid-way
+  // and the job expired, and then the fetch starts again from scratch.
+  retryLimit: 2,
+  expireInSeconds: 6 * 3600,
+  concurrency: 2,
+  async handle({ mirrorId }, ctx) {
+    const view = await runMirrorFetch(mirrorId, { signal: ctx.signal });
+    if (view.status === "failed") throw new PermanentJobError(view.error ?? "mirror failed");
+    return { status: view.status };
+  },
+});

@@ -1,0 +1,174 @@
+// Mirroring from the fake upstream (tfhub.dev -> Kaggle -> signed storage chain, served on
+// loopback from the real fixtures): every format, progress, single-flight, every failure mode with
+// its reason and nothing half-written.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createHash } from "node:crypto";
+import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
+import { fixturePath } from "../helpers/fixtures.ts";
+import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
+import { startQueue, setQueue, type Queue } from "../../lib/jobs/queue.ts";
+import { getMirror, requestMirror, runMirrorFetch } from "../../lib/models/mirrors.ts";
+import { seedAllowlistOnce } from "../../lib/upstream/allowlist.ts";
+import type { FetchPolicy } from "../../lib/upstream/fetcher.ts";
+import type { Principal } from "../../lib/auth/principal.ts";
+
+let t: TestDatabase;
+let up: FakeUpstream;
+let store: FsBlobStore;
+let dir: string;
+let queue: Queue;
+let policy: FetchPolicy;
+const actor: Principal = { kind: "user", userId: "u1", email: "pub@example.com", role: "publisher", scope: "publish", via: "token", namespaces: [] };
+
+before(async () => {
+  t = await setupTestDatabase();
+  await t.handle.prisma.user.create({ data: { id: "u1", email: "pub@example.com", role: "publisher" } });
+  up = await startFakeUpstream();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-mirror-"));
+  store = new FsBlobStore({ root: dir });
+  setBlobStore(store);
+  queue = await startQueue(t.handle, { supervise: false });
+  setQueue(queue);
+  policy = { allowedHosts: [`127.0.0.1:${up.port}`], upstreamBase: up.base, allowPrivate: true, retries: 2, backoffMs: 20, idleTimeoutMs: 1500 };
+  await seedAllowlistOnce(["google/*", "tensorflow/*", "!google/experimental/*"]);
+});
+after(async () => {
+  setQueue(undefined);
+  await queue.stop({ graceful: false, timeoutMs: 2000 });
+  await up.close();
+  setBlobStore(undefined);
+  await t.drop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function mirror(url: string) {
+  const { mirror: m } = await requestMirror({ url, actor });
+  return runMirrorFetch(m.id, { policy });
+}
+
+function sha(file: string) {
+  return `sha256:${createHash("sha256").update(fs.readFileSync(file)).digest("hex")}`;
+}
+
+test("a TF1 Hub module mirrors through the redirect chain, keeping the exact archive", async () => {
+  const done = await mirror("https://tfhub.dev/google/half_plus_two/1");
+  assert.equal(done.status, "stored", done.error);
+  const archive = fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz");
+  assert.equal(done.bytesDone, fs.statSync(archive).size);
+  assert.equal(done.bytesTotal, fs.statSync(archive).size);
+  const v = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/half_plus_two" } }, include: { files: true } });
+  assert.equal(v.status, "pending");
+  assert.equal(v.format, "tf1_hub");
+  assert.equal(v.digest, sha(archive), "the primary blob is the upstream archive, byte for byte");
+  const byPath = Object.fromEntries(v.files.map((f) => [f.path, f.digest]));
+  const extracted = fixturePath("hub-half_plus_two_v1_extracted");
+  for (const rel of ["saved_model.pb", "tfhub_module.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"]) {
+    assert.equal(byPath[rel], sha(path.join(extracted, rel)), rel);
+  }
+  assert.equal(up.fetches.get("google/half_plus_two@1"), 1);
+});
+
+test("the same version again answers the stored one without fetching", async () => {
+  const { mirror: m, existing } = await requestMirror({ url: "https://tfhub.dev/google/half_plus_two/1?tf-hub-format=compressed", actor });
+  assert.equal(existing, true);
+  assert.equal(m.status, "stored");
+  assert.equal(up.fetches.get("google/half_plus_two@1"), 1);
+});
+
+test("TF2 SavedModels, TF.js graph models and TFLite files mirror", async () => {
+  const sm = await mirror("https://tfhub.dev/google/half_plus_two_tf2/1");
+  assert.equal(sm.status, "stored", sm.error);
+  const smv = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/half_plus_two_tf2" } }, include: { files: true } });
+  assert.equal(smv.format, "saved_model");
+  assert.ok(smv.files.some((f) => f.path === "assets/foo.txt"));
+
+  const js = await mirror("https://tfhub.dev/tensorflow/tfjs-model/blazeface/1/default/1");
+  assert.equal(js.status, "stored", js.error);
+  const jsv = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "tensorflow/tfjs-model/blazeface/1/default" } }, include: { files: true } });
+  assert.equal(jsv.format, "tfjs_graph");
+  assert.deepEqual(jsv.files.map((f) => f.path).sort(), ["blazeface.bin", "model.json"]);
+  assert.equal(jsv.files.find((f) => f.path === "blazeface.bin")!.digest, sha(fixturePath("human-blazeface", "blazeface.bin")));
+
+  const lite = await mirror("https://tfhub.dev/tensorflow/lite-model/half_plus_two/1/default/1");
+  assert.equal(lite.status, "stored", lite.error);
+  const litev = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "tensorflow/lite-model/half_plus_two/1/default" } } });
+  assert.equal(litev.format, "tflite");
+  assert.equal(litev.digest, sha(fixturePath("serving-half_plus_two_tflite", "model.tflite")));
+});
+
+test("50 concurrent requests for one version make exactly one mirror request and one fetch", async () => {
+  const results = await Promise.all(Array.from({ length: 50 }, () => requestMirror({ url: "https://tfhub.dev/google/times_three_float/1", actor })));
+  const ids = new Set(results.map((r) => r.mirror.id));
+  assert.equal(ids.size, 1);
+  const done = await runMirrorFetch([...ids][0]!, { policy });
+  assert.equal(done.status, "stored", done.error);
+  assert.equal(up.fetches.get("google/times_three_float@1"), 1);
+});
+
+async function expectFailure(url: string, reason: RegExp) {
+  const before = { versions: await t.handle.prisma.version.count(), blobs: fs.readdirSync(dir, { recursive: true }).length };
+  const done = await mirror(url);
+  assert.equal(done.status, "failed");
+  assert.match(done.error ?? "", reason);
+  assert.equal(await t.handle.prisma.version.count(), before.versions, "no version row");
+  const blobFiles = (fs.readdirSync(path.join(dir, "v1/blobs/sha256"), { recursive: true }) as string[]).filter((f) => /[0-9a-f]{64}$/.test(f));
+  const rows = await t.handle.prisma.blob.findMany({ select: { digest: true } });
+  assert.deepEqual(new Set(blobFiles.map((f) => `sha256:${path.basename(f)}`)), new Set(rows.map((r) => r.digest)), "no committed blob without a row");
+  const active = await t.handle.prisma.mirrorRequest.count({ where: { activeKey: { not: null } } });
+  assert.equal(active, 0, "failures are not cached");
+}
+
+test("failure modes end failed with a human reason and nothing half-written", async () => {
+  await expectFailure("https://tfhub.dev/google/html-page/1", /upstream returned HTML, not a module/);
+  await expectFailure("https://tfhub.dev/google/expired/1", /403 .*SignatureDoesNotMatch/);
+  await expectFailure("https://tfhub.dev/google/metadata/1", /redirect to 169\.254\.169\.254 refused|metadata/);
+  await expectFailure("https://tfhub.dev/google/other-loopback/1", /redirect to 127\.0\.0\.2:\d+ refused/);
+  await expectFailure("https://tfhub.dev/google/loop/1", /too many redirects/);
+  await expectFailure("https://tfhub.dev/google/truncated/1", /body shorter than Content-Length/);
+  await expectFailure("https://tfhub.dev/google/slow/1", /timed out/);
+  await expectFailure("https://tfhub.dev/google/no-such-model/1", /HTML, not a module/);
+});
+
+test("5xx then success mirrors after retries; a failed request can be retried later", async () => {
+  const done = await mirror("https://tfhub.dev/google/flaky/1");
+  assert.equal(done.status, "stored", done.error);
+  const again = await requestMirror({ url: "https://tfhub.dev/google/html-page/1", actor });
+  assert.equal(again.existing, false);
+  assert.equal(again.mirror.status, "queued", "a new attempt starts");
+});
+
+test("the allowlist refuses with 403 naming the rule, audited; bad URLs are 422", async () => {
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/experimental/thing/1", actor }), {
+    status: 403,
+    message: `not allowlisted: "google/experimental/thing" is denied by rule "!google/experimental/*"`,
+  });
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/evilcorp/model/1", actor }), { status: 403, message: /no rule allows "evilcorp\/model"/ });
+  assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "mirror.refused", outcome: "denied" } }), 2);
+  await assert.rejects(requestMirror({ url: "https://example.com/x/1", actor }), { status: 422 });
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/x", actor }), { status: 422, message: /pin a version/ });
+});
+
+test("progress is visible while a fetch runs", async () => {
+  up.throttle = { chunk: 64 * 1024, delayMs: 30 };
+  try {
+    const { mirror: m } = await requestMirror({ url: "https://tfhub.dev/google/kws_dscnn/1", actor });
+    const running = runMirrorFetch(m.id, { policy });
+    let sawPartial = false;
+    for (let i = 0; i < 200 && !sawPartial; i++) {
+      const v = await getMirror(m.id);
+      if (v.status === "fetching" && v.bytesDone > 0 && v.bytesTotal !== null && v.bytesDone < v.bytesTotal) sawPartial = true;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const done = await running;
+    assert.equal(done.status, "stored", done.error);
+    assert.ok(sawPartial, "bytesDone moved between 0 and bytesTotal");
+    assert.equal(done.bytesDone, done.bytesTotal);
+  } finally {
+    up.throttle = undefined;
+  }
+});
