@@ -11,6 +11,7 @@ export type Digest = `sha256:${string}`;
 
 export type BlobStat = { digest: Digest; size: number };
 export type BlobListing = { digest: Digest; size: number; lastModified: Date };
+export type StagingListing = { id: string; size: number; lastModified: Date };
 /** Inclusive byte range: `{start: 0, end: 0}` is the first byte. */
 export type ByteRange = { start: number; end: number };
 export type PutOptions = { expectedDigest?: string; expectedSize?: number };
@@ -39,6 +40,7 @@ export interface BlobStore {
    * verified first: on a mismatch nothing is committed and SizeMismatchError/DigestMismatchError
    * is thrown (a source longer than expectedSize is cut off as soon as it overflows). If the source
    * errors, SourceStreamError (with the original as `cause`) is thrown and nothing is committed.
+   * Whenever put fails, it stops reading and destroys (returns) the source.
    * Committing a digest that is already stored is a no-op: `created: false`. Concurrent puts of the
    * same bytes all succeed with the same digest; at least one reports `created: true` (exactly one
    * where the backend has an atomic create-if-absent: filesystem, S3 servers honouring
@@ -65,6 +67,16 @@ export interface BlobStore {
 
   /** Every stored blob, in no particular order (for garbage collection). Staged uploads are not listed. */
   list(): AsyncIterable<BlobListing>;
+
+  /**
+   * Staged uploads (for garbage collection): puts in progress and leftovers of crashed ones. Only
+   * entries older than any put could take may be deleted; lastModified is when staging began or
+   * last changed. On S3, incomplete multipart uploads of staging keys are listed too (size 0).
+   */
+  listStaging?(): AsyncIterable<StagingListing>;
+
+  /** Removes a staged upload by id (and, on S3, aborts its incomplete multipart uploads). Idempotent. */
+  deleteStaging?(id: string): Promise<void>;
 }
 
 // ---- digests ----

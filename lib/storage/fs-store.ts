@@ -21,8 +21,9 @@ import {
   type ByteRange,
   type PutOptions,
   type PutResult,
+  type StagingListing,
 } from "./blob-store.ts";
-import { BLOBS_DIR, STAGING_DIR, blobPath, digestFromBlobPath, stagingPath } from "./layout.ts";
+import { BLOBS_DIR, STAGING_DIR, blobPath, digestFromBlobPath, stagingIdFromPath, stagingPath } from "./layout.ts";
 
 const CHECK_DEADLINE_MS = 3000;
 
@@ -121,7 +122,7 @@ export class FsBlobStore implements BlobStore {
       created = true;
     } catch (err) {
       if (isErrno(err, "EEXIST")) return false;
-      if (!isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV")) throw err;
+      if (!isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS")) throw err;
       if (await exists(final)) return false;
       await fs.rename(tmp, final);
       created = true;
@@ -159,7 +160,7 @@ export class FsBlobStore implements BlobStore {
           await fs.rm(probe, { force: true });
         }
       },
-      (cause) => new StoreUnavailableError(this.describe, "directory is not writable", cause),
+      (cause) => new StoreUnavailableError(this.describe, "cannot create and sync files in it", cause),
     );
   }
 
@@ -191,6 +192,30 @@ export class FsBlobStore implements BlobStore {
         }
       }
     }
+  }
+
+  async *listStaging(): AsyncGenerator<StagingListing> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.abs(STAGING_DIR));
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return;
+      throw new StoreUnavailableError(this.describe, "listing the staging area failed", err);
+    }
+    for (const name of names) {
+      const id = stagingIdFromPath(`${STAGING_DIR}/${name}`);
+      if (!id) continue;
+      try {
+        const st = await fs.stat(this.abs(stagingPath(id)));
+        yield { id, size: st.size, lastModified: st.mtime };
+      } catch (err) {
+        if (!isErrno(err, "ENOENT")) throw err; // committed or removed meanwhile
+      }
+    }
+  }
+
+  async deleteStaging(id: string): Promise<void> {
+    await fs.rm(this.abs(stagingPath(id)), { force: true });
   }
 }
 

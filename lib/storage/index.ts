@@ -5,7 +5,27 @@ import type { BlobStore } from "./blob-store.ts";
 import { FsBlobStore } from "./fs-store.ts";
 import { S3BlobStore, type S3Options } from "./s3-store.ts";
 
-export * from "./blob-store.ts";
+export {
+  BlobNotFoundError,
+  DigestMismatchError,
+  InvalidDigestError,
+  InvalidRangeError,
+  SizeMismatchError,
+  SourceStreamError,
+  StoreUnavailableError,
+  computeDigest,
+  isDigest,
+  parseDigest,
+  type BlobListing,
+  type BlobSource,
+  type BlobStat,
+  type BlobStore,
+  type ByteRange,
+  type Digest,
+  type PutOptions,
+  type PutResult,
+  type StagingListing,
+} from "./blob-store.ts";
 export { FsBlobStore } from "./fs-store.ts";
 export { S3BlobStore, parseS3Url, type S3Options, type S3BlobStoreOptions } from "./s3-store.ts";
 

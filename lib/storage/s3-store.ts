@@ -25,6 +25,7 @@ import {
   S3Client,
   UploadPartCopyCommand,
   paginateListObjectsV2,
+  type BucketLocationConstraint,
   type CompletedPart,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -46,8 +47,9 @@ import {
   type ByteRange,
   type PutOptions,
   type PutResult,
+  type StagingListing,
 } from "./blob-store.ts";
-import { BLOBS_DIR, blobPath, digestFromBlobPath, stagingPath } from "./layout.ts";
+import { BLOBS_DIR, STAGING_DIR, blobPath, digestFromBlobPath, stagingIdFromPath, stagingPath } from "./layout.ts";
 
 /** Client settings; the shape of `env.s3`. */
 export type S3Options = {
@@ -89,7 +91,8 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 
 /**
  * Upload part size: 8 MiB (up to 80 GB with S3's 10,000 parts) or more when the size is known to be
- * larger. lib-storage holds about UPLOAD_QUEUE + 1 parts in memory, so this bounds a put's memory.
+ * larger. lib-storage holds about UPLOAD_QUEUE + 2 parts in memory (parts in flight plus the one
+ * being assembled), so a put retains about 40 MB whatever the blob's size.
  */
 function partSizeFor(expectedSize: number | undefined): number {
   return Math.max(8 * MiB, Math.ceil((expectedSize ?? 0) / 9000));
@@ -142,7 +145,9 @@ export class S3BlobStore implements BlobStore {
       // inside the object (s3rver). Only send/validate checksums where the API requires them.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-      requestHandler: { connectionTimeout: 5000, httpAgent: agent, httpsAgent: agent },
+      // A server that stops answering fails the request after 2 minutes of silence instead of
+      // hanging a put or download forever.
+      requestHandler: { connectionTimeout: 5000, socketTimeout: 120_000, httpAgent: agent, httpsAgent: agent },
     });
   }
 
@@ -380,6 +385,49 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async *listStaging(): AsyncGenerator<StagingListing> {
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    const prefix = this.key(STAGING_DIR) + "/";
+    const seen = new Set<string>();
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix })) {
+        for (const o of page.Contents ?? []) {
+          const id = o.Key ? stagingIdFromPath(o.Key.slice(strip)) : null;
+          if (id && !seen.has(id)) {
+            seen.add(id);
+            yield { id, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+          }
+        }
+      }
+    } catch (err) {
+      throw this.unavailable("listing the staging area failed", err);
+    }
+    let uploads;
+    try {
+      uploads = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix }));
+    } catch {
+      return; // not implemented by every server (s3rver)
+    }
+    // One page (1000) is enough per sweep: deleting them lets the next sweep see the rest.
+    for (const u of uploads.Uploads ?? []) {
+      const id = u.Key ? stagingIdFromPath(u.Key.slice(strip)) : null;
+      if (id && !seen.has(id)) {
+        seen.add(id);
+        yield { id, size: 0, lastModified: u.Initiated ?? new Date(0) };
+      }
+    }
+  }
+
+  async deleteStaging(id: string): Promise<void> {
+    const Key = this.key(stagingPath(id));
+    await this.abortUploads(Key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (err) {
+      if (statusOf(err) !== 404) throw this.unavailable(`deleting staged upload ${id} failed`, err);
+    }
+  }
+
   /**
    * Creates the bucket if it does not exist. Not called by the store itself (provisioning is the
    * operator's job); for tests and an explicit setup command.
@@ -390,7 +438,7 @@ export class S3BlobStore implements BlobStore {
       await this.client.send(
         new CreateBucketCommand({
           Bucket: this.bucket,
-          CreateBucketConfiguration: outsideUsEast1 ? { LocationConstraint: this.region as never } : undefined,
+          CreateBucketConfiguration: outsideUsEast1 ? { LocationConstraint: this.region as BucketLocationConstraint } : undefined,
         }),
       );
     } catch (err) {

@@ -2,13 +2,15 @@
 // on an in-process s3rver, and the real S3 server at S3_ENDPOINT when set (fresh bucket per run).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { CopyObjectCommand, CreateMultipartUploadCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   BlobNotFoundError,
   DigestMismatchError,
@@ -39,6 +41,8 @@ type Harness = {
   multipartLeftovers?: () => Promise<string[]>;
   /** Stores of this driver that cannot work, for check(); `close` frees what they needed. */
   brokenStores(): Promise<{ stores: BlobStore[]; close(): Promise<void> }>;
+  /** Leaves what a crashed put would (a staged object; on S3 also an incomplete multipart upload); returns the ids. */
+  plantStaging(): Promise<string[]>;
   /** Whether concurrent puts of one digest must report exactly one `created`. */
   exclusiveCreate: boolean;
   teardown(): Promise<void>;
@@ -77,19 +81,35 @@ async function digestOfStream(stream: AsyncIterable<Uint8Array>): Promise<string
   return `sha256:${h.digest("hex")}`;
 }
 
-/** Samples RSS every 10 ms; stop() returns the largest growth over the starting value. */
-function sampleRss(): { stop(): number } {
-  const base = process.memoryUsage().rss;
-  let peak = base;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+// A GC before each sample makes the figures mean "memory held", not "garbage not yet collected"
+// (200 MB of chunks flow through; without it RSS growth mostly measures when V8 chose to collect).
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as (() => void) | undefined;
+
+/** Samples every 50 ms; stop() returns the peak growth of RSS and of heap + ArrayBuffers. */
+function sampleMemory(): { stop(): { rss: number; held: number } } {
+  const held = (m: NodeJS.MemoryUsage) => m.heapUsed + m.arrayBuffers;
+  gc?.();
+  const base = process.memoryUsage();
+  const peak = { rss: 0, held: 0 };
+  const sample = () => {
+    gc?.();
+    const m = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, m.rss - base.rss);
+    peak.held = Math.max(peak.held, held(m) - held(base));
+  };
+  const timer = setInterval(sample, 50);
   return {
     stop() {
       clearInterval(timer);
-      peak = Math.max(peak, process.memoryUsage().rss);
-      return peak - base;
+      sample();
+      return peak;
     },
   };
 }
+
+/** A byte stream like a socket's (64 KiB buffer) over a generator. */
+const streamOf = (chunks: Iterable<Buffer>) => Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
 
 async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, check?: (err: never) => void): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -244,7 +264,7 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       // 40 MiB offered for a declared 1 MiB: fails once it overflows, without reading the rest.
       const counter = { produced: 0 };
       await rejectsWith(
-        store.put(Readable.from(pseudoRandom("too-long", 40 * MiB, 256 * 1024, counter)), { expectedSize: MiB }),
+        store.put(streamOf(pseudoRandom("too-long", 40 * MiB, 256 * 1024, counter)), { expectedSize: MiB }),
         SizeMismatchError,
         (err: SizeMismatchError) => assert.equal(err.actual, undefined),
       );
@@ -268,12 +288,13 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       await assertClean();
     });
 
-    test("10 concurrent puts of the same bytes agree on one digest", async () => {
+    test("10 concurrent puts of the same bytes agree on one digest", async (t) => {
       const bytes = randomBytes(2 * MiB + 3);
       const digest = computeDigest(bytes);
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.put(Readable.from(i % 2 ? [bytes] : [bytes.subarray(0, 7), bytes.subarray(7)]))));
       for (const r of results) assert.deepEqual({ digest: r.digest, size: r.size }, { digest, size: bytes.length });
       const created = results.filter((r) => r.created).length;
+      t.diagnostic(`${created} of 10 reported created (atomic create-if-absent: ${h.exclusiveCreate})`);
       if (h.exclusiveCreate) assert.equal(created, 1, "exactly one put created the blob");
       else assert.ok(created >= 1, "at least one put created the blob");
       assert.ok((await readAll(await store.get(digest))).equals(bytes));
@@ -285,22 +306,24 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       const total = 200 * 1000 * 1000;
       const expected = await digestOfStream(Readable.from(pseudoRandom("large", total)));
 
-      const writing = sampleRss();
-      const put = await store.put(Readable.from(pseudoRandom("large", total)), { expectedSize: total, expectedDigest: expected });
-      const writeGrowth = writing.stop();
+      const writing = sampleMemory();
+      const put = await store.put(streamOf(pseudoRandom("large", total)), { expectedSize: total, expectedDigest: expected });
+      const write = writing.stop();
       assert.deepEqual(put, { digest: expected, size: total, created: true });
 
-      const reading = sampleRss();
+      const reading = sampleMemory();
       assert.equal(await digestOfStream(await store.get(put.digest)), expected);
-      const readGrowth = reading.stop();
+      const read = reading.stop();
       const tail = await readAll(await store.get(put.digest, { range: { start: total - 10, end: total - 1 } }));
       let last: Buffer = Buffer.alloc(0);
       for (const chunk of pseudoRandom("large", total)) last = chunk;
       assert.deepEqual(tail, last.subarray(-10));
 
-      t.diagnostic(`RSS growth: put ${(writeGrowth / MiB).toFixed(1)} MiB, get ${(readGrowth / MiB).toFixed(1)} MiB`);
-      assert.ok(writeGrowth < 100 * MiB, `put grew RSS by ${(writeGrowth / MiB).toFixed(1)} MiB`);
-      assert.ok(readGrowth < 100 * MiB, `get grew RSS by ${(readGrowth / MiB).toFixed(1)} MiB`);
+      const mb = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+      t.diagnostic(`growth: put RSS ${mb(write.rss)}, held ${mb(write.held)}; get RSS ${mb(read.rss)}, held ${mb(read.held)}`);
+      for (const [what, bytes] of [["put RSS", write.rss], ["put held", write.held], ["get RSS", read.rss], ["get held", read.held]] as const) {
+        assert.ok(bytes < 100 * MiB, `${what} grew by ${mb(bytes)} for a 200 MB blob`);
+      }
       await store.delete(put.digest);
       await assertClean();
     });
@@ -323,6 +346,19 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       assert.equal(plain.status, 200);
       assert.equal((await plain.arrayBuffer()).byteLength, bytes.length);
       await store.delete(digest);
+    });
+
+    test("listStaging and deleteStaging clear the leftovers of crashed puts", async () => {
+      assert.ok(store.listStaging && store.deleteStaging);
+      const planted = await h.plantStaging();
+      const listed = new Map<string, { size: number; lastModified: Date }>();
+      for await (const s of store.listStaging()) listed.set(s.id, s);
+      for (const id of planted) assert.ok(listed.has(id), `${id} is listed`);
+      assert.ok(![...(await allDigests(store))].some((d) => planted.includes(d)), "staged uploads are not blobs");
+      for (const id of listed.keys()) await store.deleteStaging(id);
+      await store.deleteStaging(planted[0]!); // idempotent
+      await rejectsWith(store.deleteStaging("../escape"), Error);
+      await assertClean();
     });
 
     test("check() passes on a working store and fails fast, naming the store, on broken ones", { timeout: 30_000 }, async () => {
@@ -360,6 +396,11 @@ blobStoreConformance("filesystem driver", async () => {
       const file = path.join(dir, "a-file");
       fs.writeFileSync(file, "not a directory");
       return { stores: [new FsBlobStore({ root: path.join(file, "blobs") })], close: async () => {} };
+    },
+    async plantStaging() {
+      const id = randomUUID();
+      fs.writeFileSync(path.join(root, ...STAGING_DIR.split("/"), id), "half an upload");
+      return [id];
     },
     exclusiveCreate: true,
     async teardown() {
@@ -406,6 +447,15 @@ async function s3Harness(conn: S3Connection, stop?: () => Promise<void>): Promis
           silent.close();
         },
       };
+    },
+    async plantStaging() {
+      const ids = [randomUUID()];
+      await client.send(new PutObjectCommand({ Bucket: bucket.bucket, Key: store.key(`${STAGING_DIR}/${ids[0]}`), Body: "half an upload" }));
+      if (multipart) {
+        ids.push(randomUUID());
+        await client.send(new CreateMultipartUploadCommand({ Bucket: bucket.bucket, Key: store.key(`${STAGING_DIR}/${ids[1]}`) }));
+      }
+      return ids;
     },
     // Exactly one only where the server refuses a conditional copy onto an existing key.
     exclusiveCreate: await supportsConditionalCopy(conn, bucket.bucket),
