@@ -7,6 +7,7 @@ import { bootDatabase } from "../server/boot.ts";
 import { createApiToken } from "../auth/tokens.ts";
 import { createUser, generatePassword } from "../models/users.ts";
 import { collectGarbage } from "../models/gc.ts";
+import { mirrorCommand } from "./client.ts";
 import type { Principal, RoleName, ScopeName } from "../auth/principal.ts";
 
 const USAGE = `usage: hubkeep <command>
@@ -16,6 +17,9 @@ Server-host commands (use the configured database: DATABASE_URL, or the embedded
       Creates an API token (creating the user if missing) and prints only the token.
   user create --email <email> --role <viewer|publisher|admin> [--password <pw>]
       Creates a user or changes its role; prints a generated password when none is given.
+  mirror <url>
+      Asks the server (HUBKEEP_URL, with HUBKEEP_TOKEN) to mirror a tfhub.dev or Kaggle model version,
+      and follows it with a progress bar; prints the final mirror request as JSON on stdout.
   gc [--apply] [--grace-hours <h>] [--json]
       Finds blobs no version references and staging leftovers older than the grace period
       (default 24 h). A dry run unless --apply is given (npm run gc -- --apply).
@@ -69,6 +73,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`user ${user.email} (${user.role})\n`);
       if (!values.password) process.stdout.write(`${password}\n`);
       return 0;
+    }
+    if (cmd === "mirror") {
+      if (!sub || rest.length) throw new UsageError("usage: hubkeep mirror <url>");
+      const env = getEnv();
+      if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an API token)");
+      return mirrorCommand({ url: env.client.url, token: env.client.token }, sub);
     }
     if (cmd === "gc") {
       const { values } = parseArgs({ args: argv.slice(1), options: { apply: { type: "boolean" }, "grace-hours": { type: "string" }, json: { type: "boolean" } } });

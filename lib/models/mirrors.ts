@@ -14,7 +14,7 @@ import { parseModelUrl, type ParsedModelUrl } from "../upstream/handles.ts";
 import { assertAllowed } from "../upstream/allowlist.ts";
 import { openUpstream, policyFromEnv, type FetchPolicy } from "../upstream/fetcher.ts";
 import { getBlobStore } from "../storage/index.ts";
-import type { BlobStore } from "../storage/blob-store.ts";
+import { SourceStreamError, type BlobStore } from "../storage/blob-store.ts";
 import { storeArchiveEntries, type ArchiveFile } from "../archive/tar-entries.ts";
 import { packTarGz } from "../archive/pack.ts";
 import { publishVersion } from "./versions.ts";
@@ -275,7 +275,9 @@ export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSig
       data: { status: "stored", activeKey: null, versionId: version.id, finishedAt: new Date(), format: fetched.format },
     });
     return toMirrorView(done);
-  } catch (err) {
+  } catch (caught) {
+    // A failure of the upstream body surfaces from the store wrapped as SourceStreamError: report the upstream's reason.
+    const err = caught instanceof SourceStreamError && caught.cause instanceof AppError ? caught.cause : caught;
     const reason = err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
     await progress.flush().catch(() => {});
     const failed = await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "failed", activeKey: null, error: reason, finishedAt: new Date() } });

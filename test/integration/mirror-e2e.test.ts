@@ -1,0 +1,135 @@
+// Mirroring through the running product: POST /api/v1/mirrors and GET /api/v1/mirrors/{id} on the
+// real server, the in-process worker (and, with PostgreSQL, a second `npm run worker` process), the
+// `hubkeep mirror` CLI, and 50 concurrent requests -> exactly one upstream fetch.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+import { startServer, runCommand, baseEnv, ROOT, type RunningServer } from "../helpers/server.ts";
+import { createEmptyPostgresDatabase, usingPostgres } from "../helpers/db.ts";
+import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
+
+let up: FakeUpstream;
+let server: RunningServer;
+let worker: ChildProcess | undefined;
+let env: Record<string, string | undefined>;
+let dataDir: string;
+let dropDb: (() => Promise<void>) | undefined;
+let token: string;
+let viewerToken: string;
+
+before(async () => {
+  up = await startFakeUpstream();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-mirror-e2e-"));
+  env = {
+    HUBKEEP_DATA_DIR: dataDir,
+    HUBKEEP_UPSTREAM_TFHUB: up.base,
+    HUBKEEP_UPSTREAM_HOSTS: `127.0.0.1:${up.port}`,
+    HUBKEEP_ALLOW_PRIVATE_UPSTREAM: "true",
+    HUBKEEP_ALLOWLIST: "google/*,tensorflow/*",
+  };
+  if (usingPostgres()) {
+    const db = await createEmptyPostgresDatabase();
+    env.DATABASE_URL = db.url;
+    dropDb = db.drop;
+  }
+  // Tokens first: with the embedded database the CLI needs it before the server holds it.
+  const t1 = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "pub@example.com", "--scope", "publish"], baseEnv(env));
+  assert.equal(t1.code, 0, t1.stderr);
+  token = t1.stdout.trim();
+  const t2 = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "viewer@example.com", "--scope", "read"], baseEnv(env));
+  assert.equal(t2.code, 0, t2.stderr);
+  viewerToken = t2.stdout.trim();
+  server = await startServer(env);
+  if (env.DATABASE_URL) {
+    // A second worker process against the same PostgreSQL.
+    worker = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "lib/server/worker-main.ts")], { cwd: ROOT, env: baseEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      const onData = (d: Buffer) => {
+        out += d;
+        if (out.includes("worker running")) resolve();
+      };
+      worker!.stdout!.on("data", onData);
+      worker!.stderr!.on("data", onData);
+      worker!.once("exit", (c) => reject(new Error(`worker exited ${c}: ${out}`)));
+    });
+  }
+});
+
+after(async () => {
+  if (worker && worker.exitCode === null) {
+    worker.kill("SIGTERM");
+    await new Promise((r) => worker!.once("exit", r));
+  }
+  await server?.stop();
+  await up?.close();
+  await dropDb?.();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const auth = (t: string) => ({ authorization: `Bearer ${t}`, "content-type": "application/json" });
+
+async function waitStored(id: string, t = token) {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${server.url}/api/v1/mirrors/${id}`, { headers: auth(t) });
+    const m = (await res.json()) as { status: string; error?: string; bytesDone: number; bytesTotal: number | null };
+    if (m.status === "stored" || m.status === "failed") return m;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("mirror did not finish");
+}
+
+test("POST /api/v1/mirrors queues a fetch the worker completes; GET shows the progress fields", async () => {
+  const res = await fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url: "https://tfhub.dev/google/half_plus_two/1" }) });
+  assert.equal(res.status, 202);
+  const body = (await res.json()) as { id: string; handle: string; version: number; status: string };
+  assert.equal(body.handle, "google/half_plus_two");
+  assert.equal(body.version, 1);
+  assert.equal(body.status, "queued");
+  const done = await waitStored(body.id);
+  assert.equal(done.status, "stored", done.error);
+  assert.equal(done.bytesDone, done.bytesTotal);
+  const again = await fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url: "https://tfhub.dev/google/half_plus_two/1" }) });
+  assert.equal(again.status, 200, "the same version already mirrored answers 200");
+});
+
+test("the mirror API refuses what it must, with the contract's statuses", async () => {
+  const post = (headers: Record<string, string>, body: string) => fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers, body });
+  assert.equal((await post({ "content-type": "application/json" }, JSON.stringify({ url: "https://tfhub.dev/google/x/1" }))).status, 401);
+  const viewer = await post(auth(viewerToken), JSON.stringify({ url: "https://tfhub.dev/google/x/1" }));
+  assert.equal(viewer.status, 403);
+  assert.match(((await viewer.json()) as { error: { message: string } }).error.message, /publish/);
+  assert.equal((await post(auth(token), "{not json")).status, 400);
+  assert.equal((await post(auth(token), JSON.stringify({}))).status, 422);
+  assert.equal((await post(auth(token), JSON.stringify({ url: "https://example.com/a/b/1" }))).status, 422);
+  const denied = await post(auth(token), JSON.stringify({ url: "https://tfhub.dev/evilcorp/model/1" }));
+  assert.equal(denied.status, 403);
+  assert.deepEqual(await denied.json(), { error: { code: "forbidden", message: `not allowlisted: no rule allows "evilcorp/model"` } });
+  assert.equal((await fetch(`${server.url}/api/v1/mirrors/nope`, { headers: auth(token) })).status, 404);
+});
+
+test("50 concurrent requests from clients cause exactly one upstream fetch", async () => {
+  const url = "https://tfhub.dev/google/times_three_float/1";
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, () => fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { id: string } }))),
+  );
+  for (const a of answers) assert.ok(a.status === 202 || a.status === 200, String(a.status));
+  const ids = new Set(answers.map((a) => a.body.id));
+  for (const id of ids) assert.equal((await waitStored(id)).status, "stored");
+  assert.equal(up.fetches.get("google/times_three_float@1"), 1);
+});
+
+test("hubkeep mirror follows a mirror to the end and prints it", async () => {
+  const r = await runCommand(["bin/hubkeep.mjs", "mirror", "https://tfhub.dev/tensorflow/lite-model/add4/1/default/1"], baseEnv({ HUBKEEP_URL: server.url, HUBKEEP_TOKEN: token }), 60_000);
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(r.stdout.trim()) as { status: string; handle: string };
+  assert.equal(m.status, "stored");
+  assert.equal(m.handle, "tensorflow/lite-model/add4/1/default");
+  assert.match(r.stderr, /stored: tensorflow\/lite-model\/add4\/1\/default version 1/);
+  const bad = await runCommand(["bin/hubkeep.mjs", "mirror", "https://tfhub.dev/google/html-page/1"], baseEnv({ HUBKEEP_URL: server.url, HUBKEEP_TOKEN: token }), 60_000);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /failed: upstream returned HTML, not a module/);
+});
