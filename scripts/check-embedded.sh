@@ -11,7 +11,13 @@ LOG="$DATA.log"
 env -u DATABASE_URL -u BLOB_STORE_URL -u S3_ENDPOINT -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u S3_REGION -u S3_FORCE_PATH_STYLE \
   HUBKEEP_DATA_DIR="$DATA" PORT="$PORT" setsid npm start > "$LOG" 2>&1 &
 PID=$!
-stop() { kill -TERM -- "-$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$DATA" "$LOG"; }
+stop() {
+  local rc=$?
+  kill -TERM -- "-$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  rm -rf "$DATA" "$LOG"
+  exit "$rc"
+}
 trap stop EXIT
 body=
 for _ in $(seq 1 180); do
