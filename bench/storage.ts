@@ -11,7 +11,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { FsBlobStore } from "../lib/storage/index.ts";
@@ -83,6 +82,8 @@ try {
   const src = path.join(work, "blob.bin");
   makeFile(src, FS_SIZE);
   const cpMs: number[] = [];
+  const cpSyncMs: number[] = [];
+  const shaMs: number[] = [];
   const putMs: number[] = [];
   const getMs: number[] = [];
   const catMs: number[] = [];
@@ -90,6 +91,9 @@ try {
     const dst = path.join(work, "copy.bin");
     cpMs.push(await time(async () => void spawnSync("cp", [src, dst], { stdio: "inherit" })));
     fs.rmSync(dst);
+    cpSyncMs.push(await time(async () => void spawnSync("sh", ["-c", `cp '${src}' '${dst}' && sync '${dst}'`], { stdio: "inherit" })));
+    fs.rmSync(dst);
+    shaMs.push(await time(async () => void spawnSync("sha256sum", [src], { stdio: "ignore" })));
     const root = path.join(work, `store-${i}`);
     const store = new FsBlobStore({ root });
     let digest = "";
@@ -97,17 +101,22 @@ try {
     catMs.push(await time(async () => void spawnSync("sh", ["-c", `cat '${src}' > /dev/null`])));
     getMs.push(
       await time(async () => {
-        const s = await store.get(digest);
-        await pipeline(s, fs.createWriteStream("/dev/null"));
+        let n = 0;
+        for await (const c of await store.get(digest)) n += (c as Buffer).length;
+        if (n !== FS_SIZE) throw new Error(`read ${n} bytes`);
       }),
     );
     fs.rmSync(root, { recursive: true, force: true });
   }
-  console.log(`\nfilesystem, ${FS_SIZE / MiB} MiB blob (median of ${RUNS})`);
-  console.log(`  cp (baseline)         ${fmt(median(cpMs))} ms   ${fmt(mbps(FS_SIZE, median(cpMs)))} MiB/s`);
-  console.log(`  put (hash+fsync+link) ${fmt(median(putMs))} ms   ${fmt(mbps(FS_SIZE, median(putMs)))} MiB/s   ratio vs cp ${fmt((median(cpMs) / median(putMs)) * 100)}%`);
-  console.log(`  cat > /dev/null       ${fmt(median(catMs))} ms   ${fmt(mbps(FS_SIZE, median(catMs)))} MiB/s`);
-  console.log(`  get (stream)          ${fmt(median(getMs))} ms   ${fmt(mbps(FS_SIZE, median(getMs)))} MiB/s   ratio vs cp ${fmt((median(cpMs) / median(getMs)) * 100)}%   vs cat ${fmt((median(catMs) / median(getMs)) * 100)}%`);
+  const line = (label: string, ms: number[], extra = "") => console.log(`  ${label.padEnd(26)} ${fmt(median(ms)).padStart(8)} ms ${fmt(mbps(FS_SIZE, median(ms))).padStart(8)} MiB/s${extra}`);
+  const ratio = (base: number[], x: number[]) => fmt(median(base) / median(x));
+  console.log(`\nfilesystem, ${FS_SIZE / MiB} MiB blob (median of ${RUNS}; ratio = baseline time / our time)`);
+  line("cp (baseline)", cpMs);
+  line("cp + sync (baseline)", cpSyncMs);
+  line("sha256sum (baseline)", shaMs);
+  line("put (hash + fsync + link)", putMs, `   ratio vs cp ${ratio(cpMs, putMs)}x, vs cp+sync ${ratio(cpSyncMs, putMs)}x`);
+  line("cat > /dev/null (baseline)", catMs);
+  line("get (stream, read all)", getMs, `   ratio vs cp ${ratio(cpMs, getMs)}x, vs cat ${ratio(catMs, getMs)}x`);
 
   // 2. S3
   const real = realS3FromEnv();
@@ -135,7 +144,7 @@ try {
   await local?.stop();
   console.log(`\nS3 (${real ? `S3_ENDPOINT ${conn.endpoint}` : "in-process s3rver"}), ${S3_SIZE / MiB} MiB (median of ${RUNS})`);
   console.log(`  PutObject (baseline)                 ${fmt(median(plainMs))} ms   ${fmt(mbps(S3_SIZE, median(plainMs)))} MiB/s`);
-  console.log(`  put (multipart to staging + copy)    ${fmt(median(multiMs))} ms   ${fmt(mbps(S3_SIZE, median(multiMs)))} MiB/s   ratio vs PutObject ${fmt((median(plainMs) / median(multiMs)) * 100)}%`);
+  console.log(`  put (multipart to staging + copy)    ${fmt(median(multiMs))} ms   ${fmt(mbps(S3_SIZE, median(multiMs)))} MiB/s   ratio vs PutObject ${fmt(median(plainMs) / median(multiMs))}x`);
 
   // 3. peak RSS of a 1 GiB put, in fresh processes
   const rss = (mode: string) => {

@@ -74,7 +74,8 @@ export class FsBlobStore implements BlobStore {
       await fh.close();
       throw err;
     }
-    return fh.createReadStream(range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads: a quarter of the syscalls of the 64 KiB default when streaming large blobs.
+    return fh.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async put(source: BlobSource, opts?: PutOptions): Promise<PutResult> {
