@@ -72,3 +72,21 @@ export async function seedAllowlistOnce(rules: string[]): Promise<Rule[]> {
     return parsed;
   });
 }
+
+/** Adds a rule (409 if it exists), audited. */
+export async function addRule(input: { text: string; note?: string; actor: Principal; ip?: string | null }) {
+  const rule = parseRule(input.text);
+  const prisma = await db();
+  const row = await prisma.allowRule.create({
+    data: { ...rule, note: input.note ?? null, createdById: input.actor.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null },
+  });
+  await recordAudit({ actor: input.actor, action: "allowlist.add", ip: input.ip, targetType: "rule", target: formatRule(rule), details: { id: row.id, note: input.note } });
+  return { id: row.id, pattern: row.pattern, effect: row.effect, note: row.note, createdAt: row.createdAt };
+}
+
+/** Removes a rule (404 if unknown), audited. */
+export async function removeRule(input: { id: string; actor: Principal; ip?: string | null }) {
+  const prisma = await db();
+  const row = await prisma.allowRule.delete({ where: { id: input.id } });
+  await recordAudit({ actor: input.actor, action: "allowlist.remove", ip: input.ip, targetType: "rule", target: formatRule(row), details: { id: row.id } });
+}

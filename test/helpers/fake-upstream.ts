@@ -38,6 +38,8 @@ export type FakeUpstream = {
   hits: Map<string, number>;
   /** Slow mode: bytes per chunk and delay between chunks for the final download. */
   throttle?: { chunk: number; delayMs: number };
+  /** Upstream drift: serve these bytes instead of the fixture archive, per `handle@version`. */
+  overrides: Map<string, Buffer>;
   close(): Promise<void>;
 };
 
@@ -70,7 +72,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   const fetches = new Map<string, number>();
   const hits = new Map<string, number>();
   const sockets = new Set<net.Socket>();
-  const state: FakeUpstream = { base: "", port: 0, fetches, hits, close: async () => {} };
+  const state: FakeUpstream = { base: "", port: 0, fetches, hits, overrides: new Map(), close: async () => {} };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
   const server = http.createServer((req, res) => {
@@ -94,7 +96,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         const file = gcs[3]!;
         if (file === "archive.tar.gz") {
           bump(fetches, key);
-          const body = await archiveOf(model);
+          const body = state.overrides.get(key) ?? (await archiveOf(model));
           return send(res, body, "application/x-tar", state.throttle, body.length);
         }
         if (model.kind === "tflite" && file === "model.tflite") {

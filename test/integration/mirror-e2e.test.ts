@@ -19,6 +19,7 @@ let dataDir: string;
 let dropDb: (() => Promise<void>) | undefined;
 let token: string;
 let viewerToken: string;
+let adminToken: string;
 
 before(async () => {
   up = await startFakeUpstream();
@@ -42,6 +43,9 @@ before(async () => {
   const t2 = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "viewer@example.com", "--scope", "read"], baseEnv(env));
   assert.equal(t2.code, 0, t2.stderr);
   viewerToken = t2.stdout.trim();
+  const t3 = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "admin@example.com", "--scope", "admin"], baseEnv(env));
+  assert.equal(t3.code, 0, t3.stderr);
+  adminToken = t3.stdout.trim();
   server = await startServer(env);
   if (env.DATABASE_URL) {
     // A second worker process against the same PostgreSQL.
@@ -132,4 +136,35 @@ test("hubkeep mirror follows a mirror to the end and prints it", async () => {
   const bad = await runCommand(["bin/hubkeep.mjs", "mirror", "https://tfhub.dev/google/html-page/1"], baseEnv({ HUBKEEP_URL: server.url, HUBKEEP_TOKEN: token }), 60_000);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /failed: upstream returned HTML, not a module/);
+});
+
+test("admins manage the allowlist through the API; others cannot", async () => {
+  const list = async () => ((await (await fetch(`${server.url}/api/v1/allowlist`, { headers: auth(adminToken) })).json()) as { items: Array<{ id: string; rule: string }> }).items;
+  assert.deepEqual((await list()).map((r) => r.rule).sort(), ["google/*", "tensorflow/*"], "seeded from HUBKEEP_ALLOWLIST");
+  assert.equal((await fetch(`${server.url}/api/v1/allowlist`, { headers: auth(token) })).status, 403);
+  const add = await fetch(`${server.url}/api/v1/allowlist`, { method: "POST", headers: auth(adminToken), body: JSON.stringify({ rule: "!google/experimental/*", note: "not vetted" }) });
+  assert.equal(add.status, 201);
+  const added = (await add.json()) as { id: string; rule: string; effect: string };
+  assert.equal(added.rule, "!google/experimental/*");
+  assert.equal(added.effect, "deny");
+  const dup = await fetch(`${server.url}/api/v1/allowlist`, { method: "POST", headers: auth(adminToken), body: JSON.stringify({ rule: "!google/experimental/*" }) });
+  assert.equal(dup.status, 409);
+  assert.equal((await fetch(`${server.url}/api/v1/allowlist`, { method: "POST", headers: auth(adminToken), body: JSON.stringify({ rule: "google x" }) })).status, 422);
+  const denied = await fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url: "https://tfhub.dev/google/experimental/a/1" }) });
+  assert.equal(denied.status, 403);
+  assert.match(((await denied.json()) as { error: { message: string } }).error.message, /denied by rule "!google\/experimental\/\*"/);
+  assert.equal((await fetch(`${server.url}/api/v1/allowlist/${added.id}`, { method: "DELETE", headers: auth(adminToken) })).status, 204);
+  assert.equal((await fetch(`${server.url}/api/v1/allowlist/${added.id}`, { method: "DELETE", headers: auth(adminToken) })).status, 404);
+  assert.equal((await list()).length, 2);
+});
+
+test("an admin resyncs a stored mirror; publishers may not", async () => {
+  const post = await fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url: "https://tfhub.dev/google/half_plus_two/1" }) });
+  const { id } = (await post.json()) as { id: string };
+  assert.equal((await fetch(`${server.url}/api/v1/mirrors/${id}/resync`, { method: "POST", headers: auth(token) })).status, 403);
+  const res = await fetch(`${server.url}/api/v1/mirrors/${id}/resync`, { method: "POST", headers: auth(adminToken) });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { drift: boolean; storedDigest: string; upstreamDigest: string };
+  assert.equal(body.drift, false);
+  assert.equal(body.upstreamDigest, body.storedDigest);
 });

@@ -172,3 +172,40 @@ test("progress is visible while a fetch runs", async () => {
     up.throttle = undefined;
   }
 });
+
+test("resync: unchanged upstream is confirmed; changed upstream bytes flag drift and keep the stored version", async () => {
+  const { resyncMirror } = await import("../../lib/models/mirrors.ts");
+  const m = await t.handle.prisma.mirrorRequest.findFirstOrThrow({ where: { handle: "google/half_plus_two", status: "stored" } });
+  const v0 = await t.handle.prisma.version.findFirstOrThrow({ where: { id: m.versionId! } });
+  const same = await resyncMirror({ mirrorId: m.id, actor, policy });
+  assert.equal(same.drift, false);
+  assert.equal(same.upstreamDigest, v0.digest);
+
+  up.overrides.set("google/half_plus_two@1", Buffer.concat([fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")), Buffer.from([0])]));
+  try {
+    const changed = await resyncMirror({ mirrorId: m.id, actor, policy });
+    assert.equal(changed.drift, true);
+    assert.notEqual(changed.upstreamDigest, v0.digest);
+    const v1 = await t.handle.prisma.version.findFirstOrThrow({ where: { id: v0.id }, include: { files: true } });
+    assert.equal(v1.digest, v0.digest, "the stored bytes stay");
+    assert.equal(v1.upstreamDrift, true);
+    assert.equal(v1.upstreamDigest, changed.upstreamDigest);
+    const audit = await t.handle.prisma.auditEvent.findFirstOrThrow({ where: { action: "mirror.drift" } });
+    assert.deepEqual(audit.details, { storedDigest: v0.digest, upstreamDigest: changed.upstreamDigest });
+  } finally {
+    up.overrides.clear();
+  }
+});
+
+test("every fixture model of the fake upstream mirrors", async () => {
+  const { FAKE_MODELS } = await import("../helpers/fake-upstream.ts");
+  for (const key of Object.keys(FAKE_MODELS)) {
+    const [handle, version] = key.split("@") as [string, string];
+    const existing = await t.handle.prisma.version.count({ where: { number: Number(version), module: { handle } } });
+    if (existing) continue;
+    const done = await mirror(`https://tfhub.dev/${handle}/${version}`);
+    assert.equal(done.status, "stored", `${key}: ${done.error}`);
+    assert.ok(done.bytesDone > 0, key);
+  }
+  assert.equal(await t.handle.prisma.version.count({ where: { module: { source: "upstream" } } }), Object.keys(FAKE_MODELS).length + 1, "plus google/flaky");
+});
