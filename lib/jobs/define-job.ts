@@ -11,6 +11,8 @@ export type JobDefinition<S extends z.ZodType = z.ZodType> = {
   retryDelaySeconds?: number;
   /** A job still running after this long is failed (and retried); default 15 minutes. */
   expireInSeconds?: number;
+  /** A job whose worker stops heartbeating this long (it died) is failed and retried; default 30. */
+  heartbeatSeconds?: number;
   /** Jobs of this kind one worker process runs at once; default 1. */
   concurrency?: number;
   handle(input: z.infer<S>, ctx: JobContext): Promise<unknown>;

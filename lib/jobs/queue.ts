@@ -24,6 +24,7 @@ export async function ensureQueue(boss: PgBoss, job: JobDefinition): Promise<voi
     retryBackoff: true,
     retryDelayMax: 600,
     expireInSeconds: job.expireInSeconds ?? 900,
+    heartbeatSeconds: job.heartbeatSeconds ?? 30,
   });
   names.add(job.name);
 }

@@ -13,7 +13,7 @@ import { recordAudit } from "../audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { parseModelUrl, type ParsedModelUrl } from "../upstream/handles.ts";
 import { assertAllowed } from "../upstream/allowlist.ts";
-import { openUpstream, policyFromEnv, type FetchPolicy } from "../upstream/fetcher.ts";
+import { openUpstream, policyFromEnv, UpstreamError, type FetchPolicy } from "../upstream/fetcher.ts";
 import { getBlobStore } from "../storage/index.ts";
 import { SourceStreamError, type BlobStore } from "../storage/blob-store.ts";
 import { storeArchiveEntries, type ArchiveFile } from "../archive/tar-entries.ts";
@@ -76,6 +76,9 @@ export async function requestMirror(input: { url: string; actor: Principal; ip?:
   }
 
   const activeKey = `${parsed.handle}@${parsed.version}`;
+  const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
+  if (running) return { mirror: toMirrorView(running), existing: false };
+  await probeUpstream(parsed);
   try {
     const row = await prisma.mirrorRequest.create({
       data: { url: parsed.canonicalUrl, handle: parsed.handle, versionNumber: parsed.version, format: parsed.format, activeKey, requestedById },
@@ -95,6 +98,24 @@ export async function requestMirror(input: { url: string; actor: Principal; ip?:
     const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
     if (running) return { mirror: toMirrorView(running), existing: false };
     return requestMirror(input);
+  }
+}
+
+/**
+ * Fails fast (503 with the reason) when the upstream cannot be reached at all, instead of queueing
+ * a fetch that is bound to fail. Other answers (404, HTML...) are left to the fetch to report.
+ */
+async function probeUpstream(parsed: ParsedModelUrl): Promise<void> {
+  // First hop only (a redirect ends the probe): reachability, not a download.
+  const policy = { ...policyFromEnv(getEnv()), retries: 0, maxRedirects: 0, connectTimeoutMs: 5000, idleTimeoutMs: 10_000, totalTimeoutMs: 15_000 };
+  const urls = upstreamUrls(parsed, policy.upstreamBase);
+  const url = parsed.format === "tflite" ? urls.tflite : parsed.format === "tfjs_graph" ? `${urls.tfjsDir}/model.json?tfjs-format=file` : urls.compressed;
+  try {
+    const res = await openUpstream(url, policy, { expect: "json" });
+    await res.discard();
+  } catch (err) {
+    // Only "no answer at all" fails the request now; an HTTP error is left to the fetch (it retries 5xx).
+    if (err instanceof UpstreamError && err.kind === "unavailable" && err.httpStatus === undefined) throw err;
   }
 }
 

@@ -34,6 +34,8 @@ export class UpstreamError extends AppError {
     message: string,
     readonly kind: "unavailable" | "bad_response" | "refused" | "not_a_module" | "too_large",
     readonly retryable = false,
+    /** The upstream's HTTP status, when it answered at all. */
+    readonly httpStatus?: number,
   ) {
     super(kind === "unavailable" ? "upstream_unavailable" : kind === "too_large" ? "payload_too_large" : "upstream_error", message);
     this.name = "UpstreamError";
@@ -183,7 +185,7 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
       const text = await res.body.text().catch(() => "");
       const xmlCode = /<Code>([^<]{1,80})<\/Code>/.exec(text)?.[1];
       const status = res.statusCode;
-      if (status === 429 || status >= 500) throw new UpstreamError(`upstream answered ${status} from ${url.host}`, status >= 500 ? "unavailable" : "bad_response", true);
+      if (status === 429 || status >= 500) throw new UpstreamError(`upstream answered ${status} from ${url.host}`, status >= 500 ? "unavailable" : "bad_response", true, status);
       if (status === 404) throw new UpstreamError(`upstream has no such model (404 from ${url.host})`, "bad_response");
       throw new UpstreamError(`upstream answered ${status} from ${url.host}${xmlCode ? ` (${xmlCode}: an expired or invalid signed URL)` : ""}`, "bad_response");
     }

@@ -26,9 +26,12 @@ let policy: FetchPolicy;
 const actor: Principal = { kind: "user", userId: "u1", email: "pub@example.com", role: "publisher", scope: "publish", via: "token", namespaces: [] };
 
 before(async () => {
+  up = await startFakeUpstream();
+  // requestMirror probes the upstream from the environment's configuration: point it at the fake.
+  Object.assign(process.env, { HUBKEEP_UPSTREAM_TFHUB: up.base, HUBKEEP_UPSTREAM_HOSTS: `127.0.0.1:${up.port}`, HUBKEEP_ALLOW_PRIVATE_UPSTREAM: "true" });
+  (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
   t = await setupTestDatabase();
   await t.handle.prisma.user.create({ data: { id: "u1", email: "pub@example.com", role: "publisher" } });
-  up = await startFakeUpstream();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-mirror-"));
   store = new FsBlobStore({ root: dir });
   setBlobStore(store);
@@ -140,6 +143,21 @@ test("5xx then success mirrors after retries; a failed request can be retried la
   const again = await requestMirror({ url: "https://tfhub.dev/google/html-page/1", actor });
   assert.equal(again.existing, false);
   assert.equal(again.mirror.status, "queued", "a new attempt starts");
+});
+
+test("a new request while the upstream is unreachable fails fast with 503 and the reason", async () => {
+  const saved = { ...process.env };
+  Object.assign(process.env, { HUBKEEP_UPSTREAM_TFHUB: "http://127.0.0.1:9", HUBKEEP_UPSTREAM_HOSTS: "127.0.0.1:9" });
+  (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
+  try {
+    const started = Date.now();
+    await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/unreachable_model/1", actor }), { status: 503, message: /upstream unreachable: 127\.0\.0\.1:9 refused the connection/ });
+    assert.ok(Date.now() - started < 5000);
+    assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/unreachable_model" } }), 0);
+  } finally {
+    process.env = saved;
+    (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
+  }
 });
 
 test("the allowlist refuses with 403 naming the rule, audited; bad URLs are 422", async () => {
