@@ -84,28 +84,10 @@ export async function collectGarbage(opts: { apply: boolean; graceSeconds?: numb
   const candidates = [...new Set([...report.orphanBlobs.map((b) => b.digest), ...report.orphanRows])];
   const sizes = new Map(report.orphanBlobs.map((b) => [b.digest, b.size]));
   for (let i = 0; i < candidates.length; i += 200) {
-    const chunk = candidates.slice(i, i + 200);
-    await prisma.$transaction(
-      async (tx) => {
-        // Exclusive: waits for publishes in flight, and holds them off until these deletes are done.
-        await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${GC_LOCK_SQL_KEY})`);
-        const [v, f] = await Promise.all([
-          tx.version.findMany({ where: { digest: { in: chunk } }, select: { digest: true } }),
-          tx.versionFile.findMany({ where: { digest: { in: chunk } }, select: { digest: true }, distinct: ["digest"] }),
-        ]);
-        const stillUsed = new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
-        const doomed = chunk.filter((d) => !stillUsed.has(d));
-        const del = await tx.blob.deleteMany({ where: { digest: { in: doomed } } });
-        report.deletedRows += del.count;
-        for (const d of doomed) {
-          if (!sizes.has(d)) continue;
-          await store.delete(d);
-          report.deletedBlobs++;
-          report.bytesFreed += sizes.get(d)!;
-        }
-      },
-      { timeout: 120_000 },
-    );
+    const done = await deleteUnreferenced(candidates.slice(i, i + 200), store, (d) => sizes.has(d));
+    report.deletedRows += done.rows;
+    report.deletedBlobs += done.blobs.length;
+    for (const d of done.blobs) report.bytesFreed += sizes.get(d)!;
   }
   if (store.deleteStaging) {
     for (const s of report.stagingLeftovers) {
@@ -123,26 +105,35 @@ export async function collectGarbage(opts: { apply: boolean; graceSeconds?: numb
 }
 
 /**
- * Deletes blobs a failed operation created, unless a version references them (another publish may
- * have reached the same bytes). Holds the GC lock exclusively, like GC itself.
+ * The one deletion path for blobs: under the exclusive GC lock (which waits for publishes in flight
+ * and holds new ones off), re-checks that no version references each digest, then deletes the
+ * blob rows and the stored bytes (those `inStore` says are stored).
  */
+async function deleteUnreferenced(digests: string[], store: BlobStore, inStore: (digest: string) => boolean = () => true): Promise<{ rows: number; blobs: string[] }> {
+  const prisma = await db();
+  return prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${GC_LOCK_SQL_KEY})`);
+      const [v, f] = await Promise.all([
+        tx.version.findMany({ where: { digest: { in: digests } }, select: { digest: true } }),
+        tx.versionFile.findMany({ where: { digest: { in: digests } }, select: { digest: true }, distinct: ["digest"] }),
+      ]);
+      const used = new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
+      const doomed = [...new Set(digests)].filter((d) => !used.has(d));
+      const rows = (await tx.blob.deleteMany({ where: { digest: { in: doomed } } })).count;
+      const blobs: string[] = [];
+      for (const d of doomed.filter(inStore)) {
+        await store.delete(d);
+        blobs.push(d);
+      }
+      return { rows, blobs };
+    },
+    { timeout: 120_000 },
+  );
+}
+
+/** Deletes blobs a failed operation created, unless a version references them (another publish may have reached the same bytes). */
 export async function discardUnreferencedBlobs(digests: string[], store: BlobStore = getBlobStore()): Promise<number> {
   if (digests.length === 0) return 0;
-  const prisma = await db();
-  let deleted = 0;
-  await prisma.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${GC_LOCK_SQL_KEY})`);
-    const [v, f] = await Promise.all([
-      tx.version.findMany({ where: { digest: { in: digests } }, select: { digest: true } }),
-      tx.versionFile.findMany({ where: { digest: { in: digests } }, select: { digest: true }, distinct: ["digest"] }),
-    ]);
-    const used = new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
-    const doomed = [...new Set(digests)].filter((d) => !used.has(d));
-    await tx.blob.deleteMany({ where: { digest: { in: doomed } } });
-    for (const d of doomed) {
-      await store.delete(d);
-      deleted++;
-    }
-  });
-  return deleted;
+  return (await deleteUnreferenced(digests, store)).blobs.length;
 }
