@@ -1,0 +1,171 @@
+// The one streaming reader for model archives (tar, or tar.gz). Every archive Hubkeep reads goes
+// through it, and it refuses, each with its own reason:
+//  - entry types other than regular files and directories (symlinks, hard links, devices, FIFOs);
+//  - absolute paths, drive letters, ".." after normalisation, NUL bytes;
+//  - names that collide after Unicode normalisation (NFC) or case folding, and duplicates;
+//  - more than `maxEntries` entries, paths deeper than `maxDepth`, more than `maxTotalBytes`
+//    uncompressed, or a decompression ratio above `maxRatio`:1;
+//  - truncated or corrupt gzip or tar data.
+import type { Readable } from "node:stream";
+import { Readable as ReadableStream } from "node:stream";
+import zlib from "node:zlib";
+import tar from "tar-stream";
+import { AppError } from "../errors.ts";
+
+export type ArchiveLimits = { maxEntries?: number; maxDepth?: number; maxTotalBytes?: number; maxRatio?: number };
+
+export const DEFAULT_LIMITS: Required<ArchiveLimits> = {
+  maxEntries: 100_000,
+  maxDepth: 32,
+  maxTotalBytes: 64 * 1024 ** 3,
+  maxRatio: 1000,
+};
+
+/** A refusal, with the reason in words an ML engineer understands. */
+export class ArchiveError extends AppError {
+  constructor(
+    message: string,
+    readonly reason: "entry_type" | "path" | "collision" | "entries" | "depth" | "size" | "ratio" | "corrupt" | "not_archive" | "empty",
+  ) {
+    super("unprocessable_entity", message);
+    this.name = "ArchiveError";
+  }
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  symlink: "a symlink: links are not allowed",
+  link: "a hard link: links are not allowed",
+  "character-device": "a character device: devices are not allowed",
+  "block-device": "a block device: devices are not allowed",
+  fifo: "a FIFO: only files and directories are allowed",
+  "contiguous-file": "a contiguous file: only regular files and directories are allowed",
+};
+
+/** Normalises an entry name to a relative path, or throws naming what is wrong with it. */
+export function normaliseEntryName(name: string): string {
+  if (name.includes("\0")) throw new ArchiveError(`archive entry ${JSON.stringify(name)} has a NUL byte in its name`, "path");
+  let p = name.replace(/\\/g, "/");
+  if (p.startsWith("/")) throw new ArchiveError(`archive entry '${name}' has an absolute path`, "path");
+  if (/^[a-zA-Z]:/.test(p)) throw new ArchiveError(`archive entry '${name}' has a drive-letter path`, "path");
+  p = p.replace(/\/+$/, "");
+  const out: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") throw new ArchiveError(`archive entry '${name}' escapes the archive with '..'`, "path");
+    out.push(seg);
+  }
+  return out.join("/");
+}
+
+export type ArchiveEntry = { path: string; size: number; stream: Readable };
+
+/**
+ * Streams `source` entry by entry. `onFile` must consume (or resume) each file's stream. Directories
+ * are checked and reported through `onDirectory`. Throws ArchiveError on any refusal.
+ */
+export async function readArchive(
+  source: AsyncIterable<Buffer> | Readable,
+  onFile: (entry: ArchiveEntry) => Promise<void>,
+  opts: { limits?: ArchiveLimits; onDirectory?: (path: string) => Promise<void> } = {},
+): Promise<{ entries: number; files: number; totalBytes: number; compressedBytes: number }> {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const iterator = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done || (first.value as Buffer).length === 0) throw new ArchiveError("the archive is empty", "empty");
+  const head = Buffer.from(first.value as Buffer);
+  const gzip = head[0] === 0x1f && head[1] === 0x8b;
+  if (!gzip && !(head.length >= 262 && head.subarray(257, 262).toString("latin1") === "ustar")) {
+    const shown = head.subarray(0, 48).toString("utf8").replace(/[^\x20-\x7e]/g, ".");
+    throw new ArchiveError(`not a tar or tar.gz archive (it starts with "${shown}")`, "not_archive");
+  }
+  let compressedBytes = 0;
+  async function* raw() {
+    compressedBytes += head.length;
+    yield head;
+    for (;;) {
+      const n = await iterator.next();
+      if (n.done) return;
+      compressedBytes += (n.value as Buffer).length;
+      yield n.value as Buffer;
+    }
+  }
+  const input = ReadableStream.from(raw());
+  const extract = tar.extract();
+  const seen = new Map<string, string>();
+  let entries = 0;
+  let files = 0;
+  let totalBytes = 0;
+  let inflated = 0;
+
+  const checkRatio = () => {
+    // Compare once enough has come through that small archives' headers do not dominate.
+    if (inflated > 1024 * 1024 && inflated > limits.maxRatio * Math.max(compressedBytes, 1)) {
+      throw new ArchiveError(`the archive decompresses more than ${limits.maxRatio}:1 (${inflated} bytes from ${compressedBytes}): refused as a decompression bomb`, "ratio");
+    }
+  };
+
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on("entry", (header, stream, next) => {
+      (async () => {
+        entries++;
+        if (entries > limits.maxEntries) throw new ArchiveError(`the archive has more than ${limits.maxEntries} entries`, "entries");
+        const path = normaliseEntryName(header.name);
+        const type = header.type ?? "file";
+        if (type !== "file" && type !== "directory") {
+          throw new ArchiveError(`archive entry '${header.name}' is ${TYPE_NAMES[type] ?? `of type ${type}: only files and directories are allowed`}`, "entry_type");
+        }
+        const depth = path === "" ? 0 : path.split("/").length;
+        if (depth > limits.maxDepth) throw new ArchiveError(`archive entry '${header.name}' is nested ${depth} levels deep (limit ${limits.maxDepth})`, "depth");
+        if (type === "directory") {
+          stream.resume();
+          if (path) await opts.onDirectory?.(path);
+          return;
+        }
+        if (!path) throw new ArchiveError(`archive entry '${header.name}' has an empty name`, "path");
+        const key = path.normalize("NFC").toLowerCase();
+        const clash = seen.get(key);
+        if (clash !== undefined) {
+          throw new ArchiveError(
+            clash === path ? `archive entry '${path}' appears twice` : `archive entries '${clash}' and '${path}' collide (same name after Unicode normalisation or case folding)`,
+            "collision",
+          );
+        }
+        seen.set(key, path);
+        totalBytes += header.size ?? 0;
+        if (totalBytes > limits.maxTotalBytes) throw new ArchiveError(`the archive expands to more than ${limits.maxTotalBytes} bytes`, "size");
+        files++;
+        await onFile({ path, size: header.size ?? 0, stream: stream as unknown as Readable });
+      })().then(
+        () => next(),
+        (err) => {
+          stream.resume();
+          extract.destroy(err);
+        },
+      );
+    });
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+  });
+
+  const decoded = gzip ? input.pipe(zlib.createGunzip()) : input;
+  decoded.on("data", (c: Buffer) => {
+    inflated += c.length;
+    try {
+      checkRatio();
+    } catch (err) {
+      extract.destroy(err as Error);
+      decoded.destroy();
+    }
+  });
+  decoded.on("error", (err: Error) => extract.destroy(new ArchiveError(`the archive is corrupt or truncated: ${err.message}`, "corrupt")));
+  decoded.pipe(extract);
+  try {
+    await done;
+  } catch (err) {
+    input.destroy();
+    if (err instanceof AppError) throw err;
+    throw new ArchiveError(`the archive is corrupt or truncated: ${(err as Error).message}`, "corrupt");
+  }
+  if (files === 0) throw new ArchiveError("the archive holds no files", "empty");
+  return { entries, files, totalBytes, compressedBytes };
+}
