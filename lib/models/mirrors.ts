@@ -21,6 +21,7 @@ import { packTarGz } from "../archive/pack.ts";
 import { publishVersion } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
 import { defineJob, PermanentJobError } from "../jobs/define-job.ts";
+import { checkManifestPath } from "../formats/tfjs.ts";
 import { getQueue } from "../jobs/queue.ts";
 
 export type MirrorView = {
@@ -145,17 +146,6 @@ const manifestSchema = z.object({
     .array(z.object({ paths: z.array(z.string()).min(1), weights: z.array(z.unknown()) }))
     .default([]),
 });
-
-/** TF.js manifest paths must be plain relative names: no `..`, no absolute paths, no URLs, no encoded dots. */
-export function checkManifestPath(p: string): string {
-  if (!p || p.length > 255) throw new AppError("unprocessable_entity", `weightsManifest path "${p.slice(0, 80)}" is empty or too long`);
-  if (/^[a-z][a-z0-9+.-]*:/i.test(p) || p.startsWith("//")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" is a URL: only file names next to model.json are allowed`);
-  if (p.startsWith("/") || p.includes("\\") || p.includes("\0")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" is absolute or has a backslash`);
-  if (/%2e|%2f|%5c/i.test(p)) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" has percent-encoded dots or slashes`);
-  if (p.split("/").some((s) => s === ".." || s === "." || s === "")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" has a ".." or "." segment`);
-  if (p.includes("/")) throw new AppError("unprocessable_entity", `weightsManifest path "${p}" is not a plain file name`);
-  return p;
-}
 
 type Progress = { add(n: number): void; setTotal(n: number | null): void; flush(): Promise<void> };
 

@@ -22,7 +22,7 @@ before(() => {
 });
 after(() => fs.rmSync(outside, { recursive: true, force: true }));
 
-type Entry = tar.Headers & { body?: Buffer };
+type Entry = Partial<tar.Header> & { name: string; body?: Buffer };
 
 async function makeTar(entries: Entry[], gzip = true): Promise<Buffer> {
   const pack = tar.pack();
@@ -34,7 +34,9 @@ async function makeTar(entries: Entry[], gzip = true): Promise<Buffer> {
   for (const e of entries) {
     const { body, ...header } = e;
     await new Promise<void>((resolve, reject) => {
-      pack.entry({ mode: 0o644, ...header, ...(header.type === undefined || header.type === "file" ? { size: body?.length ?? 0 } : {}) }, body ?? undefined, (err) => (err ? reject(err) : resolve()));
+      const h = { mode: 0o644, ...header, ...(header.type === undefined || header.type === "file" ? { size: body?.length ?? 0 } : {}) } as tar.Header;
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      pack.entry(h, body ?? Buffer.alloc(0), cb);
     });
   }
   pack.finalize();
