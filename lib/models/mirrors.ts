@@ -56,7 +56,13 @@ export function toMirrorView(r: MirrorRow): MirrorView {
  * Starts (or joins) a mirror. Returns `existing: true` with status `stored` when the version is
  * already mirrored, and the in-flight request when one is running.
  */
-export async function requestMirror(input: { url: string; actor: Principal; ip?: string | null }): Promise<{ mirror: MirrorView; existing: boolean }> {
+export async function requestMirror(input: {
+  url: string;
+  actor: Principal;
+  ip?: string | null;
+  /** Test hook: runs between the version check and the single-flight insert (race tests). */
+  afterVersionCheck?: () => Promise<void>;
+}): Promise<{ mirror: MirrorView; existing: boolean }> {
   const parsed = parseModelUrl(input.url);
   if (parsed.version === "latest") {
     throw new AppError("unprocessable_entity", `pin a version: mirrored versions are immutable, so ask for ${parsed.canonicalUrl}/<n>`);
@@ -76,6 +82,7 @@ export async function requestMirror(input: { url: string; actor: Principal; ip?:
     return { mirror: toMirrorView(row), existing: true };
   }
 
+  await input.afterVersionCheck?.();
   const activeKey = `${parsed.handle}@${parsed.version}`;
   const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
   if (running) return { mirror: toMirrorView(running), existing: false };
@@ -84,6 +91,16 @@ export async function requestMirror(input: { url: string; actor: Principal; ip?:
     const row = await prisma.mirrorRequest.create({
       data: { url: parsed.canonicalUrl, handle: parsed.handle, versionNumber: parsed.version, format: parsed.format, activeKey, requestedById },
     });
+    // A fetch that finished between our version check and this insert has already committed its
+    // version (it publishes before it releases activeKey): join that instead of fetching again.
+    const landed = await prisma.version.findFirst({ where: { number: parsed.version, module: { handle: parsed.handle } } });
+    if (landed) {
+      const joined = await prisma.mirrorRequest.update({
+        where: { id: row.id },
+        data: { status: "stored", activeKey: null, versionId: landed.id, format: landed.format, bytesDone: landed.size, bytesTotal: landed.size, finishedAt: new Date() },
+      });
+      return { mirror: toMirrorView(joined), existing: true };
+    }
     await recordAudit({ actor: input.actor, action: "mirror.request", ip: input.ip, targetType: "version", target: `${parsed.handle}/${parsed.version}`, details: { url: parsed.canonicalUrl, mirrorId: row.id } });
     try {
       const queue = await getQueue();

@@ -215,6 +215,24 @@ test("resync: unchanged upstream is confirmed; changed upstream bytes flag drift
   }
 });
 
+test("a request racing a fetch that completes joins it instead of fetching again", async () => {
+  const url = "https://tfhub.dev/google/module_v1_mini/1";
+  const first = await requestMirror({ url, actor });
+  // The second request checks for the version, then the first fetch completes (version committed,
+  // activeKey released), then the second request goes on to insert its own row.
+  const second = await requestMirror({
+    url,
+    actor,
+    afterVersionCheck: async () => {
+      assert.equal((await runMirrorFetch(first.mirror.id, { policy })).status, "stored");
+    },
+  });
+  assert.equal(second.existing, true);
+  assert.equal(second.mirror.status, "stored");
+  assert.deepEqual(await t.handle.prisma.mirrorRequest.findMany({ where: { handle: "google/module_v1_mini", status: { in: ["queued", "fetching"] } } }), []);
+  assert.equal(up.fetches.get("google/module_v1_mini@1"), 1);
+});
+
 test("every fixture model of the fake upstream mirrors", async () => {
   const { FAKE_MODELS } = await import("../helpers/fake-upstream.ts");
   for (const key of Object.keys(FAKE_MODELS)) {
@@ -227,3 +245,4 @@ test("every fixture model of the fake upstream mirrors", async () => {
   }
   assert.equal(await t.handle.prisma.version.count({ where: { module: { source: "upstream" } } }), Object.keys(FAKE_MODELS).length + 1, "plus google/flaky");
 });
+

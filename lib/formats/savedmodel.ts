@@ -1,0 +1,202 @@
+// SavedModel / TF1 Hub module static inspection: meta graphs, tags, TensorFlow version, signatures
+// (inputs and outputs with dtype and shape, `__saved_model_init_op` skipped), and a scan of the
+// graph and its whole function library for ops that touch files or run Python.
+import { AppError } from "../errors.ts";
+import { asInt64, asString, fields, ProtobufError, type Field } from "./protobuf.ts";
+
+export const DTYPES: Record<number, string> = {
+  1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16", 6: "DT_INT8", 7: "DT_STRING", 8: "DT_COMPLEX64",
+  9: "DT_INT64", 10: "DT_BOOL", 11: "DT_QINT8", 12: "DT_QUINT8", 13: "DT_QINT32", 14: "DT_BFLOAT16", 15: "DT_QINT16", 16: "DT_QUINT16",
+  17: "DT_UINT16", 18: "DT_COMPLEX128", 19: "DT_HALF", 20: "DT_RESOURCE", 21: "DT_VARIANT", 22: "DT_UINT32", 23: "DT_UINT64",
+};
+
+export function dtypeName(n: number): string {
+  if (n > 100 && DTYPES[n - 100]) return `${DTYPES[n - 100]}_REF`;
+  return DTYPES[n] ?? `DT_UNKNOWN_${n}`;
+}
+
+export type TensorSpec = { name: string; tensor: string; dtype: string; shape: number[] | null };
+export type Signature = { key: string; method: string; inputs: TensorSpec[]; outputs: TensorSpec[] };
+export type MetaGraph = { tags: string[]; tensorflowVersion: string | null; signatures: Signature[]; opCounts: Record<string, number> };
+export type Finding = { severity: "danger" | "warning"; op: string; node: string; where: string; message: string };
+export type SavedModelInfo = { schemaVersion: number; metaGraphs: MetaGraph[]; findings: Finding[] };
+
+// Ops that read or write files, print, or run Python: a hit quarantines the version.
+export const DANGEROUS_OPS: Record<string, string> = {
+  ReadFile: "reads arbitrary files",
+  WriteFile: "writes arbitrary files",
+  PrintV2: "prints to a file or stream",
+  Print: "prints tensors",
+  MatchingFiles: "lists files on the host",
+  PyFunc: "runs Python code",
+  PyFuncStateless: "runs Python code",
+  EagerPyFunc: "runs Python code",
+  DebugIdentity: "writes debug dumps",
+  DebugIdentityV2: "writes debug dumps",
+  DebugIdentityV3: "writes debug dumps",
+  ImmutableConst: "maps a file into memory",
+};
+// Save/restore ops are expected in the saver's own subgraph only.
+const SAVER_OPS = new Set(["Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename"]);
+
+const MAX_META_GRAPHS = 64;
+const MAX_NODES = 2_000_000;
+
+function tensorShape(buf: Buffer): number[] | null {
+  const dims: number[] = [];
+  for (const f of fields(buf)) {
+    if (f.field === 3 && f.wire === 0 && f.value !== 0n) return null;
+    if (f.field === 2 && f.wire === 2) {
+      let size = -1;
+      for (const d of fields(f.value)) if (d.field === 1 && d.wire === 0) size = Number(asInt64(d.value));
+      dims.push(size);
+    }
+  }
+  return dims;
+}
+
+function tensorInfo(key: string, buf: Buffer): TensorSpec {
+  let tensor = "";
+  let dtype = 0;
+  let shape: number[] | null = null;
+  let sparse = false;
+  for (const f of fields(buf)) {
+    if (f.field === 1 && f.wire === 2) tensor = asString(f.value);
+    else if (f.field === 2 && f.wire === 0) dtype = Number(f.value);
+    else if (f.field === 3 && f.wire === 2) shape = tensorShape(f.value);
+    else if ((f.field === 4 || f.field === 5) && f.wire === 2) sparse = true;
+  }
+  return { name: key, tensor: sparse ? `${tensor || key} (composite)` : tensor, dtype: dtypeName(dtype), shape };
+}
+
+function mapEntry(buf: Buffer): [string, Buffer | null] {
+  let key = "";
+  let value: Buffer | null = null;
+  for (const f of fields(buf)) {
+    if (f.field === 1 && f.wire === 2) key = asString(f.value);
+    else if (f.field === 2 && f.wire === 2) value = f.value;
+  }
+  return [key, value];
+}
+
+function signatureDef(key: string, buf: Buffer): Signature {
+  const sig: Signature = { key, method: "", inputs: [], outputs: [] };
+  for (const f of fields(buf)) {
+    if (f.wire !== 2) continue;
+    if (f.field === 1 || f.field === 2) {
+      const [k, v] = mapEntry(f.value);
+      (f.field === 1 ? sig.inputs : sig.outputs).push(tensorInfo(k, v ?? Buffer.alloc(0)));
+    } else if (f.field === 3) sig.method = asString(f.value);
+  }
+  sig.inputs.sort((a, b) => a.name.localeCompare(b.name));
+  sig.outputs.sort((a, b) => a.name.localeCompare(b.name));
+  return sig;
+}
+
+type Node = { name: string; op: string };
+
+function nodeDef(buf: Buffer): Node {
+  let name = "";
+  let op = "";
+  for (const f of fields(buf)) {
+    if (f.field === 1 && f.wire === 2) name = asString(f.value);
+    else if (f.field === 2 && f.wire === 2) op = asString(f.value);
+  }
+  return { name, op };
+}
+
+// tf.train.Saver puts its ops under `save/` (`save_1/`, … when there are several, e.g. a training
+// checkpoint saver left in the graph); the SavedModel's own saver is named by saver_def.
+function isSaverNode(name: string, saverScope: string | null): boolean {
+  const scope = name.split("/")[0]!;
+  return name.includes("/") && (scope === saverScope || /^save(_\d+)?$/.test(scope));
+}
+
+function scanNodes(nodes: Node[], where: string, saverScope: string | null, counts: Record<string, number>, findings: Finding[], inSaver = false) {
+  for (const n of nodes) {
+    counts[n.op] = (counts[n.op] ?? 0) + 1;
+    const danger = DANGEROUS_OPS[n.op];
+    if (danger) findings.push({ severity: "danger", op: n.op, node: n.name, where, message: `op ${n.op} (${danger}) in node '${n.name}' of ${where}` });
+    else if (SAVER_OPS.has(n.op) && !inSaver && !isSaverNode(n.name, saverScope)) {
+      findings.push({ severity: "danger", op: n.op, node: n.name, where, message: `op ${n.op} outside the saver, in node '${n.name}' of ${where}` });
+    }
+  }
+}
+
+function graphDef(buf: Buffer, saverScope: string | null, counts: Record<string, number>, findings: Finding[]) {
+  const top: Node[] = [];
+  let total = 0;
+  for (const f of fields(buf)) {
+    if (f.wire !== 2) continue;
+    if (f.field === 1) top.push(nodeDef(f.value));
+    else if (f.field === 2) {
+      for (const fn of fields(f.value)) {
+        if (fn.field !== 1 || fn.wire !== 2) continue;
+        let fname = "";
+        const body: Node[] = [];
+        for (const ff of fields(fn.value)) {
+          if (ff.field === 1 && ff.wire === 2) for (const s of fields(ff.value)) if (s.field === 1 && s.wire === 2) fname = asString(s.value);
+          if (ff.field === 3 && ff.wire === 2) body.push(nodeDef(ff.value));
+        }
+        total += body.length;
+        if (total > MAX_NODES) throw new ProtobufError(`more than ${MAX_NODES} nodes`);
+        // Functions named like the TF2 saver's own are its save/restore functions.
+        const scope = /^__inference_(save|restore)_/.test(fname) || /_traced_(save|restore)/.test(fname) ? fname : null;
+        scanNodes(body, `function ${fname}`, saverScope, counts, findings, scope !== null);
+      }
+    }
+  }
+  scanNodes(top, "the graph", saverScope, counts, findings);
+}
+
+function saverScopeOf(buf: Buffer | null): string | null {
+  if (!buf) return null;
+  for (const f of fields(buf)) {
+    if ((f.field === 1 || f.field === 2 || f.field === 3) && f.wire === 2) {
+      const name = asString(f.value);
+      const i = name.indexOf("/");
+      if (i > 0) return name.slice(0, i);
+    }
+  }
+  return null;
+}
+
+/** Parses saved_model.pb. Throws 422 ("saved_model.pb is not a valid SavedModel: …") on bad input. */
+export function inspectSavedModel(pb: Buffer): SavedModelInfo {
+  try {
+    let schemaVersion = 0;
+    const metaGraphs: MetaGraph[] = [];
+    const findings: Finding[] = [];
+    for (const f of fields(pb)) {
+      if (f.field === 1 && f.wire === 0) schemaVersion = Number(f.value);
+      else if (f.field === 2 && f.wire === 2) {
+        if (metaGraphs.length >= MAX_META_GRAPHS) throw new ProtobufError(`more than ${MAX_META_GRAPHS} meta graphs`);
+        const mg: MetaGraph = { tags: [], tensorflowVersion: null, signatures: [], opCounts: {} };
+        let graph: Buffer | null = null;
+        let saver: Buffer | null = null;
+        for (const m of fields(f.value) as Generator<Field>) {
+          if (m.wire !== 2) continue;
+          if (m.field === 1) {
+            for (const i of fields(m.value)) {
+              if (i.field === 4 && i.wire === 2) mg.tags.push(asString(i.value));
+              if (i.field === 5 && i.wire === 2) mg.tensorflowVersion = asString(i.value);
+            }
+          } else if (m.field === 2) graph = m.value;
+          else if (m.field === 3) saver = m.value;
+          else if (m.field === 5) {
+            const [k, v] = mapEntry(m.value);
+            if (k !== "__saved_model_init_op" && v) mg.signatures.push(signatureDef(k, v));
+          }
+        }
+        mg.signatures.sort((a, b) => a.key.localeCompare(b.key));
+        if (graph) graphDef(graph, saverScopeOf(saver), mg.opCounts, findings);
+        metaGraphs.push(mg);
+      }
+    }
+    if (metaGraphs.length === 0) throw new ProtobufError("it has no meta graphs");
+    return { schemaVersion, metaGraphs, findings };
+  } catch (err) {
+    if (err instanceof ProtobufError) throw new AppError("unprocessable_entity", `saved_model.pb is not a valid SavedModel: ${err.message}`);
+    throw err;
+  }
+}
