@@ -2,7 +2,8 @@
 // their jobs here (mirror fetch, validation, download-counter flush, garbage collection).
 import type { JobDefinition } from "./define-job.ts";
 import { mirrorFetchJob } from "../models/mirrors.ts";
+import { validateVersionJob } from "../validation/validate-version.ts";
 
 export function allJobs(): JobDefinition[] {
-  return [mirrorFetchJob as JobDefinition];
+  return [mirrorFetchJob as JobDefinition, validateVersionJob as JobDefinition];
 }

@@ -275,6 +275,16 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
   }
 }
 
+/** Queues validation of a new version; without a queue in this process it stays `pending` (re-validate later). */
+async function enqueueValidation(versionId: string): Promise<void> {
+  try {
+    const { validateVersionJob } = await import("../validation/validate-version.ts");
+    await (await getQueue()).enqueue(validateVersionJob, { versionId });
+  } catch (err) {
+    console.error(`hubkeep: could not queue validation of version ${versionId}: ${(err as Error).message}`);
+  }
+}
+
 /** The worker's side of a mirror: fetch, store, publish as `pending`. */
 export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSignal; policy?: FetchPolicy } = {}): Promise<MirrorView> {
   const prisma = await db();
@@ -303,6 +313,7 @@ export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSig
       where: { id: mirrorId },
       data: { status: "stored", activeKey: null, versionId: version.id, finishedAt: new Date(), format: fetched.format },
     });
+    if (version.created) await enqueueValidation(version.id);
     return toMirrorView(done);
   } catch (caught) {
     // A failure of the upstream body surfaces from the store wrapped as SourceStreamError: report the upstream's reason.

@@ -168,3 +168,16 @@ test("an admin resyncs a stored mirror; publishers may not", async () => {
   assert.equal(body.drift, false);
   assert.equal(body.upstreamDigest, body.storedDigest);
 });
+
+test("the worker validates a mirrored version after it is stored", async () => {
+  let items: Array<{ target: string; details: { status: string; level: string } }> = [];
+  for (let i = 0; i < 300 && !items.some((e) => e.target === "google/half_plus_two/1"); i++) {
+    const res = await fetch(`${server.url}/api/v1/audit?action=version.validate`, { headers: auth(adminToken) });
+    items = ((await res.json()) as { items: typeof items }).items;
+    if (!items.some((e) => e.target === "google/half_plus_two/1")) await new Promise((r) => setTimeout(r, 100));
+  }
+  const ev = items.find((e) => e.target === "google/half_plus_two/1");
+  assert.ok(ev, "validation ran");
+  assert.equal(ev.details.status, "validated");
+  assert.equal(ev.details.level, "static");
+});
