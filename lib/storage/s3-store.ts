@@ -273,7 +273,10 @@ export class S3BlobStore implements BlobStore {
       // 412: If-None-Match failed, a concurrent put committed it first. 409 (AWS
       // ConditionalRequestConflict): a concurrent conditional write is in flight; it exists if it won.
       if (statusOf(err) === 412) return false;
-      if (statusOf(err) === 409 && (await this.exists(finalKey).catch(() => false))) return false;
+      // 409, or a 5xx from a server whose concurrent writes of one key collide (s3rver answers 500):
+      // the key is the digest, so if the blob is there now it holds these very bytes.
+      const status = statusOf(err);
+      if ((status === 409 || (status !== undefined && status >= 500)) && (await this.exists(finalKey).catch(() => false))) return false;
       throw this.unavailable(`committing ${finalKey} failed`, err);
     }
   }
