@@ -62,6 +62,17 @@ async function waitFor(pred: () => boolean, ms: number, what: string) {
   }
 }
 
+/** The worker reports an outcome before pg-boss records it: wait for the recorded state. */
+async function settled(name: string, id: string, state: string) {
+  const end = Date.now() + 20_000;
+  for (;;) {
+    const job = await queue.boss.getJobById(name, id);
+    if (job?.state === state) return job;
+    if (Date.now() > end) throw new Error(`job ${id} is ${job?.state}, expected ${state}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 before(async () => {
   t = await setupTestDatabase();
   queue = await startQueue(t.handle, { supervise: false });
@@ -78,9 +89,8 @@ test("a job runs with its parsed input and completes", async () => {
   assert.ok(id);
   await waitFor(() => events.some((e) => e.id === id && e.outcome === "completed"), 20_000, "echo");
   assert.deepEqual(calls.echo, [{ versionId: "v1", n: 21 }]);
-  const job = await queue.boss.getJobById(echo.name, id!);
-  assert.equal(job?.state, "completed");
-  assert.deepEqual(job?.output, { doubled: 42 });
+  const job = await settled(echo.name, id!, "completed");
+  assert.deepEqual(job.output, { doubled: 42 });
   assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "test.echo", target: "v1" } }), 1);
 });
 
@@ -91,10 +101,9 @@ test("enqueue refuses a payload that fails the schema", async () => {
 test("a payload that fails the schema in the worker fails permanently, without retries", async () => {
   const id = await queue.boss.send(echo.name, { versionId: 42 });
   await waitFor(() => events.some((e) => e.id === id && e.outcome === "failed"), 20_000, "bad payload");
-  const job = await queue.boss.getJobById(echo.name, id!);
-  assert.equal(job?.state, "failed");
-  assert.equal(job?.retryCount, 0);
-  assert.match(JSON.stringify(job?.output), /invalid payload: versionId/);
+  const job = await settled(echo.name, id!, "failed");
+  assert.equal(job.retryCount, 0);
+  assert.match(JSON.stringify(job.output), /invalid payload: versionId/);
   assert.equal(calls.echo!.length, 1, "the handler never saw it");
 });
 
@@ -103,9 +112,9 @@ test("a thrown error is retried with backoff and then succeeds", async () => {
   await waitFor(() => events.some((e) => e.id === id && e.outcome === "completed"), 30_000, "flaky retry");
   const outcomes = events.filter((e) => e.id === id).map((e) => e.outcome);
   assert.deepEqual(outcomes, ["retry", "completed"]);
-  const job = await queue.boss.getJobById(flaky.name, id!);
-  assert.equal(job?.retryCount, 1);
-  assert.equal(job?.retryBackoff, true);
+  const job = await settled(flaky.name, id!, "completed");
+  assert.equal(job.retryCount, 1);
+  assert.equal(job.retryBackoff, true);
 });
 
 test("PermanentJobError fails at once", async () => {
@@ -113,7 +122,7 @@ test("PermanentJobError fails at once", async () => {
   await waitFor(() => events.some((e) => e.id === id && e.outcome === "failed"), 20_000, "broken");
   await new Promise((r) => setTimeout(r, 2500));
   assert.equal(calls.broken!.length, 1, "not retried");
-  assert.equal((await queue.boss.getJobById(broken.name, id!))?.state, "failed");
+  assert.equal((await settled(broken.name, id!, "failed")).retryCount, 0);
 });
 
 test("stop waits for the job in flight", async () => {
