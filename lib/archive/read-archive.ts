@@ -148,6 +148,12 @@ export async function readArchive(
   });
 
   const decoded = gzip ? input.pipe(zlib.createGunzip()) : input;
+  // Late errors (a gunzip error after the tar side already failed or finished) must not escape as
+  // uncaught exceptions: the outcome is decided by `done` below.
+  const ignore = () => {};
+  extract.on("error", ignore);
+  decoded.on("error", ignore);
+  input.on("error", ignore);
   decoded.on("data", (c: Buffer) => {
     inflated += c.length;
     try {
@@ -157,7 +163,9 @@ export async function readArchive(
       decoded.destroy();
     }
   });
-  decoded.on("error", (err: Error) => extract.destroy(new ArchiveError(`the archive is corrupt or truncated: ${err.message}`, "corrupt")));
+  decoded.on("error", (err: Error) => {
+    if (!extract.destroyed) extract.destroy(new ArchiveError(`the archive is corrupt or truncated: ${err.message}`, "corrupt"));
+  });
   decoded.pipe(extract);
   try {
     await done;
