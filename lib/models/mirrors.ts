@@ -256,14 +256,11 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
     const res = await openUpstream(urls.compressed, policy, { signal });
     progress.setTotal(res.contentLength);
     const primary = await put(counted(res.body, progress), res.contentLength ?? undefined);
-    const files = await storeArchiveEntries(await store.get(primary.digest), {
-      ...store,
-      put: async (src, opts) => {
-        const r = await store.put(src, opts);
+    const files = await storeArchiveEntries(await store.get(primary.digest), store, {
+      onStored: (r) => {
         if (r.created) created.push(r.digest);
-        return r;
       },
-    } as BlobStore);
+    });
     const format = files.some((f) => f.path === "tfhub_module.pb") ? "tf1_hub" : "saved_model";
     if (!files.some((f) => f.path === "saved_model.pb" || f.path === "saved_model.pbtxt")) {
       throw new AppError("unprocessable_entity", `upstream archive has no saved_model.pb at its root (found ${files.slice(0, 5).map((f) => f.path).join(", ")})`);

@@ -83,10 +83,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
     seen.add(f.path);
   }
 
-  // 1. Every blob must already be committed to the store: no version may reference missing bytes.
   const store = getBlobStore();
-  await assertBlobsStored(store, [input.primary, ...input.files]);
-  await input.onStep?.("blobs-checked");
 
   const prisma = await db();
   const sourceKind: ModuleSource = input.source.kind;
@@ -94,12 +91,14 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
   const blobRows = new Map<string, number>([[input.primary.digest, input.primary.size], ...input.files.map((f) => [f.digest, f.size] as [string, number])]);
 
   try {
-    // 2. One transaction: module, blob rows, version and files appear together or not at all.
+    // One transaction: module, blob rows, version and files appear together or not at all.
     const created = await prisma.$transaction(async (tx) => {
       // Shared GC lock, then re-check the blobs: GC deletes only under the exclusive lock, so once
       // this holds, every blob checked here stays until the version that references it commits.
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock_shared(${GC_LOCK_SQL_KEY})`);
+      // Every blob must already be committed to the store: no version may reference missing bytes.
       await assertBlobsStored(store, [input.primary, ...input.files]);
+      await input.onStep?.("blobs-checked");
       let mod = await tx.module.findUnique({ where: { handle } });
       if (!mod) {
         mod = await tx.module.create({
@@ -155,7 +154,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
     return { id: created.id, handle, version: created.number, status: created.status, digest: created.digest, size: created.size, created: true };
   } catch (err) {
     if ((err as { code?: string }).code !== "P2002") throw err;
-    // 3. The version exists: the same manifest is an idempotent success, anything else a conflict.
+    // The version exists: the same manifest is an idempotent success, anything else a conflict.
     const existing = await prisma.version.findFirst({ where: { number: input.version, module: { handle } }, include: { files: true } });
     if (!existing) throw err;
     const same = manifestKey(existing.digest, existing.files) === manifestKey(input.primary.digest, input.files);
