@@ -17,6 +17,20 @@ const bool = (fallback: boolean) =>
       return z.NEVER;
     });
 
+const positiveInt = (fallback: number, unit: string, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n <= 0 || n > max) {
+        ctx.addIssue({ code: "custom", message: `expected a whole number of ${unit} from 1 to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const optionalString = z
   .string()
   .optional()
@@ -94,6 +108,10 @@ const rawSchema = z.object({
       }
       return n;
     }),
+  // The validation sandbox (lib/validation/sandbox/).
+  HUBKEEP_VALIDATE_TIMEOUT_SECONDS: positiveInt(300, "seconds", 86_400),
+  HUBKEEP_VALIDATE_MEMORY_MB: positiveInt(2048, "MiB", 1_048_576),
+  HUBKEEP_VALIDATE_BACKEND: z.enum(["wasm", "cpu"], { error: 'expected "wasm" or "cpu"' }).optional(),
   // CLI client side: talk to a running server.
   HUBKEEP_URL: optionalString.pipe(httpUrl("the server URL").optional()),
   HUBKEEP_TOKEN: optionalString,
@@ -168,6 +186,11 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
       : undefined,
     inProcessWorker: raw.HUBKEEP_IN_PROCESS_WORKER,
     maxUploadBytes: raw.HUBKEEP_MAX_UPLOAD_BYTES,
+    validation: {
+      timeoutMs: raw.HUBKEEP_VALIDATE_TIMEOUT_SECONDS * 1000,
+      memoryBytes: raw.HUBKEEP_VALIDATE_MEMORY_MB * 1024 * 1024,
+      backend: raw.HUBKEEP_VALIDATE_BACKEND ?? "wasm",
+    },
     client: { url: raw.HUBKEEP_URL, token: raw.HUBKEEP_TOKEN },
   };
 }

@@ -2,7 +2,7 @@
 // their jobs here (mirror fetch, validation, download-counter flush, garbage collection).
 import type { JobDefinition } from "./define-job.ts";
 import { mirrorFetchJob } from "../models/mirrors.ts";
-import { validateVersionJob } from "../validation/validate-version.ts";
+import { validateVersionJob } from "../validation/job.ts";
 
 export function allJobs(): JobDefinition[] {
   return [mirrorFetchJob as JobDefinition, validateVersionJob as JobDefinition];

@@ -182,3 +182,64 @@ export async function getVersion(handle: string, version: number) {
   const prisma = await db();
   return prisma.version.findFirst({ where: { number: version, module: { handle: handle.toLowerCase() } }, include: { files: { orderBy: { path: "asc" } }, module: true } });
 }
+
+/** The contract's version document: bytes, files, the latest validation (with its level) and benchmarks. */
+export async function getVersionView(handle: string, version: number) {
+  const prisma = await db();
+  const v = await prisma.version.findFirst({
+    where: { number: version, module: { handle: handle.toLowerCase() } },
+    include: {
+      files: { orderBy: { path: "asc" } },
+      module: true,
+      uploadedBy: { select: { email: true } },
+      approvedBy: { select: { email: true } },
+      validationRuns: { orderBy: { startedAt: "desc" }, include: { benchmarks: { orderBy: { batch: "asc" } } } },
+    },
+  });
+  if (!v) return null;
+  const [run, ...history] = v.validationRuns;
+  return {
+    handle: v.module.handle,
+    version: v.number,
+    format: v.format,
+    status: v.status,
+    digest: v.digest,
+    size: v.size,
+    createdAt: v.createdAt,
+    files: v.files.map((f) => ({ path: f.path, digest: f.digest, size: f.size })),
+    validation: run
+      ? {
+          id: run.id,
+          status: run.status,
+          level: run.level,
+          runtime: run.runtime,
+          backend: run.backend,
+          signatures: run.signatures,
+          execution: run.execution,
+          findings: run.findings,
+          isolation: run.isolation,
+          startedAt: run.startedAt,
+          finishedAt: run.finishedAt,
+          ...(run.error ? { error: run.error } : {}),
+        }
+      : null,
+    benchmark: run?.benchmarks.length
+      ? {
+          runtime: run.benchmarks[0]!.runtime,
+          backend: run.benchmarks[0]!.backend,
+          nodeVersion: run.benchmarks[0]!.nodeVersion,
+          cpuModel: run.benchmarks[0]!.cpuModel,
+          archiveSize: run.benchmarks[0]!.archiveSize,
+          paramCount: run.benchmarks[0]!.paramCount,
+          loadMs: run.benchmarks[0]!.loadMs,
+          peakRssBytes: run.benchmarks[0]!.peakRssBytes,
+          batches: run.benchmarks.map((b) => ({ batch: b.batch, firstInferenceMs: b.firstInferenceMs, p50Ms: b.p50Ms, p95Ms: b.p95Ms, p99Ms: b.p99Ms, throughputPerSec: b.throughputPerSec, runs: b.samplesMs.length })),
+        }
+      : null,
+    validationHistory: history.map((r) => ({ id: r.id, status: r.status, level: r.level, runtime: r.runtime, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt })),
+    ...(v.sourceUrl ? { source: { url: v.sourceUrl, fetchedAt: v.fetchedAt } } : { source: { uploadedBy: v.uploadedBy?.email ?? null } }),
+    ...(v.approvedAt ? { approval: { by: v.approvedBy?.email ?? null, at: v.approvedAt, note: v.approvalNote, overrideReason: v.overrideReason } } : {}),
+    ...(v.rejectedAt ? { rejection: { at: v.rejectedAt, reason: v.rejectionReason } } : {}),
+    ...(v.upstreamDrift ? { upstreamDrift: { digest: v.upstreamDigest } } : {}),
+  };
+}

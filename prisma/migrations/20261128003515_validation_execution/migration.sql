@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "ValidationRun" ADD COLUMN     "execution" JSONB;

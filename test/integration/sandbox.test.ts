@@ -1,0 +1,213 @@
+// The validation sandbox, attacked directly: a hostile child cannot read outside its model, write
+// outside its temp folder, reach the network or start processes; a model that allocates too much is
+// killed at the memory cap, one that never ends at the timeout; nothing is left behind. Then the
+// real TF.js fixtures run in it to level `executed`, with benchmark rows.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { runInSandbox } from "../../lib/validation/sandbox/run.ts";
+import { executeModel } from "../../lib/validation/execute.ts";
+import { hostileScript, writeFillModel, writeForeverModel, writeNanModel, writeUnknownRankModel } from "../helpers/hostile-models.ts";
+import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { fixturePath, listFixtureFiles } from "../helpers/fixtures.ts";
+import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
+import { packTarGz } from "../../lib/archive/pack.ts";
+import { publishVersion } from "../../lib/models/versions.ts";
+import { validateVersion } from "../../lib/validation/validate-version.ts";
+
+const MiB = 1024 * 1024;
+let work: string;
+let privateTmp: string;
+let savedTmp: string | undefined;
+let t: TestDatabase;
+let store: FsBlobStore;
+
+before(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-sandbox-test-"));
+  // Every sandbox and extraction of this file uses a private TMPDIR, so "nothing left" is exact.
+  privateTmp = path.join(work, "tmp");
+  fs.mkdirSync(privateTmp);
+  savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = privateTmp;
+  t = await setupTestDatabase();
+  store = new FsBlobStore({ root: path.join(work, "store") });
+  setBlobStore(store);
+});
+
+after(async () => {
+  setBlobStore(undefined);
+  await t?.drop();
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmp;
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function sandboxProcesses(): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.includes(privateTmp)) found.push(`${pid}: ${cmd.replace(/\0/g, " ").slice(0, 200)}`);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return found;
+}
+
+function assertNothingLeft() {
+  assert.deepEqual(fs.readdirSync(privateTmp), [], "no temp folders are left");
+  assert.deepEqual(sandboxProcesses(), [], "no sandbox processes are left");
+  const cgroups = fs.existsSync("/sys/fs/cgroup/memory") ? fs.readdirSync("/sys/fs/cgroup/memory").filter((d) => d.startsWith(`hubkeep-sandbox-${process.pid}-`)) : [];
+  assert.deepEqual(cgroups, [], "no cgroups are left");
+}
+
+const limits = { timeoutMs: 60_000, memoryBytes: 1024 * MiB };
+
+test("a hostile child can read only its model, write only its temp folder, and reach no network or process", async () => {
+  const modelDir = writeNanModel(path.join(work, "hostile-model"));
+  const secretFile = path.join(work, "secret-db-url.txt");
+  fs.writeFileSync(secretFile, "postgres://admin:hunter2@db/hubkeep");
+  const outsideWrite = path.join(work, "pwned.txt");
+  let connections = 0;
+  const canary = net.createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => canary.listen(0, "127.0.0.1", r));
+  const canaryPort = (canary.address() as net.AddressInfo).port;
+  const scriptDir = path.join(work, "script");
+  fs.mkdirSync(scriptDir);
+  const script = path.join(scriptDir, "hostile.mjs");
+  fs.writeFileSync(script, hostileScript({ secretFile, outsideWrite, canaryPort }));
+  // The same canary is reachable from this (host) namespace: the check below is not vacuous.
+  await new Promise<void>((resolve, reject) => net.connect(canaryPort, "127.0.0.1", resolve).on("error", reject));
+  await new Promise((r) => setTimeout(r, 50));
+  const before = connections;
+  try {
+    const out = await runInSandbox({ runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir }, { ...limits, script });
+    assert.equal(out.kind, "result", JSON.stringify(out).slice(0, 500));
+    if (out.kind !== "result" || out.result.ok) throw new Error("unexpected");
+    const report = JSON.parse(out.result.error) as Record<string, unknown>;
+    console.log("hostile child report:", JSON.stringify(report), Math.round(out.wallMs), "ms");
+    assert.equal(report.readOwnModel, "allowed", "it can read its own model");
+    assert.equal(report.writeOwnTemp, "allowed", "it can write its own temp folder");
+    assert.equal(report.readSecret, "ERR_ACCESS_DENIED");
+    assert.equal(report.readEtc, "ERR_ACCESS_DENIED");
+    assert.equal(report.writeOutside, "ERR_ACCESS_DENIED");
+    assert.equal(report.spawn, "ERR_ACCESS_DENIED");
+    assert.equal(report.worker, "ERR_ACCESS_DENIED");
+    assert.notEqual(report.tcp, "allowed", "no TCP connection");
+    assert.deepEqual(report.env, [], "the environment is empty");
+    assert.ok(!fs.existsSync(outsideWrite));
+    assert.match(out.isolation.network, /^isolated: /, `network isolation in force: ${out.isolation.network}`);
+    assert.equal(out.isolation.env, "empty");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(connections - before, 0, "the canary saw no connection from the sandbox");
+  } finally {
+    canary.close();
+  }
+  assertNothingLeft();
+});
+
+test("a model that allocates past the memory cap is killed", async () => {
+  const dir = writeFillModel(path.join(work, "fill"), 8192); // 256 MiB of float32 at run time
+  const out = await runInSandbox({ runtime: "tfjs", backend: "wasm", format: "tfjs_graph", modelDir: dir }, { timeoutMs: 60_000, memoryBytes: 160 * MiB });
+  assert.equal(out.kind, "killed", JSON.stringify(out).slice(0, 400));
+  if (out.kind === "killed") assert.equal(out.reason, "memory");
+  // The same model with room enough runs: the kill was the cap, not a broken model.
+  const small = writeFillModel(path.join(work, "fill-small"), 64);
+  const ok = await runInSandbox({ runtime: "tfjs", backend: "wasm", format: "tfjs_graph", modelDir: small, minRuns: 3, maxBenchMs: 50 }, { timeoutMs: 60_000, memoryBytes: 160 * MiB });
+  assert.equal(ok.kind, "result");
+  assertNothingLeft();
+});
+
+test("a model that never finishes is killed at the timeout", async () => {
+  const dir = writeForeverModel(path.join(work, "forever"));
+  const started = Date.now();
+  const out = await runInSandbox({ runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir: dir }, { timeoutMs: 3000, memoryBytes: 512 * MiB });
+  assert.equal(out.kind, "killed", JSON.stringify(out).slice(0, 400));
+  if (out.kind === "killed") assert.equal(out.reason, "timeout");
+  assert.ok(Date.now() - started < 15_000);
+  assertNothingLeft();
+});
+
+test("non-finite outputs and unknown-rank inputs fail with a reason an ML engineer understands", async () => {
+  const nan = await executeModel(writeNanModel(path.join(work, "nan")), "tfjs_graph", { ...limits, backend: "wasm", minRuns: 3, maxBenchMs: 50 });
+  assert.equal(nan.status, "failed");
+  assert.equal(nan.level, "executed", "it did run");
+  assert.match(nan.error!, /output 'out' is not finite on a synthetic input in \[-1, 1\] \(1 NaN, 0 infinite values\)/);
+  const rank = await executeModel(writeUnknownRankModel(path.join(work, "rank")), "tfjs_graph", { ...limits, backend: "wasm" });
+  assert.equal(rank.status, "failed");
+  assert.equal(rank.level, "static", "never 'executed' for a model that did not run");
+  assert.equal(rank.error, "signature input 'images' has unknown rank: cannot synthesise an input");
+  assertNothingLeft();
+});
+
+async function publishTfjs(dirName: string, modelJson: string, handle: string) {
+  const root = fixturePath(dirName);
+  const entries = listFixtureFiles(root)
+    .filter((f) => f !== "LICENSE" && !(f.endsWith(".json") && f !== modelJson))
+    .map((rel) => {
+      const bytes = fs.readFileSync(path.join(root, rel));
+      return { path: rel === modelJson ? "model.json" : rel, size: bytes.length, open: () => Readable.from([bytes]) };
+    });
+  const primary = await store.put(packTarGz(entries));
+  return (await publishVersion({ handle, version: 1, format: "tfjs_graph", source: { kind: "upload", userId: null }, primary, files: [], actor: null })).id;
+}
+
+test("the TF.js fixtures run in the sandbox to level 'executed', with benchmark rows", async () => {
+  const cases = [
+    { dir: "human-blazeface", json: "blazeface.json", inputs: [[1, 256, 256, 3]], batches: [1] },
+    { dir: "tfjs-rn-graph-model", json: "model.json", inputs: [[-1, 10]], batches: [1, 8] },
+    { dir: "tfjs-graph-model-matmul", json: "model.json", inputs: null, batches: [1] },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const id = await publishTfjs(c.dir, c.json, `internal/sandbox/m${i}`);
+    const r = await validateVersion({ versionId: id, execution: { minRuns: 20, maxBenchMs: 300 } });
+    assert.equal(r.status, "validated", `${c.dir}: ${r.verdict?.error ?? r.result.error}`);
+    assert.equal(r.level, "executed", c.dir);
+    const run = await t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId: id }, orderBy: { startedAt: "desc" } });
+    assert.equal(run.level, "executed");
+    assert.equal(run.runtime, "tfjs");
+    assert.equal(run.backend, "wasm");
+    const exec = run.execution as { inputs: Array<{ shape: number[] }>; outputs: Array<{ shape: number[]; dtype: string }> };
+    if (c.inputs) assert.deepEqual(exec.inputs.map((x) => x.shape), c.inputs, c.dir);
+    assert.ok(exec.outputs.length > 0);
+    assert.match(JSON.stringify(run.isolation), /unshare --net/);
+    const benches = await t.handle.prisma.benchmark.findMany({ where: { versionId: id }, orderBy: { batch: "asc" } });
+    assert.deepEqual(benches.map((b) => b.batch), c.batches, c.dir);
+    for (const b of benches) {
+      assert.ok(b.samplesMs.length >= 20, "at least 20 timed runs");
+      assert.ok(b.p50Ms > 0 && b.p50Ms <= b.p95Ms && b.p95Ms <= b.p99Ms, `${c.dir}: ${b.p50Ms} ${b.p95Ms} ${b.p99Ms}`);
+      assert.ok(b.firstInferenceMs > 0 && b.loadMs > 0 && b.throughputPerSec > 0);
+      assert.ok(Number(b.peakRssBytes) > 10 * MiB, "peak RSS of the child is recorded");
+      assert.ok(Number(b.archiveSize) > 0);
+      assert.equal(b.nodeVersion, process.version);
+      assert.ok(b.cpuModel.length > 0);
+    }
+  }
+  const blaze = await t.handle.prisma.benchmark.findFirstOrThrow({ where: { version: { module: { handle: "internal/sandbox/m0" } } } });
+  assert.equal(Number(blaze.paramCount), 134732);
+  assertNothingLeft();
+});
+
+test("a SavedModel without a SavedModel runtime is validated statically and says why", async () => {
+  const root = fixturePath("tfjs-node-saved_model", "times_three_float");
+  const entries = listFixtureFiles(root).map((rel) => {
+    const bytes = fs.readFileSync(path.join(root, rel));
+    return { path: rel, size: bytes.length, open: () => Readable.from([bytes]) };
+  });
+  const primary = await store.put(packTarGz(entries));
+  const v = await publishVersion({ handle: "internal/sandbox/sm", version: 1, format: "saved_model", source: { kind: "upload", userId: null }, primary, files: [], actor: null });
+  const r = await validateVersion({ versionId: v.id });
+  assert.equal(r.status, "validated");
+  assert.equal(r.level, "static");
+  const run = await t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId: v.id } });
+  assert.match(JSON.stringify(run.findings), /not executed: no SavedModel runtime on this machine: @tensorflow\/tfjs-node is not installed/);
+  assert.equal(await t.handle.prisma.benchmark.count({ where: { versionId: v.id } }), 0, "no benchmark for a model that did not run");
+});
