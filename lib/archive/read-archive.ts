@@ -70,12 +70,18 @@ export async function readArchive(
 ): Promise<{ entries: number; files: number; totalBytes: number; compressedBytes: number }> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const iterator = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  // Refusing early must still release the source (a file descriptor, a socket).
+  const release = () => void Promise.resolve(iterator.return?.()).catch(() => {});
   const first = await iterator.next();
-  if (first.done || (first.value as Buffer).length === 0) throw new ArchiveError("the archive is empty", "empty");
+  if (first.done || (first.value as Buffer).length === 0) {
+    release();
+    throw new ArchiveError("the archive is empty", "empty");
+  }
   const head = Buffer.from(first.value as Buffer);
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   if (!gzip && !(head.length >= 262 && head.subarray(257, 262).toString("latin1") === "ustar")) {
     const shown = head.subarray(0, 48).toString("utf8").replace(/[^\x20-\x7e]/g, ".");
+    release();
     throw new ArchiveError(`not a tar or tar.gz archive (it starts with "${shown}")`, "not_archive");
   }
   let compressedBytes = 0;
@@ -171,6 +177,7 @@ export async function readArchive(
     await done;
   } catch (err) {
     input.destroy();
+    release();
     if (err instanceof AppError) throw err;
     throw new ArchiveError(`the archive is corrupt or truncated: ${(err as Error).message}`, "corrupt");
   }

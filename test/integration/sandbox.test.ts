@@ -9,7 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { runInSandbox } from "../../lib/validation/sandbox/run.ts";
+import { runInSandbox, tfjsNodeAvailable } from "../../lib/validation/sandbox/run.ts";
 import { executeModel } from "../../lib/validation/execute.ts";
 import { hostileScript, writeFillModel, writeForeverModel, writeNanModel, writeUnknownRankModel } from "../helpers/hostile-models.ts";
 import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -208,6 +208,8 @@ test("a SavedModel without a SavedModel runtime is validated statically and says
   assert.equal(r.status, "validated");
   assert.equal(r.level, "static");
   const run = await t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId: v.id } });
-  assert.match(JSON.stringify(run.findings), /not executed: no SavedModel runtime on this machine: @tensorflow\/tfjs-node is not installed/);
+  const node = tfjsNodeAvailable();
+  assert.equal(node.ok, false, "this machine has no usable tfjs-node (Node 20 cannot allow addons under the permission model)");
+  assert.ok((run.findings as Array<{ message: string }>).some((f) => f.message === `not executed: no SavedModel runtime on this machine: ${node.reason}; verified statically only`), JSON.stringify(run.findings));
   assert.equal(await t.handle.prisma.benchmark.count({ where: { versionId: v.id } }), 0, "no benchmark for a model that did not run");
 });
