@@ -34,6 +34,28 @@ export async function recordAudit(input: AuditInput, tx?: AuditWriter): Promise<
   });
 }
 
+/** Appends many events in one statement (batched writers such as the download log). */
+export async function recordAuditBatch(inputs: Array<AuditInput & { at?: Date }>): Promise<void> {
+  if (inputs.length === 0) return;
+  const prisma = await db();
+  await prisma.auditEvent.createMany({
+    data: inputs.map((input) => {
+      const actor = input.actor?.kind === "user" ? input.actor : null;
+      return {
+        at: input.at ?? new Date(),
+        actorId: actor?.userId ?? null,
+        actorEmail: actor?.email ?? null,
+        actorIp: input.ip ?? null,
+        action: input.action,
+        outcome: input.outcome ?? "ok",
+        targetType: input.targetType ?? null,
+        target: input.target ?? null,
+        details: (input.details ?? {}) as Prisma.InputJsonValue,
+      };
+    }),
+  });
+}
+
 export type AuditQuery = { actor?: string; action?: string; target?: string; since?: Date; until?: Date; limit?: number; before?: bigint };
 
 /** Audit events, newest first. `actor` matches the actor's id or email. */

@@ -28,3 +28,30 @@ export async function listCatalogue(opts: { page: number; pageSize: number }): P
     total,
   };
 }
+
+/** A model page: the module, its versions visible to the caller, and their download totals. */
+export async function getModelPage(handle: string, opts: { includeUnapproved: boolean }) {
+  const prisma = await db();
+  const m = await prisma.module.findUnique({
+    where: { handle: handle.toLowerCase() },
+    include: {
+      versions: {
+        where: opts.includeUnapproved ? {} : { status: "approved" },
+        orderBy: { number: "desc" },
+        select: { id: true, number: true, status: true, format: true, size: true, createdAt: true, approvedAt: true },
+      },
+    },
+  });
+  if (!m || m.versions.length === 0) return null;
+  const counts = await prisma.downloadCount.groupBy({ by: ["versionId"], where: { versionId: { in: m.versions.map((v) => v.id) } }, _sum: { count: true } });
+  const downloads = new Map(counts.map((c) => [c.versionId, c._sum.count ?? 0]));
+  return {
+    handle: m.handle,
+    title: m.title,
+    description: m.description,
+    publisher: m.publisher,
+    task: m.task,
+    license: m.license,
+    versions: m.versions.map(({ id, ...v }) => ({ ...v, downloads: downloads.get(id) ?? 0 })),
+  };
+}

@@ -198,6 +198,7 @@ export async function getVersionView(handle: string, version: number) {
   });
   if (!v) return null;
   const [run, ...history] = v.validationRuns;
+  const downloads = await prisma.downloadCount.aggregate({ where: { versionId: v.id }, _sum: { count: true } });
   return {
     handle: v.module.handle,
     version: v.number,
@@ -206,6 +207,7 @@ export async function getVersionView(handle: string, version: number) {
     digest: v.digest,
     size: v.size,
     createdAt: v.createdAt,
+    downloads: downloads._sum.count ?? 0,
     files: v.files.map((f) => ({ path: f.path, digest: f.digest, size: f.size })),
     validation: run
       ? {

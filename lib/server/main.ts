@@ -12,6 +12,8 @@ import { formatRule, seedAllowlistOnce } from "../upstream/allowlist.ts";
 import { setQueue, startQueue } from "../jobs/queue.ts";
 import { startWorker } from "../jobs/worker.ts";
 import { allJobs } from "../jobs/registry.ts";
+import { handleDownload } from "../serving/handler.ts";
+import { flushDownloads } from "../serving/downloads.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -41,11 +43,14 @@ const app = next({ dev: false, dir: root, hostname: env.host, port: env.port });
 await app.prepare().catch((err: Error) => fail(`the web app is not built (${err.message}); run npm start, which builds it`));
 const handle = app.getRequestHandler();
 const server = http.createServer((req, res) => {
-  handle(req, res).catch((err: Error) => {
-    console.error("hubkeep: request failed:", err);
-    if (!res.headersSent) res.writeHead(500);
-    res.end();
-  });
+  // Downloads (hub protocol, blobs) stream straight from the store; everything else is the web app.
+  handleDownload(req, res)
+    .then((done) => (done ? undefined : handle(req, res)))
+    .catch((err: Error) => {
+      console.error("hubkeep: request failed:", err);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
 });
 server.on("error", (err) => fail(`cannot listen on ${env.host}:${env.port}: ${err.message}`));
 server.listen(env.port, env.host, () => {
@@ -66,6 +71,7 @@ async function shutdown(signal: string) {
   server.close();
   server.closeAllConnections?.();
   await worker?.stop().catch(() => {});
+  await flushDownloads().catch((err: Error) => log(`download counters not saved: ${err.message}`));
   await queue.stop({ graceful: true, timeoutMs: 20_000 }).catch(() => {});
   await booted.db.close().catch(() => {});
   booted.release();

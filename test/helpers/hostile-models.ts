@@ -130,3 +130,23 @@ report.env = Object.keys(process.env);
 process.stdout.write(JSON.stringify({ type: "result", ok: false, error: JSON.stringify(report) }) + "\\n");
 `;
 }
+
+/** A plain model with `mib` MiB of float32 weights: out = x + w (for large-download tests). */
+export function writeBigModel(dir: string, mib: number): string {
+  const n = (mib * 1024 * 1024) / 4;
+  const values = new Array<number>(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    values[i] = (s / 4294967296) * 2 - 1;
+  }
+  return writeGraphModel(
+    dir,
+    [
+      { name: "x", op: "Placeholder", attr: { dtype: float, shape: { shape: { dim: [{ size: "1" }] } } } },
+      constNode("w", "DT_FLOAT", [n]),
+      { name: "out", op: "AddV2", input: ["x", "w"], attr: { T: float } },
+    ],
+    [{ name: "w", dtype: "float32", shape: [n], values }],
+  );
+}

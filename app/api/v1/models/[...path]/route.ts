@@ -1,6 +1,8 @@
-import { apiRoute, json, requirePermission } from "@/lib/http/api.ts";
+import { z } from "zod";
+import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
+import { approveVersion, rejectVersion } from "@/lib/models/approval.ts";
 import { parseModelPath } from "@/lib/http/model-path.ts";
-import { canAdminister, canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
+import { canAdminister, canApprove, canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
 import { getVersionView } from "@/lib/models/versions.ts";
 import { requestRevalidation } from "@/lib/validation/job.ts";
 import { AppError } from "@/lib/errors.ts";
@@ -21,10 +23,22 @@ export const GET = apiRoute<Params>(async (ctx) => {
   return json(view);
 });
 
-// POST /api/v1/models/{handle}/versions/{n}/validate: re-validate (admin); a new run, history kept.
+const approveBody = z.object({ note: z.string().max(2000).optional(), overrideReason: z.string().max(2000).optional() }).strict();
+const rejectBody = z.object({ reason: z.string().trim().min(1, "a rejection needs a reason").max(2000) }).strict();
+
+// POST /api/v1/models/{handle}/versions/{n}/{validate|approve|reject} (admin).
+//   validate: re-validate; a new run, the history kept (202).
+//   approve {"note"?, "overrideReason"?}: only from validated (quarantined needs overrideReason).
+//   reject {"reason"}: -> rejected.
 export const POST = apiRoute<Params>(async (ctx) => {
   const p = parseModelPath(ctx.params.path);
-  if (p.version === undefined || p.action !== "validate") throw new AppError("not_found", `no such action: POST /api/v1/models/${ctx.params.path.join("/")}`);
-  await requirePermission(ctx, canAdminister(ctx.principal), "admin", `${p.handle}/${p.version}`);
-  return json(await requestRevalidation({ handle: p.handle, version: p.version, actor: ctx.principal, ip: ctx.ip }), { status: 202 });
+  if (p.version === undefined || !["validate", "approve", "reject"].includes(p.action ?? "")) throw new AppError("not_found", `no such action: POST /api/v1/models/${ctx.params.path.join("/")}`);
+  const target = { handle: p.handle, version: p.version, actor: ctx.principal, ip: ctx.ip };
+  if (p.action === "validate") {
+    await requirePermission(ctx, canAdminister(ctx.principal), "admin", `${p.handle}/${p.version}`);
+    return json(await requestRevalidation(target), { status: 202 });
+  }
+  await requirePermission(ctx, canApprove(ctx.principal), "approve", `${p.handle}/${p.version}`);
+  if (p.action === "approve") return json(await approveVersion({ ...target, ...(await parseBody(ctx.req, approveBody)) }));
+  return json(await rejectVersion({ ...target, ...(await parseBody(ctx.req, rejectBody)) }));
 });

@@ -1,0 +1,215 @@
+import { notFound } from "next/navigation";
+import { headers } from "next/headers";
+import { getModelPage } from "@/lib/models/catalogue.ts";
+import { getVersionView } from "@/lib/models/versions.ts";
+import { getEnv } from "@/lib/env.ts";
+import { authenticateRequest } from "@/lib/http/authenticate.ts";
+import { canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
+
+export const dynamic = "force-dynamic";
+
+type Sig = { key: string; inputs: Array<{ name: string; dtype: string; shape: number[] | null }>; outputs: Array<{ name: string; dtype: string; shape: number[] | null }> };
+
+const shapeText = (s: number[] | null | undefined) => (s == null ? "unknown rank" : `[${s.map((d) => (d < 0 ? "None" : d)).join(", ")}]`);
+const dtype = (d: string) => d.replace(/^DT_/, "").toLowerCase();
+function mib(n: number | bigint): string {
+  const b = Number(n);
+  if (b < 1024) return `${b} B`;
+  if (b < 1048576) return `${(b / 1024).toFixed(1)} KiB`;
+  if (b < 1073741824) return `${(b / 1048576).toFixed(1)} MiB`;
+  return `${(b / 1073741824).toFixed(2)} GiB`;
+}
+
+function signaturesOf(validation: { signatures: unknown } | null): Sig[] {
+  const s = validation?.signatures as unknown;
+  if (Array.isArray(s)) return (s as Array<{ signatures: Sig[] }>).flatMap((m) => m.signatures ?? []);
+  if (s && typeof s === "object" && "inputs" in s) {
+    const t = s as { inputs: Sig["inputs"]; outputs: Sig["outputs"] };
+    return [{ key: "model", inputs: t.inputs, outputs: t.outputs ?? [] }];
+  }
+  return [];
+}
+
+// The catalogue page of a model (/{handle}) or one version (/{handle}/{n}). The same paths with a
+// hub format query are downloads, answered by the server before this page (lib/serving/).
+export default async function ModelPage({ params }: { params: Promise<{ slug: string[] }> }) {
+  const { slug } = await params;
+  const segs = slug.map((s) => decodeURIComponent(s));
+  const last = segs[segs.length - 1]!;
+  const pinned = /^[1-9][0-9]{0,8}$/.test(last) ? Number(last) : null;
+  const handle = (pinned === null ? segs : segs.slice(0, -1)).join("/").toLowerCase();
+  if (handle.split("/").length < 2) notFound();
+
+  const env = getEnv();
+  const h = await headers();
+  const principal = await authenticateRequest(new Request("http://local/", { headers: h })).catch(() => null);
+  if (!principal || !canReadApproved(principal, { anonymousRead: env.anonymousRead })) {
+    return (
+      <div className="card empty">
+        <p>Sign in to see models on this Hubkeep.</p>
+      </div>
+    );
+  }
+  const admin = canReadUnapproved(principal);
+  const model = await getModelPage(handle, { includeUnapproved: admin });
+  if (!model) notFound();
+  const number = pinned ?? model.versions.find((v) => v.status === "approved")?.number ?? model.versions[0]!.number;
+  const view = await getVersionView(handle, number);
+  if (!view || (view.status !== "approved" && !admin)) notFound();
+
+  const base = env.publicUrl;
+  const url = `${base}/${model.handle}/${number}`;
+  const sigs = signaturesOf(view.validation);
+  const executed = view.validation?.execution as { inputs?: Array<{ name: string; shape: number[] | null }> } | null | undefined;
+  const firstInput = sigs.find((s) => s.key === "serving_default" || s.key === "default" || s.key === "model")?.inputs[0] ?? executed?.inputs?.[0];
+  const inputShape = firstInput?.shape ? `[${firstInput.shape.slice(1).map((d) => (d < 0 ? "None" : d)).join(", ")}]` : null;
+  const isTfjs = view.format === "tfjs_graph" || view.format === "tfjs_layers";
+  const isLite = view.format === "tflite";
+  const hex = view.digest.slice("sha256:".length);
+  const downloadUrl = isLite ? `${url}?lite-format=tflite` : `${url}?tf-hub-format=compressed`;
+  const file = isLite ? `${model.handle.split("/").pop()}_${number}.tflite` : `${model.handle.split("/").pop()}_${number}.tar.gz`;
+
+  return (
+    <>
+      <h1>{model.title ?? model.handle}</h1>
+      <p className="lede">
+        <code>{model.handle}</code> · version {number} · <span className="badge">{view.status}</span>
+        {view.validation?.level ? <span className="badge">validation: {view.validation.level}</span> : null}
+      </p>
+      {model.description ? <p>{model.description}</p> : null}
+
+      <section className="card" aria-labelledby="use">
+        <h2 id="use">Use it</h2>
+        <p className="meta">Pinned URL: versions never change, so this line always gets the same bytes.</p>
+        {isTfjs ? (
+          <pre>
+            <code>{`const model = await tf.loadGraphModel("${url}", { fromTFHub: true });`}</code>
+          </pre>
+        ) : isLite ? null : (
+          <pre>
+            <code>{`import tensorflow_hub as hub\nlayer = hub.KerasLayer("${url}", trainable=False${inputShape ? `, input_shape=${inputShape}` : ""})\n# or\nmodel = hub.load("${url}")`}</code>
+          </pre>
+        )}
+        <pre>
+          <code>{`curl -fL -o ${file} "${downloadUrl}"\necho "${hex}  ${file}" | sha256sum -c -`}</code>
+        </pre>
+        <p className="meta">
+          Tip: <code>tensorflow_hub</code> caches every model forever under <code>TFHUB_CACHE_DIR</code> (default: a temp folder); set it to a
+          managed location, as client caches silently grow to tens of GB.
+        </p>
+      </section>
+
+      <section className="card" aria-labelledby="sigs">
+        <h2 id="sigs">Signatures</h2>
+        {firstInput ? (
+          <p>
+            Required input <code>{firstInput.name}</code>: shape <code>{shapeText(firstInput.shape)}</code>
+            {firstInput.shape?.[0] !== undefined && firstInput.shape[0] < 0 ? " (the first dimension is the batch)" : ""}.
+          </p>
+        ) : null}
+        {sigs.length === 0 ? (
+          <p className="meta">No signatures recorded.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">signature</th>
+                <th scope="col">inputs</th>
+                <th scope="col">outputs</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sigs.map((s) => (
+                <tr key={s.key}>
+                  <td>
+                    <code>{s.key}</code>
+                  </td>
+                  <td>
+                    {s.inputs.map((i) => (
+                      <div key={i.name}>
+                        <code>{i.name}</code> {dtype(i.dtype)} {shapeText(i.shape)}
+                      </div>
+                    ))}
+                  </td>
+                  <td>
+                    {s.outputs.map((o) => (
+                      <div key={o.name}>
+                        <code>{o.name}</code> {dtype(o.dtype)} {shapeText(o.shape)}
+                      </div>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby="val">
+        <h2 id="val">Validation and benchmarks</h2>
+        {view.validation ? (
+          <p>
+            {view.validation.level === "executed"
+              ? `Executed in the sandbox with ${view.validation.runtime} (${view.validation.backend}).`
+              : "Verified statically (parsed and checksummed); not executed on this server."}
+            {view.validation.error ? ` Error: ${view.validation.error}` : ""}
+          </p>
+        ) : (
+          <p className="meta">Not validated yet.</p>
+        )}
+        {view.benchmark ? (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">batch</th>
+                <th scope="col">first inference</th>
+                <th scope="col">p50</th>
+                <th scope="col">p95</th>
+                <th scope="col">p99</th>
+                <th scope="col">throughput</th>
+              </tr>
+            </thead>
+            <tbody>
+              {view.benchmark.batches.map((b) => (
+                <tr key={b.batch}>
+                  <td>{b.batch}</td>
+                  <td>{b.firstInferenceMs.toFixed(1)} ms</td>
+                  <td>{b.p50Ms.toFixed(2)} ms</td>
+                  <td>{b.p95Ms.toFixed(2)} ms</td>
+                  <td>{b.p99Ms.toFixed(2)} ms</td>
+                  <td>{b.throughputPerSec.toFixed(1)}/s</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : null}
+      </section>
+
+      <section className="card" aria-labelledby="prov">
+        <h2 id="prov">Provenance and files</h2>
+        <p>
+          Digest <code>{view.digest}</code>, {mib(view.size)}.{" "}
+          {"url" in view.source && view.source.url ? `Mirrored from ${view.source.url}.` : "Uploaded."}
+        </p>
+        <ul>
+          {view.files.map((f) => (
+            <li key={f.path}>
+              <code>{f.path}</code> {mib(f.size)}
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      <section className="card" aria-labelledby="hist">
+        <h2 id="hist">Versions</h2>
+        <ul>
+          {model.versions.map((v) => (
+            <li key={v.number}>
+              <a href={`/${model.handle}/${v.number}`}>version {v.number}</a> · {v.status} · {mib(v.size)} · {v.downloads} downloads
+            </li>
+          ))}
+        </ul>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,95 @@
+// A short-lived, per-process view of a handle's versions for the download path, so that a burst of
+// shard requests costs one query. Versions' bytes never change; only statuses do, and a decision made
+// in this process drops the entry at once (other instances see it within TTL_MS).
+import { db } from "../db/client.ts";
+
+export const TTL_MS = 5000;
+
+export type ServableFile = { digest: string; size: number };
+export type ServableVersion = {
+  id: string;
+  number: number;
+  status: string;
+  format: string;
+  digest: string;
+  size: number;
+  files: Map<string, ServableFile>;
+};
+export type ServableModule = { handle: string; versions: Map<number, ServableVersion>; latestApproved: number | null };
+
+type Entry = { at: number; value: Promise<ServableModule | null> };
+type BlobEntry = { at: number; value: Promise<{ size: number; versionId: string; approved: boolean } | null> };
+// On globalThis: the page app's bundled modules and the server's own share one cache.
+const g = globalThis as unknown as { __hubkeepServeCache?: Map<string, Entry>; __hubkeepBlobCache?: Map<string, BlobEntry> };
+const cache = (g.__hubkeepServeCache ??= new Map());
+const blobCache = (g.__hubkeepBlobCache ??= new Map());
+
+async function load(handle: string): Promise<ServableModule | null> {
+  const prisma = await db();
+  const m = await prisma.module.findUnique({
+    where: { handle },
+    include: { versions: { include: { files: { select: { path: true, digest: true, size: true } } } } },
+  });
+  if (!m) return null;
+  const versions = new Map<number, ServableVersion>();
+  let latestApproved: number | null = null;
+  for (const v of m.versions) {
+    versions.set(v.number, {
+      id: v.id,
+      number: v.number,
+      status: v.status,
+      format: v.format,
+      digest: v.digest,
+      size: Number(v.size),
+      files: new Map(v.files.map((f) => [f.path, { digest: f.digest, size: Number(f.size) }])),
+    });
+    if (v.status === "approved" && (latestApproved === null || v.number > latestApproved)) latestApproved = v.number;
+  }
+  return { handle: m.handle, versions, latestApproved };
+}
+
+/** The module and its versions, from cache when fresh. */
+export function getServable(handle: string): Promise<ServableModule | null> {
+  const now = Date.now();
+  const hit = cache.get(handle);
+  if (hit && now - hit.at < TTL_MS) return hit.value;
+  const value = load(handle);
+  cache.set(handle, { at: now, value });
+  value.catch(() => cache.delete(handle));
+  if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+  return value;
+}
+
+/** Drops a handle after a decision in this process. */
+export function forgetServable(handle: string): void {
+  cache.delete(handle);
+  blobCache.clear();
+}
+
+
+/** A blob's size and whether an approved version references it (as its archive or as a file). */
+export function getServableBlob(digest: string): Promise<{ size: number; versionId: string; approved: boolean } | null> {
+  const now = Date.now();
+  const hit = blobCache.get(digest);
+  if (hit && now - hit.at < TTL_MS) return hit.value;
+  const value = (async () => {
+    const prisma = await db();
+    const blob = await prisma.blob.findUnique({ where: { digest } });
+    if (!blob) return null;
+    const approved =
+      (await prisma.version.findFirst({ where: { digest, status: "approved" }, select: { id: true } })) ??
+      (await prisma.version.findFirst({ where: { status: "approved", files: { some: { digest } } }, select: { id: true } }));
+    if (approved) return { size: Number(blob.size), versionId: approved.id, approved: true };
+    const any = (await prisma.version.findFirst({ where: { digest }, select: { id: true } })) ?? (await prisma.version.findFirst({ where: { files: { some: { digest } } }, select: { id: true } }));
+    return any ? { size: Number(blob.size), versionId: any.id, approved: false } : null;
+  })();
+  blobCache.set(digest, { at: now, value });
+  value.catch(() => blobCache.delete(digest));
+  if (blobCache.size > 10_000) blobCache.delete(blobCache.keys().next().value!);
+  return value;
+}
+
+export function clearServeCaches(): void {
+  cache.clear();
+  blobCache.clear();
+}

@@ -1,0 +1,187 @@
+// The download path: hub-protocol URLs and /api/v1/blobs/sha256:<hex>, served by the Node server
+// before the page app (lib/server/main.ts) so that bytes stream straight from the store with
+// back-pressure. Only approved versions are served, except to admins; every file response is
+// pinned: strong ETag, Content-Digest, immutable caching, Range, If-None-Match, If-Range and HEAD.
+import type http from "node:http";
+import { pipeline } from "node:stream";
+import { getEnv } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { getBlobStore } from "../storage/index.ts";
+import { authenticateRequest, clientIp } from "../http/authenticate.ts";
+import { canReadApproved, canReadUnapproved } from "../auth/permissions.ts";
+import { ANONYMOUS, type Principal } from "../auth/principal.ts";
+import { etagMatches, parseHubRequest, parseRange, type HubRequest } from "./hub-path.ts";
+import { getServable, getServableBlob, type ServableVersion } from "./cache.ts";
+import { countDownload } from "./downloads.ts";
+
+const PRESIGN_TTL_SECONDS = 300;
+
+type Servable = { digest: string; size: number; filename: string; contentType: string; disposition: "attachment" | "inline"; versionId: string; target: string; approved: boolean };
+
+class HubError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function text(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
+  const buf = Buffer.from(body.endsWith("\n") ? body : body + "\n");
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": buf.length, "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers });
+  res.end(res.req.method === "HEAD" ? undefined : buf);
+}
+
+function toWebHeaders(req: http.IncomingMessage): Request {
+  // authenticateRequest only reads headers; a light Request-shaped view avoids building a real one.
+  return { headers: { get: (k: string) => (req.headers[k.toLowerCase()] as string | undefined) ?? null } } as unknown as Request;
+}
+
+function formatsOf(v: ServableVersion): string {
+  if (v.format === "tflite") return "lite-format=tflite";
+  if (v.format === "tfjs_graph" || v.format === "tfjs_layers") return "model.json (tfjs-format=file), tfjs-format=compressed, tf-hub-format=compressed";
+  return "tf-hub-format=compressed";
+}
+
+function lastSegment(handle: string) {
+  return handle.split("/").pop()!;
+}
+
+/** Resolves a hub request to the bytes to send, a redirect, or an error. */
+async function resolve(r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>, principal: Principal): Promise<Servable | { redirect: string }> {
+  const mod = await getServable(r.handle);
+  const admin = canReadUnapproved(principal);
+  if (!mod) throw new HubError(404, `no model ${r.handle}`);
+  if (r.version === null) {
+    const latest = admin ? Math.max(mod.latestApproved ?? 0, ...[...mod.versions.keys()]) : mod.latestApproved;
+    if (!latest) throw new HubError(404, `${r.handle} has no approved version`);
+    const q = r.query.toString();
+    const tail = r.kind === "file" ? `/${r.file}` : "";
+    return { redirect: `/${mod.handle}/${latest}${tail}${q ? `?${q}` : ""}` };
+  }
+  const v = mod.versions.get(r.version);
+  if (!v || (v.status !== "approved" && !admin)) throw new HubError(404, `no version ${r.version} of ${r.handle}`);
+  const base = { versionId: v.id, target: `${mod.handle}/${v.number}`, approved: v.status === "approved" };
+  const isTfjs = v.format === "tfjs_graph" || v.format === "tfjs_layers";
+  if (r.kind === "archive") {
+    if (r.want === "uncompressed") {
+      throw new HubError(400, "tf-hub-format=uncompressed is not served by this mirror: it answers with a gs:// location, which an S3 mirror does not have. Use the default compressed format (unset TFHUB_MODEL_LOAD_FORMAT, or set it to COMPRESSED).");
+    }
+    if (v.format === "tflite") throw new HubError(404, `${base.target} is a TFLite model; it has: ${formatsOf(v)}`);
+    if (r.want === "tfjs-compressed" && !isTfjs) throw new HubError(404, `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
+    return { ...base, digest: v.digest, size: v.size, filename: `${lastSegment(mod.handle)}_${v.number}.tar.gz`, contentType: "application/gzip", disposition: "attachment" };
+  }
+  if (r.kind === "tflite") {
+    if (v.format !== "tflite") throw new HubError(404, `${base.target} has no TFLite file; it has: ${formatsOf(v)}`);
+    return { ...base, digest: v.digest, size: v.size, filename: `${lastSegment(mod.handle)}_${v.number}.tflite`, contentType: "application/octet-stream", disposition: "attachment" };
+  }
+  if (!isTfjs) throw new HubError(404, `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
+  const f = v.files.get(r.file);
+  if (!f) throw new HubError(404, `${base.target} has no file ${r.file}`);
+  const json = r.file.endsWith(".json");
+  return { ...base, digest: f.digest, size: f.size, filename: r.file, contentType: json ? "application/json" : "application/octet-stream", disposition: json ? "inline" : "attachment" };
+}
+
+function pinnedHeaders(s: Servable, opts: { privateCache: boolean }): Record<string, string> {
+  const hex = s.digest.slice("sha256:".length);
+  const b64 = Buffer.from(hex, "hex").toString("base64");
+  const ascii = s.filename.replace(/[^\x20-\x7e]|["\\/]/g, "_");
+  return {
+    etag: `"${s.digest}"`,
+    "repr-digest": `sha-256=:${b64}:`,
+    "cache-control": `${opts.privateCache ? "private" : "public"}, max-age=31536000, immutable`,
+    "content-type": s.contentType,
+    "content-disposition": `${s.disposition}; filename="${ascii}"`,
+    "accept-ranges": "bytes",
+    "x-content-type-options": "nosniff",
+  };
+}
+
+async function send(req: http.IncomingMessage, res: http.ServerResponse, s: Servable, principal: Principal) {
+  const env = getEnv();
+  const head = req.method === "HEAD";
+  const headers = pinnedHeaders(s, { privateCache: !env.anonymousRead });
+  if (etagMatches(req.headers["if-none-match"], headers.etag!)) {
+    res.writeHead(304, { etag: headers.etag!, "cache-control": headers["cache-control"]! });
+    return res.end();
+  }
+  let range = parseRange(req.headers.range, s.size);
+  const ifRange = req.headers["if-range"] as string | undefined;
+  if (range && ifRange !== undefined && ifRange.trim() !== headers.etag) range = null; // stale: whole body
+  if (range === "unsatisfiable") {
+    res.writeHead(416, { "content-range": `bytes */${s.size}`, "accept-ranges": "bytes", etag: headers.etag!, "content-type": "text/plain; charset=utf-8" });
+    return res.end(head ? undefined : `range not satisfiable: the file has ${s.size} bytes\n`);
+  }
+  const store = getBlobStore();
+  if (!head && (!range || range.start === 0)) countDownload(s.versionId, principal, s.target, clientIp(toWebHeaders(req)));
+  // S3 with redirect: the bytes bypass the app. HEAD is answered here (a presigned GET is GET-only).
+  if (!head && env.s3Redirect && store.kind === "s3" && store.presignGet) {
+    const url = await store.presignGet(s.digest, { filename: s.filename, ttlSeconds: PRESIGN_TTL_SECONDS });
+    res.writeHead(302, { location: url, "cache-control": "no-store", etag: headers.etag!, "content-length": 0 });
+    return res.end();
+  }
+  if (range) {
+    res.writeHead(206, { ...headers, "content-range": `bytes ${range.start}-${range.end}/${s.size}`, "content-length": range.end - range.start + 1 });
+  } else {
+    res.writeHead(200, { ...headers, "content-digest": headers["repr-digest"]!, "content-length": s.size });
+  }
+  if (head || s.size === 0) return res.end();
+  const body = await store.get(s.digest, range ? { range } : undefined);
+  // pipeline destroys the store stream (closing its descriptor or socket) when the client goes away.
+  pipeline(body, res, () => {});
+}
+
+/**
+ * Handles a download request; returns false when the request is not one (the page app serves it).
+ */
+export async function handleDownload(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const q = req.url!.indexOf("?");
+  const pathname = q < 0 ? req.url! : req.url!.slice(0, q);
+  const search = q < 0 ? "" : req.url!.slice(q + 1);
+  const hub = parseHubRequest(pathname, search);
+  if (!hub) return false;
+  try {
+    if (hub.kind === "bad") throw new HubError(hub.status, hub.message);
+    let principal: Principal = ANONYMOUS;
+    try {
+      principal = await authenticateRequest(toWebHeaders(req));
+    } catch (err) {
+      if (err instanceof AppError && err.status === 401) throw new HubError(401, err.message, { "www-authenticate": 'Bearer realm="hubkeep", Basic realm="hubkeep"' });
+      throw err;
+    }
+    const env = getEnv();
+    if (!canReadApproved(principal, { anonymousRead: env.anonymousRead })) {
+      if (principal.kind === "anonymous") throw new HubError(401, "authentication required: send Authorization: Bearer <token> (or HTTP Basic with the token as the password)", { "www-authenticate": 'Bearer realm="hubkeep", Basic realm="hubkeep"' });
+      throw new HubError(403, "this token cannot download models: it needs the read scope");
+    }
+    let servable: Servable | { redirect: string };
+    if (hub.kind === "blob") {
+      const b = await getServableBlob(hub.digest);
+      if (!b || (!b.approved && !canReadUnapproved(principal))) throw new HubError(404, `no downloadable blob ${hub.digest}`);
+      servable = { digest: hub.digest, size: b.size, filename: `${hub.digest.replace(":", "-")}`, contentType: "application/octet-stream", disposition: "attachment", versionId: b.versionId, target: hub.digest, approved: b.approved };
+    } else {
+      servable = await resolve(hub, principal);
+    }
+    if ("redirect" in servable) {
+      res.writeHead(302, { location: servable.redirect, "cache-control": "no-cache", "content-length": 0 });
+      res.end();
+      return true;
+    }
+    await send(req, res, servable, principal);
+  } catch (err) {
+    if (res.headersSent) {
+      res.destroy(err as Error);
+      return true;
+    }
+    if (err instanceof HubError) text(res, err.status, err.message, err.headers);
+    else if (err instanceof AppError) text(res, err.status, err.message);
+    else {
+      console.error("hubkeep: download failed:", err);
+      text(res, 500, "internal error");
+    }
+  }
+  return true;
+}

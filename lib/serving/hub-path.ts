@@ -1,0 +1,102 @@
+// Which requests are downloads. The mirror's base URL replaces https://tfhub.dev, so a download is
+// `/{handle}[/{n}][/{file}]` with a hub format query (tf-hub-format, tfjs-format, lite-format) or a
+// TF.js file name after the version. Everything else (a browser opening /{handle}/{n}) is a page.
+
+export type HubRequest =
+  | { kind: "archive"; handle: string; version: number | null; query: URLSearchParams; want: "compressed" | "uncompressed" | "tfjs-compressed" }
+  | { kind: "tflite"; handle: string; version: number | null; query: URLSearchParams }
+  | { kind: "file"; handle: string; version: number | null; file: string; query: URLSearchParams }
+  | { kind: "blob"; digest: string }
+  | { kind: "bad"; status: number; message: string };
+
+const RESERVED = new Set(["_next", "api", "admin", "healthz", "upload", "signin", "signout", "favicon.ico", "robots.txt", "static"]);
+const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/i;
+const FILE = /^(model\.json|[A-Za-z0-9._-]+\.(bin|json)|[A-Za-z0-9._-]*shard[A-Za-z0-9._-]*)$/;
+
+/** Parses a request path and query; null when it is not a download (the page app handles it). */
+export function parseHubRequest(pathname: string, search: string): HubRequest | null {
+  if (pathname.startsWith("/api/v1/blobs/")) {
+    const ref = decodeURIComponentSafe(pathname.slice("/api/v1/blobs/".length));
+    if (ref === null || !/^sha256:[0-9a-f]{64}$/.test(ref)) return { kind: "bad", status: 400, message: `"${(ref ?? "").slice(0, 80)}" is not a blob digest: expected sha256:<64 lowercase hex>` };
+    return { kind: "blob", digest: ref };
+  }
+  let segs: string[];
+  try {
+    segs = pathname.split("/").filter(Boolean).map((s) => decodeURIComponent(s));
+  } catch {
+    return null;
+  }
+  if (segs.length < 2 || RESERVED.has(segs[0]!)) return null;
+  if (segs.some((s) => !SEGMENT.test(s))) return null;
+  const query = new URLSearchParams(search);
+  const hub = query.get("tf-hub-format");
+  const tfjs = query.get("tfjs-format");
+  const lite = query.get("lite-format");
+  const last = segs[segs.length - 1]!;
+  const isNum = (s: string | undefined) => s !== undefined && /^[1-9][0-9]{0,8}$/.test(s);
+
+  // /{handle}/{n}/{file} and /{handle}/{file}
+  if (FILE.test(last) && !isNum(last)) {
+    const beforeFile = segs[segs.length - 2];
+    if (isNum(beforeFile)) {
+      if (segs.length < 4) return null;
+      return { kind: "file", handle: segs.slice(0, -2).join("/").toLowerCase(), version: Number(beforeFile), file: last, query };
+    }
+    // Unversioned file: only what a TF.js client asks for (model.json, or a query saying so).
+    if (last === "model.json" || tfjs !== null) return { kind: "file", handle: segs.slice(0, -1).join("/").toLowerCase(), version: null, file: last, query };
+    return null;
+  }
+  if (hub === null && tfjs === null && lite === null) return null;
+  const version = isNum(last) ? Number(last) : null;
+  const handleSegs = version === null ? segs : segs.slice(0, -1);
+  if (handleSegs.length < 2) return null;
+  const handle = handleSegs.join("/").toLowerCase();
+  if (lite !== null) {
+    if (lite !== "tflite") return { kind: "bad", status: 400, message: `lite-format=${lite} is not served: use lite-format=tflite` };
+    return { kind: "tflite", handle, version, query };
+  }
+  if (hub !== null) {
+    if (hub === "compressed") return { kind: "archive", handle, version, query, want: "compressed" };
+    if (hub === "uncompressed") return { kind: "archive", handle, version, query, want: "uncompressed" };
+    return { kind: "bad", status: 400, message: `tf-hub-format=${hub} is not a format: use tf-hub-format=compressed` };
+  }
+  if (tfjs === "compressed") return { kind: "archive", handle, version, query, want: "tfjs-compressed" };
+  if (tfjs === "file") return { kind: "file", handle, version, file: "model.json", query };
+  return { kind: "bad", status: 400, message: `tfjs-format=${tfjs} is not a format: use tfjs-format=file or tfjs-format=compressed` };
+}
+
+function decodeURIComponentSafe(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+/** A single `bytes=` range, resolved against `size`. HTTP lets a server ignore what it cannot parse. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | null {
+  if (!header) return null;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m) return null; // malformed or several ranges: serve the whole body
+  const [, a, b] = m;
+  if (a === "" && b === "") return null;
+  if (a === "") {
+    const n = Number(b);
+    if (!Number.isSafeInteger(n)) return null;
+    if (n === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return null;
+  if (b !== "" && Number(b) < start) return null; // invalid: ignore
+  if (start >= size) return "unsatisfiable";
+  return { start, end };
+}
+
+/** Whether an If-None-Match list matches our strong ETag. */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
+}
