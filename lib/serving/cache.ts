@@ -17,7 +17,7 @@ export type ServableVersion = {
 };
 export type ServableModule = { handle: string; versions: Map<number, ServableVersion>; latestApproved: number | null };
 
-type Entry = { at: number; value: Promise<ServableModule | null> };
+type Entry = { at: number; value: Promise<ServableModule | null>; settled?: { module: ServableModule | null } };
 type BlobEntry = { at: number; value: Promise<{ size: number; versionId: string; approved: boolean } | null> };
 // On globalThis: the page app's bundled modules and the server's own share one cache.
 const g = globalThis as unknown as { __hubkeepServeCache?: Map<string, Entry>; __hubkeepBlobCache?: Map<string, BlobEntry> };
@@ -54,10 +54,21 @@ export function getServable(handle: string): Promise<ServableModule | null> {
   const hit = cache.get(handle);
   if (hit && now - hit.at < TTL_MS) return hit.value;
   const value = load(handle);
-  cache.set(handle, { at: now, value });
-  value.catch(() => cache.delete(handle));
+  const entry: Entry = { at: now, value };
+  cache.set(handle, entry);
+  value.then(
+    (module) => (entry.settled = { module }),
+    () => cache.delete(handle),
+  );
   if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
   return value;
+}
+
+/** The cached module when it is fresh and loaded (no await on the hot path), else undefined. */
+export function peekServable(handle: string): ServableModule | null | undefined {
+  const hit = cache.get(handle);
+  if (!hit?.settled || Date.now() - hit.at >= TTL_MS) return undefined;
+  return hit.settled.module;
 }
 
 /** Drops a handle after a decision in this process. */

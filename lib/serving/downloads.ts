@@ -12,15 +12,15 @@ type State = { counts: Map<string, number>; audit: Array<AuditInput & { at: Date
 const g = globalThis as unknown as { __hubkeepDownloads?: State };
 const state: State = (g.__hubkeepDownloads ??= { counts: new Map(), audit: [], timer: null, flushing: null });
 
-const dayOf = (d: Date) => d.toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
 
 /** Records one download (cheap: in memory); the flush writes it later. */
 export function countDownload(versionId: string, principal: Principal, target: string, ip: string | null): void {
-  const now = new Date();
-  const key = `${versionId}|${dayOf(now)}`;
+  const now = Date.now();
+  const key = `${versionId}|${Math.floor(now / DAY_MS)}`;
   state.counts.set(key, (state.counts.get(key) ?? 0) + 1);
   if (principal.kind === "user" && state.audit.length < MAX_PENDING_AUDIT) {
-    state.audit.push({ at: now, actor: principal, action: "download", targetType: "version", target, ip });
+    state.audit.push({ at: new Date(now), actor: principal, action: "download", targetType: "version", target, ip });
   }
   if (!state.timer) {
     state.timer = setTimeout(() => {
@@ -43,10 +43,11 @@ export async function flushDownloads(): Promise<void> {
     const prisma = await db();
     try {
       for (const [key, n] of counts) {
-        const [versionId, day] = key.split("|") as [string, string];
+        const [versionId, dayNumber] = key.split("|") as [string, string];
+        const day = new Date(Number(dayNumber) * DAY_MS);
         await prisma.downloadCount.upsert({
-          where: { versionId_day: { versionId, day: new Date(`${day}T00:00:00Z`) } },
-          create: { versionId, day: new Date(`${day}T00:00:00Z`), count: n },
+          where: { versionId_day: { versionId, day } },
+          create: { versionId, day, count: n },
           update: { count: { increment: n } },
         });
         counts.delete(key);

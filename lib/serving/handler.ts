@@ -11,10 +11,37 @@ import { authenticateRequest, clientIp } from "../http/authenticate.ts";
 import { canReadApproved, canReadUnapproved } from "../auth/permissions.ts";
 import { ANONYMOUS, type Principal } from "../auth/principal.ts";
 import { etagMatches, parseHubRequest, parseRange, type HubRequest } from "./hub-path.ts";
-import { getServable, getServableBlob, type ServableVersion } from "./cache.ts";
+import { getServable, getServableBlob, peekServable, type ServableModule, type ServableVersion } from "./cache.ts";
 import { countDownload } from "./downloads.ts";
 
 const PRESIGN_TTL_SECONDS = 300;
+const SMALL_BLOB_BYTES = 256 * 1024;
+const SMALL_CACHE_BYTES = 64 * 1024 * 1024;
+
+// digest -> bytes, least recently used first (Map keeps insertion order).
+const smallCache = new Map<string, Buffer>();
+let smallCacheBytes = 0;
+
+async function smallBlob(digest: string, size: number): Promise<Buffer> {
+  const hit = smallCache.get(digest);
+  if (hit) {
+    smallCache.delete(digest);
+    smallCache.set(digest, hit);
+    return hit;
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of await getBlobStore().get(digest)) chunks.push(c as Buffer);
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length !== size) throw new Error(`blob ${digest} has ${bytes.length} bytes, the database says ${size}`);
+  smallCache.set(digest, bytes);
+  smallCacheBytes += bytes.length;
+  for (const [k, v] of smallCache) {
+    if (smallCacheBytes <= SMALL_CACHE_BYTES) break;
+    smallCache.delete(k);
+    smallCacheBytes -= v.length;
+  }
+  return bytes;
+}
 
 type Servable = { digest: string; size: number; filename: string; contentType: string; disposition: "attachment" | "inline"; versionId: string; target: string; approved: boolean };
 
@@ -51,7 +78,11 @@ function lastSegment(handle: string) {
 
 /** Resolves a hub request to the bytes to send, a redirect, or an error. */
 async function resolve(r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>, principal: Principal): Promise<Servable | { redirect: string }> {
-  const mod = await getServable(r.handle);
+  const cached = peekServable(r.handle);
+  return resolveIn(cached !== undefined ? cached : await getServable(r.handle), r, principal);
+}
+
+function resolveIn(mod: ServableModule | null, r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>, principal: Principal): Servable | { redirect: string } {
   const admin = canReadUnapproved(principal);
   if (!mod) throw new HubError(404, `no model ${r.handle}`);
   if (r.version === null) {
@@ -84,7 +115,21 @@ async function resolve(r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }
   return { ...base, digest: f.digest, size: f.size, filename: r.file, contentType: json ? "application/json" : "application/octet-stream", disposition: json ? "inline" : "attachment" };
 }
 
+// Pinned headers depend only on the blob, its name and the cache mode: built once per combination.
+const headerCache = new Map<string, Record<string, string>>();
+
 function pinnedHeaders(s: Servable, opts: { privateCache: boolean }): Record<string, string> {
+  const key = `${s.digest}|${s.filename}|${s.contentType}|${s.disposition}|${opts.privateCache}`;
+  let h = headerCache.get(key);
+  if (!h) {
+    h = buildPinnedHeaders(s, opts);
+    if (headerCache.size > 50_000) headerCache.clear();
+    headerCache.set(key, h);
+  }
+  return h;
+}
+
+function buildPinnedHeaders(s: Servable, opts: { privateCache: boolean }): Record<string, string> {
   const hex = s.digest.slice("sha256:".length);
   const b64 = Buffer.from(hex, "hex").toString("base64");
   const ascii = s.filename.replace(/[^\x20-\x7e]|["\\/]/g, "_");
@@ -115,7 +160,7 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, s: Serv
     return res.end(head ? undefined : `range not satisfiable: the file has ${s.size} bytes\n`);
   }
   const store = getBlobStore();
-  if (!head && (!range || range.start === 0)) countDownload(s.versionId, principal, s.target, clientIp(toWebHeaders(req)));
+  if (!head && (!range || range.start === 0)) countDownload(s.versionId, principal, s.target, principal.kind === "user" ? clientIp(toWebHeaders(req)) : null);
   // S3 with redirect: the bytes bypass the app. HEAD is answered here (a presigned GET is GET-only).
   if (!head && env.s3Redirect && store.kind === "s3" && store.presignGet) {
     const url = await store.presignGet(s.digest, { filename: s.filename, ttlSeconds: PRESIGN_TTL_SECONDS });
@@ -128,6 +173,12 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, s: Serv
     res.writeHead(200, { ...headers, "content-digest": headers["repr-digest"]!, "content-length": s.size });
   }
   if (head || s.size === 0) return res.end();
+  // Small files (model.json, small shards) come from memory: blobs are immutable, so a copy keyed by
+  // digest never goes stale.
+  if (s.size <= SMALL_BLOB_BYTES) {
+    const bytes = await smallBlob(s.digest, s.size);
+    return res.end(range ? bytes.subarray(range.start, range.end + 1) : bytes);
+  }
   const body = await store.get(s.digest, range ? { range } : undefined);
   // pipeline destroys the store stream (closing its descriptor or socket) when the client goes away.
   pipeline(body, res, () => {});

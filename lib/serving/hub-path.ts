@@ -22,18 +22,17 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
   }
   let segs: string[];
   try {
-    segs = pathname.split("/").filter(Boolean).map((s) => decodeURIComponent(s));
+    segs = splitPath(pathname);
   } catch {
     return null;
   }
   if (segs.length < 2 || RESERVED.has(segs[0]!)) return null;
-  if (segs.some((s) => !SEGMENT.test(s))) return null;
+  for (const seg of segs) if (!SEGMENT.test(seg)) return null;
   const query = new URLSearchParams(search);
   const hub = query.get("tf-hub-format");
   const tfjs = query.get("tfjs-format");
   const lite = query.get("lite-format");
   const last = segs[segs.length - 1]!;
-  const isNum = (s: string | undefined) => s !== undefined && /^[1-9][0-9]{0,8}$/.test(s);
 
   // /{handle}/{n}/{file} and /{handle}/{file}
   if (FILE.test(last) && !isNum(last)) {
@@ -63,6 +62,18 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
   if (tfjs === "compressed") return { kind: "archive", handle, version, query, want: "tfjs-compressed" };
   if (tfjs === "file") return { kind: "file", handle, version, file: "model.json", query };
   return { kind: "bad", status: 400, message: `tfjs-format=${tfjs} is not a format: use tfjs-format=file or tfjs-format=compressed` };
+}
+
+// Hot-path helpers live at module level: no closures are created per request.
+const NUM = /^[1-9][0-9]{0,8}$/;
+function isNum(s: string | undefined): boolean {
+  return s !== undefined && NUM.test(s);
+}
+
+function splitPath(pathname: string): string[] {
+  const out: string[] = [];
+  for (const part of pathname.split("/")) if (part !== "") out.push(part.includes("%") ? decodeURIComponent(part) : part);
+  return out;
 }
 
 function decodeURIComponentSafe(s: string): string | null {
@@ -98,5 +109,6 @@ export function parseRange(header: string | undefined, size: number): { start: n
 export function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === "*") return true;
-  return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
+  for (const t of header.split(",")) if (t.trim().replace(/^W\//, "") === etag) return true;
+  return false;
 }

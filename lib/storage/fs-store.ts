@@ -2,7 +2,8 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Dir } from "node:fs";
+import fsc, { type Dir } from "node:fs";
+import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import { AppError } from "../errors.ts";
 import {
@@ -28,6 +29,9 @@ import { BLOBS_DIR, STAGING_DIR, blobPath, digestFromBlobPath, stagingIdFromPath
 const CHECK_DEADLINE_MS = 3000;
 
 const isErrno = (err: unknown, ...codes: string[]) => codes.includes((err as NodeJS.ErrnoException)?.code ?? "");
+
+const openFd = promisify(fsc.open);
+const fstatFd = promisify(fsc.fstat);
 
 export class FsBlobStore implements BlobStore {
   readonly kind = "file" as const;
@@ -59,23 +63,24 @@ export class FsBlobStore implements BlobStore {
     const file = this.abs(blobPath(digest));
     const range = opts?.range;
     if (range) validateRangeShape(range);
-    let fh: fs.FileHandle;
+    let fd: number;
     try {
-      fh = await fs.open(file, "r");
+      fd = await openFd(file, "r");
     } catch (err) {
       if (isErrno(err, "ENOENT", "ENOTDIR")) throw new BlobNotFoundError(digest);
       throw new StoreUnavailableError(this.describe, `opening ${digest} failed`, err);
     }
     // Opened before checking the range: the descriptor stays valid even if the blob is deleted now.
     try {
-      const { size } = await fh.stat();
+      const { size } = await fstatFd(fd);
       if (range && range.end >= size) throw new InvalidRangeError(range, size);
     } catch (err) {
-      await fh.close();
+      fsc.close(fd, () => {});
       throw err;
     }
-    // 1 MiB reads: a quarter of the syscalls of the 64 KiB default when streaming large blobs.
-    return fh.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    // A plain descriptor stream (callback reads; FileHandle streams read through promises and were
+    // ~2-3x slower here), 1 MiB reads, closed when the stream ends or is destroyed.
+    return fsc.createReadStream("", { fd, autoClose: true, highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async put(source: BlobSource, opts?: PutOptions): Promise<PutResult> {
