@@ -8,6 +8,9 @@ import { defineJob } from "../jobs/define-job.ts";
 import { getQueue } from "../jobs/queue.ts";
 import type { Principal } from "../auth/principal.ts";
 
+// This file's own URL with its name swapped (no `new URL(..., import.meta.url)`: bundlers treat that as an asset).
+const VALIDATOR = import.meta.url.replace(/job\.ts$/, "validate-version.ts");
+
 export const validateVersionJob = defineJob({
   name: "validate-version",
   schema: z.object({ versionId: z.string().min(1) }),
@@ -15,7 +18,8 @@ export const validateVersionJob = defineJob({
   expireInSeconds: 3600,
   concurrency: 1,
   async handle({ versionId }) {
-    const { validateVersion } = await import("./validate-version.ts");
+    // Not followed by the page-app bundler: only the worker (plain Node) runs validations.
+    const { validateVersion } = (await import(/* turbopackIgnore: true */ /* webpackIgnore: true */ VALIDATOR)) as typeof import("./validate-version.ts");
     const r = await validateVersion({ versionId });
     return { status: r.status };
   },

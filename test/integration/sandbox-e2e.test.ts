@@ -22,6 +22,7 @@ let publisher: string;
 let admin: string;
 const health: number[] = [];
 let healthTimer: NodeJS.Timeout | undefined;
+let polling = true;
 
 before(async () => {
   up = await startFakeUpstream();
@@ -58,12 +59,14 @@ before(async () => {
     } catch {
       health.push(0);
     }
-    healthTimer = setTimeout(poll, 200);
+    // A poll in flight when after() runs must not schedule another one.
+    if (polling) healthTimer = setTimeout(poll, 200);
   };
   void poll();
 });
 
 after(async () => {
+  polling = false;
   clearTimeout(healthTimer);
   delete FAKE_MODELS["tensorflow/tfjs-model/greedy/1/default@1"];
   delete FAKE_MODELS["tensorflow/tfjs-model/forever/1/default@1"];

@@ -22,6 +22,8 @@ import { z } from "zod";
 
 const require = createRequire(import.meta.url);
 const EMPTY_ENV = {} as NodeJS.ProcessEnv;
+// An optional dependency, usually absent: a computed name keeps bundlers from chasing it.
+const TFJS_NODE = ["@tensorflow", "tfjs-node"].join("/");
 export const CHILD_SCRIPT = fileURLToPath(new URL("./child.mjs", import.meta.url));
 
 const tensorSchema = z.object({ name: z.string().max(512), dtype: z.string().max(32), shape: z.array(z.number().int()).max(64).nullable() });
@@ -189,7 +191,7 @@ export function runtimeReadPaths(runtime: SandboxRequest["runtime"]): string[] {
 export function tfjsNodeAvailable(): { ok: boolean; reason: string } {
   let dir: string;
   try {
-    dir = path.dirname(require.resolve("@tensorflow/tfjs-node/package.json"));
+    dir = path.dirname(require.resolve(`${TFJS_NODE}/package.json`));
   } catch {
     return { ok: false, reason: "@tensorflow/tfjs-node is not installed (it needs libtensorflow, which its installer downloads)" };
   }
