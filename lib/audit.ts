@@ -16,44 +16,33 @@ export type AuditInput = {
 
 type AuditWriter = Pick<Prisma.TransactionClient, "auditEvent">;
 
+/** The row an audit input becomes. */
+function auditRow(input: AuditInput & { at?: Date }) {
+  const actor = input.actor?.kind === "user" ? input.actor : null;
+  return {
+    ...(input.at ? { at: input.at } : {}),
+    actorId: actor?.userId ?? null,
+    actorEmail: actor?.email ?? null,
+    actorIp: input.ip ?? null,
+    action: input.action,
+    outcome: input.outcome ?? "ok",
+    targetType: input.targetType ?? null,
+    target: input.target ?? null,
+    details: (input.details ?? {}) as Prisma.InputJsonValue,
+  };
+}
+
 /** Appends one audit event; pass `tx` to make it part of a transaction. */
 export async function recordAudit(input: AuditInput, tx?: AuditWriter): Promise<void> {
   const client: AuditWriter = tx ?? (await db());
-  const actor = input.actor?.kind === "user" ? input.actor : null;
-  await client.auditEvent.create({
-    data: {
-      actorId: actor?.userId ?? null,
-      actorEmail: actor?.email ?? null,
-      actorIp: input.ip ?? null,
-      action: input.action,
-      outcome: input.outcome ?? "ok",
-      targetType: input.targetType ?? null,
-      target: input.target ?? null,
-      details: (input.details ?? {}) as Prisma.InputJsonValue,
-    },
-  });
+  await client.auditEvent.create({ data: auditRow(input) });
 }
 
 /** Appends many events in one statement (batched writers such as the download log). */
 export async function recordAuditBatch(inputs: Array<AuditInput & { at?: Date }>): Promise<void> {
   if (inputs.length === 0) return;
   const prisma = await db();
-  await prisma.auditEvent.createMany({
-    data: inputs.map((input) => {
-      const actor = input.actor?.kind === "user" ? input.actor : null;
-      return {
-        at: input.at ?? new Date(),
-        actorId: actor?.userId ?? null,
-        actorEmail: actor?.email ?? null,
-        actorIp: input.ip ?? null,
-        action: input.action,
-        outcome: input.outcome ?? "ok",
-        targetType: input.targetType ?? null,
-        target: input.target ?? null,
-        details: (input.details ?? {}) as Prisma.InputJsonValue,
-      };
-    }),
-  });
+  await prisma.auditEvent.createMany({ data: inputs.map(auditRow) });
 }
 
 export type AuditQuery = { actor?: string; action?: string; target?: string; since?: Date; until?: Date; limit?: number; before?: bigint };
