@@ -157,6 +157,7 @@ export async function readArchive(
   // Late errors (a gunzip error after the tar side already failed or finished) must not escape as
   // uncaught exceptions: the outcome is decided by `done` below.
   const ignore = () => {};
+  let settled = false;
   extract.on("error", ignore);
   decoded.on("error", ignore);
   input.on("error", ignore);
@@ -170,14 +171,18 @@ export async function readArchive(
     }
   });
   decoded.on("error", (err: Error) => {
-    if (!extract.destroyed) extract.destroy(new ArchiveError(`the archive is corrupt or truncated: ${err.message}`, "corrupt"));
+    // Once the outcome is decided, a late gunzip error must not become an error on the tar side:
+    // it would reach an entry stream nobody listens to any more.
+    if (settled) extract.destroy();
+    else if (!extract.destroyed) extract.destroy(new ArchiveError(`the archive is corrupt or truncated: ${err.message}`, "corrupt"));
   });
   decoded.pipe(extract);
   try {
-    await done;
+    await done.finally(() => (settled = true));
   } catch (err) {
+    // Destroying `input` ends the source through its generator; releasing the source here as well
+    // raced the gunzip side into a late error with no listener.
     input.destroy();
-    release();
     if (err instanceof AppError) throw err;
     throw new ArchiveError(`the archive is corrupt or truncated: ${(err as Error).message}`, "corrupt");
   }
