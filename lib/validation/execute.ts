@@ -44,6 +44,11 @@ export type ExecutionVerdict = {
   isolation: Isolation | { note: string };
 };
 
+/** The verdict for a statically passed model that no runtime here can run: it says why. */
+export function notExecuted(reason: string): ExecutionVerdict {
+  return { status: "passed", level: "static", runtime: "static", backend: null, findings: [{ severity: "info", message: `not executed: ${reason}; verified statically only` }], isolation: { note: "static checks only: the model was parsed and checksummed, not executed" } };
+}
+
 /**
  * Runs `dir` (an extracted, statically passed model) in the sandbox. Throws SandboxUnavailableError
  * only for host failures (the job retries); everything the model does becomes a verdict.
@@ -52,9 +57,7 @@ export type ExecutionOptions = { timeoutMs: number; memoryBytes: number; backend
 
 export async function executeModel(dir: string, format: StaticResult["format"], opts: ExecutionOptions): Promise<ExecutionVerdict> {
   const choice = chooseRuntime(format, opts.backend);
-  if ("none" in choice) {
-    return { status: "passed", level: "static", runtime: "static", backend: null, findings: [{ severity: "info", message: `not executed: ${choice.none}; verified statically only` }], isolation: { note: "static checks only: the model was parsed and checksummed, not executed" } };
-  }
+  if ("none" in choice) return notExecuted(choice.none);
   const request: SandboxRequest = { runtime: choice.runtime, backend: choice.backend, format: format as SandboxRequest["format"], modelDir: dir, minRuns: opts.minRuns, maxBenchMs: opts.maxBenchMs };
   let outcome = await runInSandbox(request, opts);
   const findings: StaticFinding[] = [];

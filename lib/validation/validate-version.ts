@@ -8,7 +8,7 @@ import { getBlobStore } from "../storage/index.ts";
 import { extractArchive } from "../archive/extract.ts";
 import { ArchiveError } from "../archive/read-archive.ts";
 import { validateDirectory, validateTfliteBytes, type StaticResult } from "./static.ts";
-import { executeModel, type ExecutionOptions, type ExecutionVerdict } from "./execute.ts";
+import { chooseRuntime, executeModel, notExecuted, type ExecutionOptions, type ExecutionVerdict } from "./execute.ts";
 import { getEnv } from "../env.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { Prisma } from "../db/generated/client.ts";
@@ -67,7 +67,11 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
       result = { status: "failed", format: "unknown", level: "static", signatures: null, findings: [], parameterCount: null, error: err.message };
     }
   }
-  if (!verdict && result.status === "passed") verdict = await executeModel("", result.format, env.validation); // formats with no runtime: says so
+  if (!verdict && result.status === "passed") {
+    // TFLite is checked from its bytes, never extracted: there is nothing to run it with yet.
+    const choice = chooseRuntime(result.format, env.validation.backend);
+    verdict = notExecuted("none" in choice ? choice.none : `no ${result.format} runtime on this machine`);
+  }
   const findings = [...result.findings, ...(verdict?.findings ?? [])];
   const outcome = verdict && result.status === "passed" ? verdict.status : result.status;
   const error = result.status === "passed" ? verdict?.error : result.error;
