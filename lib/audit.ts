@@ -45,7 +45,7 @@ export async function recordAuditBatch(inputs: Array<AuditInput & { at?: Date }>
   await prisma.auditEvent.createMany({ data: inputs.map(auditRow) });
 }
 
-export type AuditQuery = { actor?: string; action?: string; target?: string; since?: Date; until?: Date; limit?: number; before?: bigint };
+export type AuditQuery = { actor?: string; action?: string; outcome?: "ok" | "denied" | "error"; target?: string; since?: Date; until?: Date; limit?: number; before?: bigint };
 
 /** Audit events, newest first. `actor` matches the actor's id or email. */
 export async function listAuditEvents(q: AuditQuery) {
@@ -53,7 +53,8 @@ export async function listAuditEvents(q: AuditQuery) {
   const rows = await prisma.auditEvent.findMany({
     where: {
       ...(q.actor ? { OR: [{ actorId: q.actor }, { actorEmail: q.actor.toLowerCase() }] } : {}),
-      ...(q.action ? { action: q.action } : {}),
+      ...(q.action ? (q.action.endsWith("*") ? { action: { startsWith: q.action.slice(0, -1) } } : { action: q.action }) : {}),
+      ...(q.outcome ? { outcome: q.outcome } : {}),
       ...(q.target ? { target: q.target } : {}),
       ...(q.since || q.until ? { at: { ...(q.since ? { gte: q.since } : {}), ...(q.until ? { lte: q.until } : {}) } } : {}),
       ...(q.before ? { id: { lt: q.before } } : {}),
@@ -62,4 +63,11 @@ export async function listAuditEvents(q: AuditQuery) {
     take: Math.min(q.limit ?? 100, 500),
   });
   return rows.map((r) => ({ ...r, id: r.id.toString() }));
+}
+
+/** The distinct actions recorded so far (the audit viewer's filter list). */
+export async function listAuditActions(): Promise<string[]> {
+  const prisma = await db();
+  const rows = await prisma.auditEvent.findMany({ distinct: ["action"], select: { action: true }, orderBy: { action: "asc" } });
+  return rows.map((r) => r.action);
 }

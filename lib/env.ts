@@ -90,6 +90,7 @@ const rawSchema = z.object({
     "must be at least 8 characters",
   ),
   HUBKEEP_ANONYMOUS_READ: bool(true),
+  HUBKEEP_TRUST_PROXY: bool(false),
   AUTH_SECRET: optionalString,
   NEXTAUTH_SECRET: optionalString,
   HUBKEEP_OIDC_ISSUER: optionalString.pipe(httpUrl("the OIDC issuer").optional()),
@@ -180,6 +181,7 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
     adminEmail: raw.HUBKEEP_ADMIN_EMAIL,
     adminPassword: raw.HUBKEEP_ADMIN_PASSWORD,
     anonymousRead: raw.HUBKEEP_ANONYMOUS_READ,
+    trustProxy: raw.HUBKEEP_TRUST_PROXY,
     authSecret: raw.AUTH_SECRET ?? raw.NEXTAUTH_SECRET,
     oidc: raw.HUBKEEP_OIDC_ISSUER
       ? { issuer: raw.HUBKEEP_OIDC_ISSUER, clientId: raw.HUBKEEP_OIDC_CLIENT_ID!, clientSecret: raw.HUBKEEP_OIDC_CLIENT_SECRET }

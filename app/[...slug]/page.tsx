@@ -5,30 +5,9 @@ import { getVersionView } from "@/lib/models/versions.ts";
 import { getEnv } from "@/lib/env.ts";
 import { authenticateRequest } from "@/lib/http/authenticate.ts";
 import { canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
+import { dtypeText, formatBytes, shapeText, signaturesOf } from "@/lib/models/signatures.ts";
 
 export const dynamic = "force-dynamic";
-
-type Sig = { key: string; inputs: Array<{ name: string; dtype: string; shape: number[] | null }>; outputs: Array<{ name: string; dtype: string; shape: number[] | null }> };
-
-const shapeText = (s: number[] | null | undefined) => (s == null ? "unknown rank" : `[${s.map((d) => (d < 0 ? "None" : d)).join(", ")}]`);
-const dtype = (d: string) => d.replace(/^DT_/, "").toLowerCase();
-function mib(n: number | bigint): string {
-  const b = Number(n);
-  if (b < 1024) return `${b} B`;
-  if (b < 1048576) return `${(b / 1024).toFixed(1)} KiB`;
-  if (b < 1073741824) return `${(b / 1048576).toFixed(1)} MiB`;
-  return `${(b / 1073741824).toFixed(2)} GiB`;
-}
-
-function signaturesOf(validation: { signatures: unknown } | null): Sig[] {
-  const s = validation?.signatures as unknown;
-  if (Array.isArray(s)) return (s as Array<{ signatures: Sig[] }>).flatMap((m) => m.signatures ?? []);
-  if (s && typeof s === "object" && "inputs" in s) {
-    const t = s as { inputs: Sig["inputs"]; outputs: Sig["outputs"] };
-    return [{ key: "model", inputs: t.inputs, outputs: t.outputs ?? [] }];
-  }
-  return [];
-}
 
 // The catalogue page of a model (/{handle}) or one version (/{handle}/{n}). The same paths with a
 // hub format query are downloads, answered by the server before this page (lib/serving/).
@@ -127,14 +106,14 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
                   <td>
                     {s.inputs.map((i) => (
                       <div key={i.name}>
-                        <code>{i.name}</code> {dtype(i.dtype)} {shapeText(i.shape)}
+                        <code>{i.name}</code> {dtypeText(i.dtype)} {shapeText(i.shape)}
                       </div>
                     ))}
                   </td>
                   <td>
                     {s.outputs.map((o) => (
                       <div key={o.name}>
-                        <code>{o.name}</code> {dtype(o.dtype)} {shapeText(o.shape)}
+                        <code>{o.name}</code> {dtypeText(o.dtype)} {shapeText(o.shape)}
                       </div>
                     ))}
                   </td>
@@ -188,13 +167,13 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
       <section className="card" aria-labelledby="prov">
         <h2 id="prov">Provenance and files</h2>
         <p>
-          Digest <code>{view.digest}</code>, {mib(view.size)}.{" "}
+          Digest <code>{view.digest}</code>, {formatBytes(view.size)}.{" "}
           {"url" in view.source && view.source.url ? `Mirrored from ${view.source.url}.` : "Uploaded."}
         </p>
         <ul>
           {view.files.map((f) => (
             <li key={f.path}>
-              <code>{f.path}</code> {mib(f.size)}
+              <code>{f.path}</code> {formatBytes(f.size)}
             </li>
           ))}
         </ul>
@@ -205,7 +184,7 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
         <ul>
           {model.versions.map((v) => (
             <li key={v.number}>
-              <a href={`/${model.handle}/${v.number}`}>version {v.number}</a> · {v.status} · {mib(v.size)} · {v.downloads} downloads
+              <a href={`/${model.handle}/${v.number}`}>version {v.number}</a> · {v.status} · {formatBytes(v.size)} · {v.downloads} downloads
             </li>
           ))}
         </ul>

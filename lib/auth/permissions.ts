@@ -26,7 +26,7 @@ export function effectiveLevel(p: Principal): number {
   return p.scope === null ? role : Math.min(role, SCOPE_LEVEL[p.scope]);
 }
 
-export type Permission = "read" | "read_unapproved" | "mirror" | "publish" | "approve" | "admin";
+export type Permission = "read" | "read_unapproved" | "mirror" | "publish" | "approve" | "admin" | "token";
 
 /** The level each permission needs; named in 403 messages. */
 export const PERMISSION_LEVEL: Record<Permission, number> = {
@@ -36,6 +36,7 @@ export const PERMISSION_LEVEL: Record<Permission, number> = {
   publish: 2,
   approve: 3,
   admin: 3,
+  token: 1,
 };
 
 export function describePermission(perm: Permission): string {
@@ -52,6 +53,8 @@ export function describePermission(perm: Permission): string {
       return "admin (to approve or reject versions)";
     case "admin":
       return "admin";
+    case "token":
+      return "token (a signed-in user managing their own tokens, at most their own role and scope; admin for others')";
   }
 }
 
@@ -97,4 +100,23 @@ export function canPublishTo(p: Principal, handle: string): boolean {
   if (effectiveLevel(p) < PERMISSION_LEVEL.publish || p.kind === "anonymous") return false;
   if (effectiveLevel(p) >= PERMISSION_LEVEL.admin) return true;
   return p.namespaces.some((ns) => handleMatches(ns, handle));
+}
+
+/**
+ * Creating an API token: any signed-in user, for a scope no higher than what the caller holds now
+ * (a read-scoped token of an admin cannot mint an admin token).
+ */
+export function canCreateToken(p: Principal, scope: ScopeName): boolean {
+  return p.kind === "user" && effectiveLevel(p) >= 1 && SCOPE_LEVEL[scope] <= effectiveLevel(p);
+}
+
+/** Listing and revoking tokens: the owner (any signed-in user) for their own, admins for anyone's. */
+export function canManageToken(p: Principal, ownerId: string | null): boolean {
+  if (p.kind !== "user" || effectiveLevel(p) < 1) return false;
+  return canAdminister(p) || (ownerId !== null && ownerId === p.userId);
+}
+
+/** Re-running validation on a version: admins, as for approval. */
+export function canRevalidate(p: Principal): boolean {
+  return canApprove(p);
 }

@@ -31,6 +31,7 @@ export type CreateApiTokenInput = {
   /** Create the user if missing (CLI on the server host), with the role the scope needs. */
   createUserIfMissing?: boolean;
   actor: Principal | null;
+  ip?: string | null;
 };
 
 /** Creates a token and returns it once; only its hash is kept. */
@@ -62,17 +63,17 @@ export async function createApiToken(input: CreateApiTokenInput): Promise<{ toke
       expiresAt,
     },
   });
-  await recordAudit({ actor: input.actor, action: "token.create", targetType: "user", target: email, details: { tokenId: row.id, scope: input.scope, expiresAt } });
+  await recordAudit({ actor: input.actor, action: "token.create", targetType: "user", target: email, ip: input.ip, details: { tokenId: row.id, scope: input.scope, expiresAt } });
   return { token, id: row.id, expiresAt };
 }
 
 /** Revokes a token (idempotent). */
-export async function revokeApiToken(input: { tokenId: string; actor: Principal | null }): Promise<void> {
+export async function revokeApiToken(input: { tokenId: string; actor: Principal | null; ip?: string | null }): Promise<void> {
   const prisma = await db();
   const row = await prisma.apiToken.findUnique({ where: { id: input.tokenId }, include: { user: true } });
   if (!row) throw new AppError("not_found", `no token ${input.tokenId}`);
   if (!row.revokedAt) await prisma.apiToken.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
-  await recordAudit({ actor: input.actor, action: "token.revoke", targetType: "user", target: row.user.email, details: { tokenId: row.id } });
+  await recordAudit({ actor: input.actor, action: "token.revoke", targetType: "user", target: row.user.email, ip: input.ip, details: { tokenId: row.id, alreadyRevoked: row.revokedAt !== null } });
 }
 
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -110,4 +111,36 @@ export async function authenticateApiToken(token: string, ip?: string | null): P
     tokenId: row.id,
     namespaces: row.user.namespaces.map((n) => n.pattern),
   };
+}
+
+/** Tokens for the token screens and GET /api/v1/tokens: one user's, or everyone's (admin). Never the secret. */
+export async function listApiTokens(opts: { userId?: string }) {
+  const prisma = await db();
+  const rows = await prisma.apiToken.findMany({
+    where: opts.userId ? { userId: opts.userId } : {},
+    include: { user: { select: { email: true } } },
+    orderBy: [{ revokedAt: { sort: "desc", nulls: "first" } }, { createdAt: "desc" }],
+    take: 500,
+  });
+  const now = Date.now();
+  return rows.map((t) => ({
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    scope: t.scope as ScopeName,
+    owner: t.user.email,
+    userId: t.userId,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    lastUsedAt: t.lastUsedAt,
+    revokedAt: t.revokedAt,
+    state: t.revokedAt ? ("revoked" as const) : t.expiresAt && t.expiresAt.getTime() <= now ? ("expired" as const) : ("active" as const),
+  }));
+}
+
+/** The owner of a token, for permission checks before revoking it. */
+export async function tokenOwner(tokenId: string): Promise<string | null> {
+  const prisma = await db();
+  const row = await prisma.apiToken.findUnique({ where: { id: tokenId }, select: { userId: true } });
+  return row?.userId ?? null;
 }

@@ -6,6 +6,8 @@ import { recordAudit } from "../audit.ts";
 import { describePermission, type Permission } from "../auth/permissions.ts";
 import type { Principal } from "../auth/principal.ts";
 import { authenticateRequest, clientIp } from "./authenticate.ts";
+import { crossSiteRefusal, isMutating } from "../auth/csrf.ts";
+import { getEnv } from "../env.ts";
 
 type RouteContext<P> = { params: Promise<P> };
 
@@ -16,12 +18,32 @@ export function apiRoute<P = Record<string, never>>(handler: (ctx: ApiContext<P>
   return async (req: Request, route: RouteContext<P>): Promise<Response> => {
     try {
       const principal = await authenticateRequest(req);
+      const ip = clientIp(req);
+      await refuseCrossSite(req, principal, ip);
       const params = route?.params ? await route.params : ({} as P);
-      return await handler({ req, params, principal, ip: clientIp(req) });
+      return await handler({ req, params, principal, ip });
     } catch (err) {
       return toErrorResponse(err);
     }
   };
+}
+
+/**
+ * CSRF: a mutating request authenticated by the session cookie must come from our own origin.
+ * Token callers are exempt: a browser never attaches an Authorization header on its own.
+ */
+export async function refuseCrossSite(req: Request, principal: Principal, ip: string | null): Promise<void> {
+  if (principal.kind !== "user" || principal.via !== "session" || !isMutating(req.method)) return;
+  const reason = crossSiteRefusal(req.headers, getEnv().publicUrl);
+  if (!reason) return;
+  await recordAudit({
+    actor: principal,
+    action: "denied.csrf",
+    outcome: "denied",
+    ip,
+    details: { method: req.method, path: new URL(req.url).pathname, reason, origin: req.headers.get("origin"), secFetchSite: req.headers.get("sec-fetch-site") },
+  });
+  throw new AppError("forbidden", reason);
 }
 
 /**
@@ -39,7 +61,7 @@ export async function requirePermission(ctx: ApiContext<unknown>, allowed: boole
     target,
     details: { method: ctx.req.method, path: new URL(ctx.req.url).pathname },
   });
-  if (anonymous) throw new AppError("unauthorized", "authentication required: send Authorization: Bearer <token>");
+  if (anonymous) throw new AppError("unauthorized", "authentication required: sign in, or send Authorization: Bearer <token>");
   throw new AppError("forbidden", `this needs the ${describePermission(perm)} permission`);
 }
 

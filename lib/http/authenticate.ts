@@ -1,18 +1,36 @@
-// Resolves the caller of a request. API, CLI and downloads use `Authorization: Bearer hk_…`; the UI's
-// session cookie joins here with the accounts work. Nothing here trusts middleware headers.
+// Resolves the caller of a request: `Authorization: Bearer hk_…` (API, CLI, downloads), or the UI's
+// session cookie. Nothing here trusts middleware headers (`x-middleware-subrequest` and friends).
 import { AppError } from "../errors.ts";
+import { getEnv } from "../env.ts";
 import { authenticateApiToken } from "../auth/tokens.ts";
+import { sessionPrincipal } from "../auth/session.ts";
 import { ANONYMOUS, type Principal } from "../auth/principal.ts";
 
-export function clientIp(req: Request): string | null {
-  const fwd = req.headers.get("x-forwarded-for");
-  return fwd ? fwd.split(",")[0]!.trim() : (req.headers.get("x-real-ip") ?? null);
+/** Set by the server entry (lib/server/main.ts) from the socket; any incoming copy is dropped. */
+export const PEER_HEADER = "x-hubkeep-peer";
+
+type HeaderGetter = { get(name: string): string | null };
+
+/**
+ * The caller's address for the audit log: the socket peer, or with HUBKEEP_TRUST_PROXY the first
+ * `X-Forwarded-For` hop (only behind a proxy that sets it; otherwise clients could forge it).
+ */
+export function peerIp(headers: HeaderGetter): string | null {
+  if (getEnv().trustProxy) {
+    const fwd = headers.get("x-forwarded-for");
+    if (fwd) return fwd.split(",")[0]!.trim().slice(0, 64);
+  }
+  return headers.get(PEER_HEADER);
 }
 
-/** The request's principal: a token user, or anonymous when no credentials are sent. */
+export function clientIp(req: Request): string | null {
+  return peerIp(req.headers);
+}
+
+/** The request's principal: a token user, a session user, or anonymous when neither is sent. */
 export async function authenticateRequest(req: Request): Promise<Principal> {
   const header = req.headers.get("authorization");
-  if (!header) return ANONYMOUS;
+  if (!header) return (await sessionPrincipal(req.headers.get("cookie"))) ?? ANONYMOUS;
   const [scheme, ...rest] = header.trim().split(/\s+/);
   const value = rest.join(" ");
   if (scheme?.toLowerCase() === "bearer" && value) return authenticateApiToken(value, clientIp(req));

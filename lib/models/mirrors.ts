@@ -145,6 +145,21 @@ export async function getMirror(id: string): Promise<MirrorView & { requestedByI
   return { ...toMirrorView(row), requestedById: row.requestedById };
 }
 
+/**
+ * Recent mirror requests, newest first: everyone's (admin) or one requester's. Each carries the
+ * status of the version it produced, so a watcher sees validation follow the download.
+ */
+export async function listMirrorRequests(opts: { requestedById?: string; limit?: number }) {
+  const prisma = await db();
+  const rows = await prisma.mirrorRequest.findMany({
+    where: opts.requestedById ? { requestedById: opts.requestedById } : {},
+    include: { version: { select: { status: true } }, requestedBy: { select: { email: true } } },
+    orderBy: { createdAt: "desc" },
+    take: Math.min(opts.limit ?? 50, 200),
+  });
+  return rows.map((r) => ({ ...toMirrorView(r), versionStatus: r.version?.status ?? null, requestedBy: r.requestedBy?.email ?? null }));
+}
+
 /** Where each format is fetched from (the configured upstream base replaces https://tfhub.dev). */
 export function upstreamUrls(parsed: Pick<ParsedModelUrl, "source" | "handle" | "version">, upstreamBase: string) {
   const v = parsed.version;

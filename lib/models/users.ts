@@ -20,7 +20,7 @@ export function generatePassword(): string {
   return randomBytes(18).toString("base64url");
 }
 
-export type CreateUserInput = { email: string; role: RoleName; password?: string; actor: Principal | null };
+export type CreateUserInput = { email: string; role: RoleName; password?: string; actor: Principal | null; ip?: string | null; mustBeNew?: boolean };
 
 /** Creates a user, or updates the role (and password, if given) of an existing one. */
 export async function createUser(input: CreateUserInput) {
@@ -32,12 +32,17 @@ export async function createUser(input: CreateUserInput) {
   }
   const passwordHash = input.password !== undefined ? await hashPassword(input.password) : undefined;
   const existing = await prisma.user.findUnique({ where: { email } });
+  if (existing && input.mustBeNew) throw new AppError("conflict", `user ${email} already exists`);
   const user = existing
-    ? await prisma.user.update({ where: { id: existing.id }, data: { role: input.role, ...(passwordHash ? { passwordHash } : {}) } })
+    ? await prisma.user.update({
+        where: { id: existing.id },
+        data: { role: input.role, ...(passwordHash ? { passwordHash } : {}), ...(passwordHash || existing.role !== input.role ? { sessionsValidFrom: new Date() } : {}) },
+      })
     : await prisma.user.create({ data: { email, role: input.role, passwordHash } });
   await recordAudit({
     actor: input.actor,
     action: existing ? "user.update" : "user.create",
+    ip: input.ip,
     targetType: "user",
     target: email,
     details: { role: input.role, passwordSet: passwordHash !== undefined, ...(existing ? { previousRole: existing.role } : {}) },
@@ -59,4 +64,82 @@ export async function ensureBootstrapAdmin(opts: { email?: string; password?: st
   const generatedPassword = opts.password ? undefined : generatePassword();
   await createUser({ email, role: "admin", password: opts.password ?? generatedPassword, actor: null });
   return { email, generatedPassword };
+}
+
+/** Users with their namespaces and token counts (admin screen, GET /api/v1/users). */
+export async function listUsers() {
+  const prisma = await db();
+  const rows = await prisma.user.findMany({
+    orderBy: { email: "asc" },
+    include: { namespaces: { orderBy: { pattern: "asc" } }, accounts: { select: { provider: true } }, _count: { select: { apiTokens: { where: { revokedAt: null } } } } },
+  });
+  return rows.map((u) => ({
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role as RoleName,
+    namespaces: u.namespaces.map((n) => n.pattern),
+    signIn: [...(u.passwordHash ? ["password"] : []), ...u.accounts.map((a) => a.provider)],
+    disabled: u.disabledAt !== null,
+    lastSignInAt: u.lastSignInAt,
+    activeTokens: u._count.apiTokens,
+    createdAt: u.createdAt,
+  }));
+}
+
+const NAMESPACE_RE = /^[a-z0-9*?_.\-/]+$/;
+
+export type UpdateUserInput = {
+  id: string;
+  role?: RoleName;
+  namespaces?: string[];
+  disabled?: boolean;
+  password?: string;
+  actor: Principal;
+  ip?: string | null;
+};
+
+/**
+ * Admin changes to a user; each kind of change is audited as its own event (role change, namespace
+ * change, disable/enable, password reset). A change of role, a disable or a password reset signs the
+ * user out everywhere. The last enabled admin cannot be demoted or disabled.
+ */
+export async function updateUser(input: UpdateUserInput) {
+  const prisma = await db();
+  const user = await prisma.user.findUnique({ where: { id: input.id }, include: { namespaces: true } });
+  if (!user) throw new AppError("not_found", `no user ${input.id}`);
+  const losesAdmin = user.role === "admin" && ((input.role !== undefined && input.role !== "admin") || input.disabled === true);
+  if (losesAdmin) {
+    const admins = await prisma.user.count({ where: { role: "admin", disabledAt: null } });
+    if (admins <= 1) throw new AppError("conflict", `${user.email} is the last admin: make another admin first`);
+  }
+  const namespaces = input.namespaces?.map((n) => n.trim().toLowerCase()).filter(Boolean);
+  for (const n of namespaces ?? []) {
+    if (!NAMESPACE_RE.test(n) || n.length > 200) throw new AppError("unprocessable_entity", `namespace "${n}" may only hold handle characters, * and ?`);
+    if (!n.includes("/")) throw new AppError("unprocessable_entity", `namespace "${n}" must have at least two segments, e.g. internal/${n}/*`);
+  }
+  if (input.password !== undefined && input.password.length < 8) throw new AppError("unprocessable_entity", "password must be at least 8 characters");
+  const audit = (action: string, details: Record<string, unknown>) => recordAudit({ actor: input.actor, action, targetType: "user", target: user.email, ip: input.ip, details });
+  const signOut = (input.role !== undefined && input.role !== user.role) || (input.disabled === true && !user.disabledAt) || input.password !== undefined;
+  await prisma.$transaction(async (tx) => {
+    await tx.user.update({
+      where: { id: user.id },
+      data: {
+        ...(input.role !== undefined ? { role: input.role } : {}),
+        ...(input.disabled !== undefined ? { disabledAt: input.disabled ? (user.disabledAt ?? new Date()) : null } : {}),
+        ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}),
+        ...(signOut ? { sessionsValidFrom: new Date() } : {}),
+      },
+    });
+    if (namespaces) {
+      await tx.publisherNamespace.deleteMany({ where: { userId: user.id, pattern: { notIn: namespaces } } });
+      await tx.publisherNamespace.createMany({ data: namespaces.map((pattern) => ({ userId: user.id, pattern })), skipDuplicates: true });
+    }
+  });
+  if (input.role !== undefined && input.role !== user.role) await audit("user.role", { from: user.role, to: input.role });
+  const before = user.namespaces.map((n) => n.pattern).sort();
+  if (namespaces && JSON.stringify([...new Set(namespaces)].sort()) !== JSON.stringify(before)) await audit("user.namespaces", { from: before, to: [...new Set(namespaces)].sort() });
+  if (input.disabled !== undefined && input.disabled !== (user.disabledAt !== null)) await audit(input.disabled ? "user.disable" : "user.enable", {});
+  if (input.password !== undefined) await audit("user.password", {});
+  return (await listUsers()).find((u) => u.id === user.id)!;
 }

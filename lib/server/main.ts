@@ -14,6 +14,8 @@ import { startWorker } from "../jobs/worker.ts";
 import { allJobs } from "../jobs/registry.ts";
 import { handleDownload } from "../serving/handler.ts";
 import { flushDownloads } from "../serving/downloads.ts";
+import { PEER_HEADER } from "../http/authenticate.ts";
+import { authSecret } from "../auth/secret.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -29,6 +31,13 @@ const booted = await bootDatabase(env, { holder: "hubkeep server" }).catch((err:
 log(`database: ${booted.db.describe}${booted.applied.length ? ` (applied ${booted.applied.join(", ")})` : ""}`);
 log(`blob store: ${env.blobStoreUrl}`);
 
+// The sign-in secret: configured, or generated once and kept in the data dir.
+try {
+  authSecret();
+} catch (err) {
+  fail(`sign-in secret: ${(err as Error).message}`);
+}
+log(`sign-in: local accounts${env.oidc ? ` and single sign-on (${env.oidc.issuer})` : ""}; secret ${env.authSecret ? "from AUTH_SECRET" : "kept in the data dir"}`);
 const admin = await ensureBootstrapAdmin({ email: env.adminEmail, password: env.adminPassword });
 const seeded = await seedAllowlistOnce(env.allowlist);
 if (seeded.length) log(`allowlist seeded from HUBKEEP_ALLOWLIST: ${seeded.map(formatRule).join(", ")}`);
@@ -43,6 +52,8 @@ const app = next({ dev: false, dir: root, hostname: env.host, port: env.port });
 await app.prepare().catch((err: Error) => fail(`the web app is not built (${err.message}); run npm start, which builds it`));
 const handle = app.getRequestHandler();
 const server = http.createServer((req, res) => {
+  // The audit log's caller address comes from the socket, never from a client-supplied header.
+  req.headers[PEER_HEADER] = req.socket.remoteAddress ?? "";
   // Downloads (hub protocol, blobs) stream straight from the store; everything else is the web app.
   handleDownload(req, res)
     .then((done) => (done ? undefined : handle(req, res)))

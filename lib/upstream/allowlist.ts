@@ -90,3 +90,30 @@ export async function removeRule(input: { id: string; actor: Principal; ip?: str
   const row = await prisma.allowRule.delete({ where: { id: input.id } });
   await recordAudit({ actor: input.actor, action: "allowlist.remove", ip: input.ip, targetType: "rule", target: formatRule(row), details: { id: row.id } });
 }
+
+export type RulePreview = {
+  rule: Rule;
+  /** Existing models the pattern matches, with whether mirroring them is allowed now and after saving. */
+  matches: Array<{ handle: string; source: string; allowedNow: boolean; allowedAfter: boolean }>;
+  total: number;
+  changed: number;
+};
+
+/** What a rule would do before it is saved: the existing models it matches and whose decision flips. */
+export async function previewRule(input: { text: string; limit?: number }): Promise<RulePreview> {
+  const rule = parseRule(input.text);
+  const prisma = await db();
+  const [rules, modules] = await Promise.all([listRules(), prisma.module.findMany({ select: { handle: true, source: true }, orderBy: { handle: "asc" } })]);
+  const after = [...rules, rule];
+  const all = modules
+    .filter((m) => handleMatches(rule.pattern, m.handle))
+    .map((m) => ({ handle: m.handle, source: m.source, allowedNow: evaluateRules(rules, m.handle).allowed, allowedAfter: evaluateRules(after, m.handle).allowed }));
+  return { rule, matches: all.slice(0, input.limit ?? 200), total: all.length, changed: all.filter((m) => m.allowedNow !== m.allowedAfter).length };
+}
+
+/** How many existing models each saved rule matches (the rule editor's list). */
+export async function ruleMatchCounts(): Promise<Map<string, number>> {
+  const prisma = await db();
+  const [rules, modules] = await Promise.all([listRules(), prisma.module.findMany({ select: { handle: true } })]);
+  return new Map(rules.map((r) => [r.id, modules.filter((m) => handleMatches(r.pattern, m.handle)).length]));
+}

@@ -8,6 +8,7 @@ export const dynamic = "force-dynamic";
 export const auditQuerySchema = z.object({
   actor: z.string().min(1).optional(),
   action: z.string().min(1).optional(),
+  outcome: z.enum(["ok", "denied", "error"]).optional(),
   target: z.string().min(1).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),

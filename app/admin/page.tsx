@@ -1,0 +1,276 @@
+import { canApprove } from "@/lib/auth/permissions.ts";
+import { guardPage } from "@/lib/http/page-context.ts";
+import { AWAITING, countReviewQueue, listReviewQueue, type AwaitingStatus, type ReviewItem } from "@/lib/models/review.ts";
+import { formatBytes } from "@/lib/models/signatures.ts";
+import { Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
+import { SelectAll } from "../ui/client.tsx";
+import { bulkDecideAction, decideOneAction, revalidateAction } from "./actions.ts";
+
+export const dynamic = "force-dynamic";
+
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+function Benchmarks({ item }: { item: ReviewItem }) {
+  if (item.benchmarks.length === 0) {
+    return <p className="muted">No benchmark: {item.validation?.level === "static" ? "this format was checked statically, not run" : "not run yet"}.</p>;
+  }
+  return (
+    <table className="compact">
+      <caption className="sr-only">Benchmark scores</caption>
+      <thead>
+        <tr>
+          <th scope="col">batch</th>
+          <th scope="col">load</th>
+          <th scope="col">first</th>
+          <th scope="col">p50</th>
+          <th scope="col">p95</th>
+          <th scope="col">p99</th>
+          <th scope="col">throughput</th>
+          <th scope="col">peak RSS</th>
+        </tr>
+      </thead>
+      <tbody>
+        {item.benchmarks.map((b) => (
+          <tr key={b.batch}>
+            <td>{b.batch}</td>
+            <td>{ms(b.loadMs)} ms</td>
+            <td>{ms(b.firstInferenceMs)} ms</td>
+            <td>{ms(b.p50Ms)} ms</td>
+            <td>{ms(b.p95Ms)} ms</td>
+            <td>{ms(b.p99Ms)} ms</td>
+            <td>{b.throughputPerSec.toFixed(1)}/s</td>
+            <td>{b.peakRssBytes === null ? "—" : formatBytes(b.peakRssBytes)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Diff({ item }: { item: ReviewItem }) {
+  return (
+    <table className="compact diff">
+      <caption>
+        {item.previousApproved ? `Compared with approved version ${item.previousApproved.number}` : "No earlier approved version: first approval of this model"}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col"></th>
+          <th scope="col">before</th>
+          <th scope="col">this version</th>
+        </tr>
+      </thead>
+      <tbody>
+        {item.diff.map((d) => (
+          <tr key={d.field} className={`diff-${d.change}`}>
+            <th scope="row">{d.field}</th>
+            <td>
+              <pre className="inline-pre">{d.before}</pre>
+            </td>
+            <td>
+              <pre className="inline-pre">{d.after}</pre>
+              {d.change === "changed" && <span className="status status-warn">changed</span>}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
+  const key = `${item.handle}@${item.version}`;
+  const domId = `v-${item.id}`;
+  const decidable = item.status === "validated" || item.status === "quarantined";
+  const v = item.validation;
+  return (
+    <article className="card review" aria-labelledby={`${domId}-title`}>
+      <header className="review-head">
+        <input type="checkbox" name="target" value={key} form="bulk" aria-label={`Select ${item.handle} version ${item.version}`} disabled={!decidable} />
+        <h2 id={`${domId}-title`}>
+          <a href={`/${item.handle}/${item.version}`}>{item.handle}</a> <span className="muted">v{item.version}</span>
+        </h2>
+        <Status value={item.status} />
+      </header>
+      <dl className="facts">
+        <dt>Source</dt>
+        <dd>
+          {item.source.kind === "upstream" ? (
+            <>
+              mirrored from <code>{item.source.url ?? "upstream"}</code>
+              {item.source.fetchedAt && (
+                <>
+                  {" "}
+                  at <When at={item.source.fetchedAt} />
+                </>
+              )}
+            </>
+          ) : (
+            <>uploaded by {item.source.uploadedBy ?? "a deleted user"}</>
+          )}
+        </dd>
+        <dt>Format</dt>
+        <dd>
+          {item.format} · {formatBytes(item.size)} · <code title={item.digest}>{item.digest.slice(0, 19)}…</code>
+        </dd>
+        <dt>Validation</dt>
+        <dd>
+          {v ? (
+            <>
+              <Status value={v.status} /> level <strong>{v.level ?? "—"}</strong>
+              {v.runtime && (
+                <>
+                  {" "}
+                  · {v.runtime}
+                  {v.backend ? ` (${v.backend})` : ""}
+                </>
+              )}
+              {v.finishedAt && (
+                <>
+                  {" "}
+                  · <When at={v.finishedAt} />
+                </>
+              )}
+              {v.error && <p className="error-text">{v.error}</p>}
+            </>
+          ) : (
+            "not started"
+          )}
+        </dd>
+      </dl>
+      {v && v.findings.length > 0 && (
+        <details open={item.status === "quarantined"}>
+          <summary>
+            {v.findings.length} static finding{v.findings.length === 1 ? "" : "s"}
+          </summary>
+          <ul className="findings">
+            {v.findings.map((f, i) => (
+              <li key={i}>
+                <Status value={f.severity === "danger" ? "quarantined" : "pending"} /> {f.message ?? JSON.stringify(f)}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      <details open>
+        <summary>Signatures ({v?.signatures.length ?? 0})</summary>
+        {v && v.signatures.length > 0 ? (
+          <ul className="sigs">
+            {v.signatures.map((s) => (
+              <li key={s}>
+                <code>{s}</code>
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p className="muted">None recorded.</p>
+        )}
+      </details>
+      <h3>Benchmarks</h3>
+      <Benchmarks item={item} />
+      <Diff item={item} />
+      <div className="decide">
+        {decidable ? (
+          <form action={decideOneAction} className="decide-form">
+            <input type="hidden" name="target" value={key} />
+            <input type="hidden" name="returnTo" value={returnTo} />
+            {item.status === "quarantined" ? (
+              <label>
+                Override reason (required to approve a quarantined version)
+                <input name="overrideReason" placeholder="why this model is safe to use despite the findings" />
+              </label>
+            ) : (
+              <label>
+                Note (optional)
+                <input name="note" placeholder="e.g. checked against the vision team's eval set" />
+              </label>
+            )}
+            <label>
+              Rejection reason
+              <input name="reason" placeholder="required to reject" />
+            </label>
+            <div className="buttons">
+              <button className="btn btn-primary" name="decision" value={item.status === "quarantined" ? "override" : "approve"}>
+                {item.status === "quarantined" ? "Approve with override" : "Approve"}
+              </button>
+              <button className="btn btn-danger" name="decision" value="reject">
+                Reject
+              </button>
+            </div>
+          </form>
+        ) : (
+          <p className="muted">
+            {item.status === "failed"
+              ? "Validation failed: this version cannot be approved. Reject it, or re-validate after fixing the environment."
+              : "Validation is still running; the decision opens when it finishes."}
+          </p>
+        )}
+        <form action={revalidateAction}>
+          <input type="hidden" name="target" value={key} />
+          <input type="hidden" name="returnTo" value={returnTo} />
+          <button className="btn">Re-validate</button>
+        </form>
+      </div>
+    </article>
+  );
+}
+
+// /admin: the review queue. Versions awaiting a decision, with the evidence to decide on.
+export default async function ReviewQueue({ searchParams }: { searchParams: SearchParams }) {
+  const sp = await searchParams;
+  const ctx = await guardPage("/admin", canApprove, "approve");
+  if (ctx.denied) return <Forbidden message={ctx.denied} />;
+  const status = param(sp, "status") as AwaitingStatus | undefined;
+  const statuses = status && (AWAITING as readonly string[]).includes(status) ? [status] : undefined;
+  const items = await listReviewQueue({ statuses });
+  const counts = await countReviewQueue();
+  const returnTo = status ? `/admin?status=${status}` : "/admin";
+  return (
+    <>
+      <h1>Review queue</h1>
+      <p className="lede">Versions waiting for a decision. Only validated versions can be approved; quarantined ones need an override with a reason.</p>
+      <Flash notice={param(sp, "notice")} error={param(sp, "error")} />
+      <nav className="filters" aria-label="Filter by status">
+        <a href="/admin" aria-current={!statuses ? "page" : undefined}>
+          All ({Object.values(counts).reduce((a, b) => a + b, 0)})
+        </a>
+        {AWAITING.map((s) => (
+          <a key={s} href={`/admin?status=${s}`} aria-current={status === s ? "page" : undefined}>
+            {s} ({counts[s]})
+          </a>
+        ))}
+      </nav>
+      {items.length === 0 ? (
+        <Empty title={statuses ? `Nothing ${status}.` : "Nothing to review."}>
+          <p>
+            New versions appear here after they are mirrored or uploaded and validated. <a href="/admin/mirrors">Request a mirror</a>.
+          </p>
+        </Empty>
+      ) : (
+        <>
+          <form id="bulk" action={bulkDecideAction} className="card bulk">
+            <input type="hidden" name="returnTo" value={returnTo} />
+            <SelectAll form="bulk" name="target" />
+            <label>
+              Note <input name="note" placeholder="optional, for approvals" />
+            </label>
+            <label>
+              Reason <input name="reason" placeholder="required for rejections" />
+            </label>
+            <button className="btn btn-primary" name="decision" value="approve">
+              Approve selected
+            </button>
+            <button className="btn btn-danger" name="decision" value="reject">
+              Reject selected
+            </button>
+          </form>
+          <div className="queue">
+            {items.map((i) => (
+              <Item key={i.id} item={i} returnTo={returnTo} />
+            ))}
+          </div>
+        </>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,17 @@
+import { z } from "zod";
+import { apiRoute, json, parseQuery, requirePermission } from "@/lib/http/api.ts";
+import { canAdminister } from "@/lib/auth/permissions.ts";
+import { formatRule, previewRule } from "@/lib/upstream/allowlist.ts";
+
+export const dynamic = "force-dynamic";
+
+export const rulePreviewQuerySchema = z.object({ rule: z.string().min(1).max(300) });
+
+// GET /api/v1/allowlist/preview?rule=: which existing models a rule would match, and whose mirroring
+// decision it would change, before it is saved (admin).
+export const GET = apiRoute(async (ctx) => {
+  await requirePermission(ctx, canAdminister(ctx.principal), "admin");
+  const { rule } = parseQuery(ctx.req, rulePreviewQuerySchema);
+  const preview = await previewRule({ text: rule });
+  return json({ ...preview, rule: formatRule(preview.rule) });
+});

@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { apiRoute, json, parseQuery, requirePermission } from "@/lib/http/api.ts";
+import { canApprove } from "@/lib/auth/permissions.ts";
+import { AWAITING, listReviewQueue } from "@/lib/models/review.ts";
+
+export const dynamic = "force-dynamic";
+
+export const reviewQuerySchema = z.object({
+  status: z.enum(AWAITING).optional(),
+  handle: z.string().min(1).max(300).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+
+// GET /api/v1/review?status=&handle=: versions awaiting a decision, with evidence and the diff
+// against the previous approved version (admin).
+export const GET = apiRoute(async (ctx) => {
+  await requirePermission(ctx, canApprove(ctx.principal), "approve");
+  const q = parseQuery(ctx.req, reviewQuerySchema);
+  return json({ items: await listReviewQueue({ statuses: q.status ? [q.status] : undefined, handle: q.handle, limit: q.limit }) });
+});

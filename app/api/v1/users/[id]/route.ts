@@ -1,0 +1,23 @@
+import { z } from "zod";
+import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
+import { canAdminister } from "@/lib/auth/permissions.ts";
+import { updateUser } from "@/lib/models/users.ts";
+import { roleSchema } from "../route.ts";
+
+export const dynamic = "force-dynamic";
+
+export const userUpdateSchema = z
+  .object({
+    role: roleSchema.optional(),
+    namespaces: z.array(z.string().max(200)).max(100).optional(),
+    disabled: z.boolean().optional(),
+    password: z.string().min(8).max(1024).optional(),
+  })
+  .strict();
+
+// PATCH /api/v1/users/{id} {"role"?,"namespaces"?,"disabled"?,"password"?}: admin changes, each audited.
+export const PATCH = apiRoute<{ id: string }>(async (ctx) => {
+  await requirePermission(ctx, canAdminister(ctx.principal), "admin", `user ${ctx.params.id}`);
+  const body = await parseBody(ctx.req, userUpdateSchema);
+  return json(await updateUser({ id: ctx.params.id, ...body, actor: ctx.principal, ip: ctx.ip }));
+});
