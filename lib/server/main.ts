@@ -54,6 +54,11 @@ const handle = app.getRequestHandler();
 const server = http.createServer((req, res) => {
   // The audit log's caller address comes from the socket, never from a client-supplied header.
   req.headers[PEER_HEADER] = req.socket.remoteAddress ?? "";
+  // Next's internal headers are never legitimate from a client (there is no middleware here to send
+  // them); `x-middleware-prefetch` would otherwise make Next answer `{}` without running the route.
+  for (const name of Object.keys(req.headers)) {
+    if (name.startsWith("x-middleware-") || name.startsWith("x-invoke-")) delete req.headers[name];
+  }
   // Downloads (hub protocol, blobs) stream straight from the store; everything else is the web app.
   handleDownload(req, res)
     .then((done) => (done ? undefined : handle(req, res)))

@@ -76,3 +76,24 @@ test("handle globs", () => {
   assert.equal(handleMatches("a.b/*", "axb/c"), false);
   assert.equal(handleMatches("tensorflow/tfjs-model/*", "TensorFlow/tfjs-model/x"), true);
 });
+
+test("token creation and management: never above what the caller holds now; owners and admins manage tokens", async () => {
+  const { canCreateToken, canManageToken, canRevalidate } = await import("../../lib/auth/permissions.ts");
+  const scopeLevel = { read: 1, publish: 2, admin: 3 } as const;
+  for (const role of roles) {
+    for (const scope of scopes) {
+      const p = user(role, scope);
+      const have = effectiveLevel(p);
+      for (const want of ["read", "publish", "admin"] as const) {
+        assert.equal(canCreateToken(p, want), scopeLevel[want] <= have, `${role}/${scope ?? "session"} creating ${want}`);
+      }
+      assert.equal(canManageToken(p, "u"), true, "the owner manages their own tokens");
+      assert.equal(canManageToken(p, "someone-else"), have >= 3, `${role}/${scope ?? "session"} managing another's token`);
+      assert.equal(canManageToken(p, null), have >= 3);
+      assert.equal(canRevalidate(p), have >= 3);
+    }
+  }
+  assert.equal(canCreateToken(ANONYMOUS, "read"), false);
+  assert.equal(canManageToken(ANONYMOUS, "u"), false);
+  assert.equal(canRevalidate(ANONYMOUS), false);
+});
