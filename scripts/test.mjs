@@ -29,9 +29,13 @@ function listTests(dir) {
   return out.sort();
 }
 
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const specArgs = argv.filter((a) => a.endsWith(".spec.ts"));
+const args = argv.filter((a) => !a.endsWith(".spec.ts"));
 const unit = listTests("test/unit");
 const integration = listTests("test/integration");
+// Browser tests (Playwright, test/e2e): the whole set with no arguments, or the .spec.ts files named.
+const runBrowser = argv.length === 0 || specArgs.length > 0;
 
 const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", root], { cwd: root, stdio: "inherit" });
 if (tsc.status !== 0) {
@@ -44,8 +48,11 @@ const EXTERNAL = ["DATABASE_URL", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRE
 const embeddedEnv = { ...process.env };
 for (const k of EXTERNAL) delete embeddedEnv[k];
 
-const passes = [{ name: "embedded", env: embeddedEnv, files: args.length ? args : [...unit, ...integration] }];
-if (process.env.DATABASE_URL) passes.push({ name: "postgres", env: process.env, files: args.length ? args : integration });
+const passes = [];
+if (argv.length === 0 || args.length > 0) {
+  passes.push({ name: "embedded", env: embeddedEnv, files: args.length ? args : [...unit, ...integration] });
+  if (process.env.DATABASE_URL) passes.push({ name: "postgres", env: process.env, files: args.length ? args : integration });
+}
 
 const totals = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
 const ALONE = new Set(["test/integration/blob-store.test.ts"]);
@@ -90,6 +97,42 @@ for (const p of passes) {
   if (code !== 0) failed = true;
 }
 
+// Browser tests: Debian's chromium, never a downloaded browser. They use the real PostgreSQL and S3
+// when DATABASE_URL / S3_ENDPOINT are set. Without chromium they are reported as NOT RUN (and fail
+// the run in CI, where .ci/run installs it).
+let browser = "not requested";
+if (runBrowser) {
+  const chromium = process.env.HUBKEEP_CHROMIUM ?? "/usr/bin/chromium";
+  if (!fs.existsSync(chromium)) {
+    browser = `NOT RUN: no chromium at ${chromium} (apt-get install -y chromium)`;
+    console.log(`\n=== hubkeep browser tests ${browser}`);
+    if (process.env.CI) failed = true;
+  } else {
+    console.log(`\n=== hubkeep tests, pass "browser": Playwright with ${chromium}; screenshots in test-results/screenshots`);
+    const code = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test", "--reporter=list", ...specArgs], {
+        cwd: root,
+        env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: "1", HUBKEEP_CHROMIUM: chromium },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout.on("data", (d) => {
+        process.stdout.write(d);
+        out += d;
+      });
+      child.on("exit", (c) => {
+        const n = (k) => Number(new RegExp(`(\\d+) ${k}`).exec(out)?.[1] ?? 0);
+        totals.pass += n("passed");
+        totals.fail += n("failed") + n("flaky") + n("interrupted");
+        totals.skipped += n("skipped") + n("did not run");
+        browser = `${n("passed")} passed, ${n("failed")} failed`;
+        resolve(c ?? 1);
+      });
+    });
+    if (code !== 0) failed = true;
+  }
+}
+
 if (process.env.DATABASE_URL) {
   const { default: pg } = await import("pg");
   const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
@@ -101,6 +144,7 @@ if (process.env.DATABASE_URL) {
     await admin.end().catch(() => {});
   }
 }
-console.log(`\nhubkeep tests (${passes.map((p) => p.name).join(" + ")}):`);
+console.log(`\nhubkeep tests (${[...passes.map((p) => p.name), ...(runBrowser ? ["browser"] : [])].join(" + ")}):`);
+if (runBrowser) console.log(`browser: ${browser}`);
 console.log(`${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped} skipped`);
 process.exit(failed ? 1 : 0);
