@@ -70,9 +70,12 @@ export function toAppError(err: unknown): AppError {
   return new AppError("internal_error", "internal error");
 }
 
-/** The contract's error body: {"error":{"code","message"}}. */
+/**
+ * The contract's error body: {"error":{"code","message"}}, plus `details` when the error carries
+ * facts a client acts on (e.g. a version's current `status` on a 409).
+ */
 export function errorBody(err: AppError) {
-  return { error: { code: err.code, message: err.message } };
+  return { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
 }
 
 export function toErrorResponse(err: unknown): Response {

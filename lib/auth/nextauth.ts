@@ -3,7 +3,7 @@
 // next-auth's encrypted JWT cookie (HttpOnly, SameSite=Lax, Secure behind https) holding only the
 // user id; lib/auth/session.ts turns it back into a user on every request.
 import type { AuthOptions } from "next-auth";
-import CredentialsProvider from "next-auth/providers/credentials";
+import CredentialsModule from "next-auth/providers/credentials";
 import { getEnv } from "../env.ts";
 import { authSecret } from "./secret.ts";
 import { resolveOidcUser, verifyCredentials } from "./signin.ts";
@@ -11,6 +11,9 @@ import { SESSION_MAX_AGE_S, SESSION_UPDATE_AGE_S, secureCookies } from "./sessio
 import { peerIp } from "../http/authenticate.ts";
 
 export const OIDC_PROVIDER_ID = "oidc";
+
+// A CommonJS module: bundlers hand over its default export, plain Node ESM the exports object.
+const CredentialsProvider = ((CredentialsModule as unknown as { default?: typeof CredentialsModule }).default ?? CredentialsModule) as typeof CredentialsModule;
 
 type HeaderBag = Record<string, string | string[] | undefined> | undefined;
 

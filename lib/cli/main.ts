@@ -7,7 +7,7 @@ import { bootDatabase } from "../server/boot.ts";
 import { createApiToken } from "../auth/tokens.ts";
 import { createUser, generatePassword } from "../models/users.ts";
 import { collectGarbage } from "../models/gc.ts";
-import { mirrorCommand } from "./client.ts";
+import { call, mirrorCommand } from "./client.ts";
 import type { Principal, RoleName, ScopeName } from "../auth/principal.ts";
 
 const USAGE = `usage: hubkeep <command>
@@ -20,6 +20,11 @@ Server-host commands (use the configured database: DATABASE_URL, or the embedded
   mirror <url>
       Asks the server (HUBKEEP_URL, with HUBKEEP_TOKEN) to mirror a tfhub.dev or Kaggle model version,
       and follows it with a progress bar; prints the final mirror request as JSON on stdout.
+  approve <handle> <version> [--note <text>] [--override <reason>]
+      Approves a validated version (a quarantined one needs --override with a reason); prints the
+      result as JSON. Needs an admin token.
+  reject <handle> <version> --reason <text>
+      Rejects a version, with the reason recorded in the audit log. Needs an admin token.
   gc [--apply] [--grace-hours <h>] [--json]
       Finds blobs no version references and staging leftovers older than the grace period
       (default 24 h). A dry run unless --apply is given (npm run gc -- --apply).
@@ -79,6 +84,19 @@ export async function main(argv: string[]): Promise<number> {
       const env = getEnv();
       if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an API token)");
       return mirrorCommand({ url: env.client.url, token: env.client.token }, sub);
+    }
+    if (cmd === "approve" || cmd === "reject") {
+      const { values, positionals } = parseArgs({ args: argv.slice(1), allowPositionals: true, options: { note: { type: "string" }, override: { type: "string" }, reason: { type: "string" } } });
+      const [handle, version, ...extra] = positionals;
+      if (!handle || !version || extra.length || !/^[1-9][0-9]*$/.test(version)) throw new UsageError(`usage: hubkeep ${cmd} <handle> <version>${cmd === "reject" ? " --reason <text>" : ""}`);
+      if (cmd === "reject" && !values.reason?.trim()) throw new UsageError("--reason is required: say why the version is rejected");
+      const env = getEnv();
+      if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an admin API token)");
+      const body = cmd === "approve" ? { ...(values.note ? { note: values.note } : {}), ...(values.override ? { overrideReason: values.override } : {}) } : { reason: values.reason };
+      const h = handle.replace(/^https?:\/\/[^/]+\//, "").replace(/^\/+|\/+$/g, "");
+      const { data } = await call<unknown>({ url: env.client.url, token: env.client.token }, "POST", `/api/v1/models/${h}/versions/${version}/${cmd}`, body);
+      process.stdout.write(`${JSON.stringify(data)}\n`);
+      return 0;
     }
     if (cmd === "gc") {
       const { values } = parseArgs({ args: argv.slice(1), options: { apply: { type: "boolean" }, "grace-hours": { type: "string" }, json: { type: "boolean" } } });

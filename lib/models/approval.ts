@@ -22,9 +22,9 @@ export async function approveVersion(input: Target & { note?: string; overrideRe
   const v = await find(input.handle, input.version);
   const target = `${v.module.handle}/${v.number}`;
   if (v.status === "quarantined") {
-    if (!input.overrideReason?.trim()) throw new AppError("conflict", `${target} is quarantined: approving it needs an override with a reason ("overrideReason")`);
+    if (!input.overrideReason?.trim()) throw new AppError("conflict", `${target} is quarantined: approving it needs an override with a reason ("overrideReason")`, { status: v.status });
   } else if (v.status !== "validated") {
-    throw new AppError("conflict", `${target} is ${v.status}: only validated versions can be approved`);
+    throw new AppError("conflict", `${target} is ${v.status}: only validated versions can be approved`, { status: v.status });
   }
   // The status check and the update are one statement: two concurrent decisions cannot both win.
   const updated = await prisma.version.updateMany({
@@ -42,7 +42,7 @@ export async function rejectVersion(input: Target & { reason: string }) {
   const v = await find(input.handle, input.version);
   const target = `${v.module.handle}/${v.number}`;
   if (!input.reason?.trim()) throw new AppError("unprocessable_entity", "a rejection needs a reason");
-  if (v.status === "rejected") throw new AppError("conflict", `${target} is already rejected`);
+  if (v.status === "rejected") throw new AppError("conflict", `${target} is already rejected`, { status: v.status });
   const updated = await prisma.version.updateMany({
     where: { id: v.id, status: v.status },
     data: { status: "rejected", rejectedById: userId(input.actor), rejectedAt: new Date(), rejectionReason: input.reason.trim() },

@@ -141,7 +141,7 @@ test("decisions: approve, override, reject are one row each; refused decisions w
   const r = await version("validated");
   await one(() => rejectVersion({ ...r, reason: "superseded", actor: admin, ip: IP }), "version.reject");
   const f = await version("failed");
-  const refused = await rowsOf(() => assert.rejects(approveVersion({ ...f, actor: admin }), (e: AppError) => e.status === 409 && /is failed/.test(e.message)));
+  const refused = await rowsOf(() => assert.rejects(approveVersion({ ...f, actor: admin }), (e: AppError) => e.status === 409 && /is failed/.test(e.message) && e.details?.status === "failed"));
   assert.deepEqual(refused, []);
   // Bulk: each decided on its own, one row per decided version.
   const b1 = await version("validated");

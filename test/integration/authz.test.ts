@@ -276,3 +276,17 @@ test("disabling a user ends their sessions and tokens at once", async () => {
   assert.equal(demote.status, 409, demote.text);
   assert.match(demote.json!.error!.message, /last admin/);
 });
+
+test("hubkeep approve / reject talk to the API with the caller's token, and say what was wrong", async () => {
+  const tokenOf = (w: Who) => w.headers.authorization!.replace("Bearer ", "");
+  const cli = (args: string[], token: string) => runCommand(["bin/hubkeep.mjs", ...args], baseEnv({ HUBKEEP_URL: base, HUBKEEP_TOKEN: token }));
+  const missing = await cli(["approve", "google/none", "1", "--note", "fine"], tokenOf(who.admin!));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /404: no version 1 of google\/none/);
+  const noReason = await cli(["reject", "google/none", "1"], tokenOf(who.admin!));
+  assert.equal(noReason.code, 2);
+  assert.match(noReason.stderr, /--reason is required/);
+  const viewer = await cli(["reject", "google/none", "1", "--reason", "no"], tokenOf(who.publisher!));
+  assert.equal(viewer.code, 1);
+  assert.match(viewer.stderr, /403: this needs the admin \(to approve or reject versions\) permission/);
+});

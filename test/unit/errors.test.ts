@@ -54,3 +54,9 @@ test("unknown errors are a 500 that leaks nothing", async () => {
     console.error = original;
   }
 });
+
+test("an error's details (e.g. a version's current status on a 409) go in the body beside code and message", async () => {
+  const res = toErrorResponse(new AppError("conflict", "google/x/1 is failed: only validated versions can be approved", { status: "failed" }));
+  assert.equal(res.status, 409);
+  assert.deepEqual(await res.json(), { error: { code: "conflict", message: "google/x/1 is failed: only validated versions can be approved", details: { status: "failed" } } });
+});
