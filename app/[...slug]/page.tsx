@@ -5,6 +5,9 @@ import { getVersionView } from "@/lib/models/versions.ts";
 import { getEnv } from "@/lib/env.ts";
 import { authenticateRequest } from "@/lib/http/authenticate.ts";
 import { canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
+import Markdown from "react-markdown";
+import { CopyButton } from "../ui/client.tsx";
+import { LatencyChart, SizeChart } from "./charts.tsx";
 import { dtypeText, formatBytes, shapeText, signaturesOf } from "@/lib/models/signatures.ts";
 
 export const dynamic = "force-dynamic";
@@ -47,6 +50,15 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   const hex = view.digest.slice("sha256:".length);
   const downloadUrl = isLite ? `${url}?lite-format=tflite` : `${url}?tf-hub-format=compressed`;
   const file = isLite ? `${model.handle.split("/").pop()}_${number}.tflite` : `${model.handle.split("/").pop()}_${number}.tar.gz`;
+  const snippets: Array<{ label: string; code: string }> = [];
+  if (isTfjs) {
+    snippets.push({ label: "TF.js", code: `import * as tf from "@tensorflow/tfjs";\nconst model = await tf.loadGraphModel("${url}", { fromTFHub: true });` });
+  } else if (!isLite) {
+    snippets.push({ label: "Keras layer", code: `import tensorflow_hub as hub\nlayer = hub.KerasLayer("${url}", trainable=False${inputShape ? `, input_shape=${inputShape}` : ""})` });
+    snippets.push({ label: "hub.load", code: `import tensorflow_hub as hub\nmodel = hub.load("${url}")` });
+  }
+  snippets.push({ label: "curl", code: `curl -fL -o ${file} "${downloadUrl}"\necho "${hex}  ${file}" | sha256sum -c -` });
+  const samples = view.benchmark?.batches.find((b) => b.batch === 1)?.samplesMs ?? view.benchmark?.batches[0]?.samplesMs ?? [];
 
   return (
     <>
@@ -55,23 +67,27 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
         <code>{model.handle}</code> · version {number} · <span className="badge">{view.status}</span>
         {view.validation?.level ? <span className="badge">validation: {view.validation.level}</span> : null}
       </p>
-      {model.description ? <p>{model.description}</p> : null}
+      {model.description ? (
+        <div className="markdown">
+          {/* Markdown without raw HTML: scripts, event handlers and javascript: links stay inert. */}
+          <Markdown skipHtml>{model.description}</Markdown>
+        </div>
+      ) : null}
 
       <section className="card" aria-labelledby="use">
         <h2 id="use">Use it</h2>
-        <p className="meta">Pinned URL: versions never change, so this line always gets the same bytes.</p>
-        {isTfjs ? (
-          <pre>
-            <code>{`const model = await tf.loadGraphModel("${url}", { fromTFHub: true });`}</code>
-          </pre>
-        ) : isLite ? null : (
-          <pre>
-            <code>{`import tensorflow_hub as hub\nlayer = hub.KerasLayer("${url}", trainable=False${inputShape ? `, input_shape=${inputShape}` : ""})\n# or\nmodel = hub.load("${url}")`}</code>
-          </pre>
-        )}
-        <pre>
-          <code>{`curl -fL -o ${file} "${downloadUrl}"\necho "${hex}  ${file}" | sha256sum -c -`}</code>
-        </pre>
+        <p className="meta">Pinned URL: versions never change, so these lines always get the same bytes.</p>
+        {snippets.map((sn) => (
+          <div key={sn.label} className="snippet-block">
+            <div className="snippet-head">
+              <span>{sn.label}</span>
+              <CopyButton text={sn.code} label={`Copy ${sn.label}`} />
+            </div>
+            <pre>
+              <code data-snippet={sn.label}>{sn.code}</code>
+            </pre>
+          </div>
+        ))}
         <p className="meta">
           Tip: <code>tensorflow_hub</code> caches every model forever under <code>TFHUB_CACHE_DIR</code> (default: a temp folder); set it to a
           managed location, as client caches silently grow to tens of GB.
@@ -137,6 +153,12 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
           <p className="meta">Not validated yet.</p>
         )}
         {view.benchmark ? (
+          <div className="charts">
+            {samples.length > 0 && <LatencyChart samples={samples} batch={view.benchmark.batches.find((b) => b.batch === 1)?.batch ?? view.benchmark.batches[0]!.batch} />}
+            <SizeChart versions={model.versions.map((v) => ({ number: v.number, mib: Number(v.size) / 1048576, current: v.number === number }))} />
+          </div>
+        ) : null}
+        {view.benchmark ? (
           <table>
             <thead>
               <tr>
@@ -168,7 +190,13 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
         <h2 id="prov">Provenance and files</h2>
         <p>
           Digest <code>{view.digest}</code>, {formatBytes(view.size)}.{" "}
-          {"url" in view.source && view.source.url ? `Mirrored from ${view.source.url}.` : "Uploaded."}
+          {"url" in view.source && view.source.url
+            ? `Mirrored from ${view.source.url}${view.source.fetchedAt ? ` at ${new Date(view.source.fetchedAt).toISOString().replace("T", " ").slice(0, 19)} UTC` : ""}.`
+            : `Uploaded by ${"uploadedBy" in view.source && view.source.uploadedBy ? view.source.uploadedBy : "a deleted user"}.`}{" "}
+          {view.approval
+            ? `Approved by ${view.approval.by ?? "a deleted user"} at ${new Date(view.approval.at).toISOString().replace("T", " ").slice(0, 19)} UTC${view.approval.note ? ` (“${view.approval.note}”)` : ""}.`
+            : `Not approved (${view.status}).`}{" "}
+          {view.downloads.toLocaleString("en-US")} downloads.
         </p>
         <ul>
           {view.files.map((f) => (

@@ -62,3 +62,65 @@ export async function mirrorCommand(cfg: ClientConfig, url: string, opts: { poll
   process.stdout.write(`${JSON.stringify(m)}\n`);
   return 0;
 }
+
+/**
+ * `hubkeep push <handle> <version> <file>`: streams a .tar.gz or .tflite to
+ * PUT /api/v1/models/{handle}/versions/{n} with a progress bar on a TTY, then prints the version
+ * document (status `pending`: it is validated, then waits for an admin) as JSON on stdout.
+ */
+export async function pushCommand(cfg: ClientConfig, handle: string, version: number, file: string, opts: { out?: NodeJS.WriteStream } = {}): Promise<number> {
+  const fs = await import("node:fs");
+  const { Readable } = await import("node:stream");
+  const out = opts.out ?? process.stderr;
+  const tty = Boolean(out.isTTY);
+  let size: number;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new Error("not a regular file");
+    size = st.size;
+  } catch (err) {
+    throw new AppError("bad_request", `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let sent = 0;
+  let lastDraw = 0;
+  const draw = (final = false) => {
+    if (!tty && !final) return;
+    const line = `upload   ${bar(sent, size)}`;
+    out.write(tty ? `\r${line}\x1b[K${final ? "\n" : ""}` : `${line}\n`);
+  };
+  const source = fs.createReadStream(file);
+  source.on("data", (c) => {
+    sent += c.length;
+    if (Date.now() - lastDraw > 100) {
+      lastDraw = Date.now();
+      draw();
+    }
+  });
+  const h = handle.replace(/^https?:\/\/[^/]+\//, "").replace(/^\/+|\/+$/g, "");
+  let res: Response;
+  try {
+    res = await fetch(`${cfg.url}/api/v1/models/${h}/versions/${version}`, {
+      method: "PUT",
+      headers: { ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}), "content-type": "application/octet-stream", "content-length": String(size) },
+      body: Readable.toWeb(source) as ReadableStream,
+      duplex: "half",
+    } as RequestInit);
+  } catch (err) {
+    throw new AppError("service_unavailable", `cannot reach ${cfg.url}: ${(err as Error).message}`);
+  }
+  draw(true);
+  const text = await res.text();
+  let data: { error?: { message?: string }; status?: string; digest?: string } = {};
+  try {
+    data = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok) {
+    out.write(`push failed: ${res.status}: ${data.error?.message ?? text.slice(0, 200)}\n`);
+    return 1;
+  }
+  out.write(`${res.status === 201 ? "uploaded" : "already there (same bytes)"}: ${h} version ${version}, ${data.digest}; status ${data.status}: it is validated, then waits for an admin's approval\n`);
+  process.stdout.write(`${text}\n`);
+  return 0;
+}

@@ -7,7 +7,7 @@ import { bootDatabase } from "../server/boot.ts";
 import { createApiToken } from "../auth/tokens.ts";
 import { createUser, generatePassword } from "../models/users.ts";
 import { collectGarbage } from "../models/gc.ts";
-import { call, mirrorCommand } from "./client.ts";
+import { call, mirrorCommand, pushCommand } from "./client.ts";
 import type { Principal, RoleName, ScopeName } from "../auth/principal.ts";
 
 const USAGE = `usage: hubkeep <command>
@@ -20,6 +20,9 @@ Server-host commands (use the configured database: DATABASE_URL, or the embedded
   mirror <url>
       Asks the server (HUBKEEP_URL, with HUBKEEP_TOKEN) to mirror a tfhub.dev or Kaggle model version,
       and follows it with a progress bar; prints the final mirror request as JSON on stdout.
+  push <handle> <version> <file>
+      Uploads a .tar.gz of a SavedModel, TF1 Hub module or TF.js model, or a .tflite, to the server
+      (HUBKEEP_URL, HUBKEEP_TOKEN) with a progress bar; prints the new version as JSON.
   approve <handle> <version> [--note <text>] [--override <reason>]
       Approves a validated version (a quarantined one needs --override with a reason); prints the
       result as JSON. Needs an admin token.
@@ -84,6 +87,13 @@ export async function main(argv: string[]): Promise<number> {
       const env = getEnv();
       if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an API token)");
       return mirrorCommand({ url: env.client.url, token: env.client.token }, sub);
+    }
+    if (cmd === "push") {
+      const [handle, version, file, ...extra] = argv.slice(1);
+      if (!handle || !version || !file || extra.length || !/^[1-9][0-9]*$/.test(version)) throw new UsageError("usage: hubkeep push <handle> <version> <file>");
+      const env = getEnv();
+      if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to a publish API token)");
+      return pushCommand({ url: env.client.url, token: env.client.token }, handle, Number(version), file);
     }
     if (cmd === "approve" || cmd === "reject") {
       const { values, positionals } = parseArgs({ args: argv.slice(1), allowPositionals: true, options: { note: { type: "string" }, override: { type: "string" }, reason: { type: "string" } } });

@@ -50,7 +50,7 @@ export async function refuseCrossSite(req: Request, principal: Principal, ip: st
  * Throws 401 for anonymous callers and 403 (naming the permission) for signed-in ones when `allowed`
  * is false; either way the attempt is audited.
  */
-export async function requirePermission(ctx: ApiContext<unknown>, allowed: boolean, perm: Permission, target?: string): Promise<void> {
+export async function requirePermission(ctx: ApiContext<unknown>, allowed: boolean, perm: Permission, target?: string, why?: string): Promise<void> {
   if (allowed) return;
   const anonymous = ctx.principal.kind === "anonymous";
   await recordAudit({
@@ -62,7 +62,7 @@ export async function requirePermission(ctx: ApiContext<unknown>, allowed: boole
     details: { method: ctx.req.method, path: new URL(ctx.req.url).pathname },
   });
   if (anonymous) throw new AppError("unauthorized", "authentication required: sign in, or send Authorization: Bearer <token>");
-  throw new AppError("forbidden", `this needs the ${describePermission(perm)} permission`);
+  throw new AppError("forbidden", `this needs the ${describePermission(perm)} permission${why ? `: ${why}` : ""}`);
 }
 
 /** Parses a JSON body: 400 if it is not JSON, 422 if it does not match the schema. */

@@ -1,33 +1,8 @@
-// Catalogue queries shared by the home page and GET /api/v1/models.
+// Catalogue queries shared by the home page, model pages and GET /api/v1/models[/...].
 import { db } from "../db/client.ts";
-
-export type CatalogueItem = {
-  handle: string;
-  title: string | null;
-  publisher: string;
-  task: string | null;
-  latestVersion: number | null;
-};
-
-/** Modules with at least one approved version, most recently updated first. */
-export async function listCatalogue(opts: { page: number; pageSize: number }): Promise<{ items: CatalogueItem[]; total: number }> {
-  const prisma = await db();
-  const where = { versions: { some: { status: "approved" as const } } };
-  const [rows, total] = await Promise.all([
-    prisma.module.findMany({
-      where,
-      orderBy: { updatedAt: "desc" },
-      skip: (opts.page - 1) * opts.pageSize,
-      take: opts.pageSize,
-      include: { versions: { where: { status: "approved" }, orderBy: { number: "desc" }, take: 1, select: { number: true } } },
-    }),
-    prisma.module.count({ where }),
-  ]);
-  return {
-    items: rows.map((m) => ({ handle: m.handle, title: m.title, publisher: m.publisher, task: m.task, latestVersion: m.versions[0]?.number ?? null })),
-    total,
-  };
-}
+import { AppError } from "../errors.ts";
+import { recordAudit } from "../audit.ts";
+import type { Principal } from "../auth/principal.ts";
 
 /** A model page: the module, its versions visible to the caller, and their download totals. */
 export async function getModelPage(handle: string, opts: { includeUnapproved: boolean }) {
@@ -53,5 +28,160 @@ export async function getModelPage(handle: string, opts: { includeUnapproved: bo
     task: m.task,
     license: m.license,
     versions: m.versions.map(({ id, ...v }) => ({ ...v, downloads: downloads.get(id) ?? 0 })),
+  };
+}
+
+export type ModelMetadataPatch = {
+  title?: string | null;
+  description?: string | null;
+  task?: string | null;
+  tags?: string[];
+  license?: string | null;
+};
+
+/** Sets a model's catalogue metadata (PATCH /api/v1/models/{handle}); audited with the fields changed. */
+export async function updateModelMetadata(input: { handle: string; patch: ModelMetadataPatch; actor: Principal; ip?: string | null }) {
+  const prisma = await db();
+  const handle = input.handle.toLowerCase();
+  const m = await prisma.module.findUnique({ where: { handle } });
+  if (!m) throw new AppError("not_found", `no model ${handle}`);
+  const data = Object.fromEntries(Object.entries(input.patch).filter(([, v]) => v !== undefined));
+  if (Object.keys(data).length === 0) throw new AppError("unprocessable_entity", "nothing to change: send at least one of title, description, task, tags, license");
+  if (data.tags) data.tags = [...new Set((data.tags as string[]).map((t) => t.trim().toLowerCase()))];
+  const updated = await prisma.module.update({ where: { id: m.id }, data });
+  await recordAudit({ actor: input.actor, action: "model.metadata", targetType: "module", target: handle, ip: input.ip, details: { fields: Object.keys(data) } });
+  return { handle: updated.handle, title: updated.title, description: updated.description, task: updated.task, tags: updated.tags, license: updated.license, publisher: updated.publisher, source: updated.source };
+}
+
+/** Who owns a model, for permission checks: its source (uploads are publisher-owned). */
+export async function modelSource(handle: string): Promise<"upstream" | "upload" | null> {
+  const prisma = await db();
+  const m = await prisma.module.findUnique({ where: { handle: handle.toLowerCase() }, select: { source: true } });
+  return m?.source ?? null;
+}
+
+export const SORTS = ["relevance", "recent", "downloads"] as const;
+export type CatalogueSort = (typeof SORTS)[number];
+export const FACETS = ["publisher", "task", "format", "license", "status"] as const;
+export type FacetName = (typeof FACETS)[number];
+
+export type CatalogueQuery = {
+  q?: string;
+  publisher?: string[];
+  task?: string[];
+  format?: string[];
+  license?: string[];
+  /** Version statuses to include; callers that may not see unapproved versions get approved only. */
+  status?: string[];
+  sort?: CatalogueSort;
+  page?: number;
+  pageSize?: number;
+  includeUnapproved: boolean;
+};
+
+export type CatalogueHit = {
+  handle: string;
+  title: string | null;
+  description: string | null;
+  publisher: string;
+  task: string | null;
+  tags: string[];
+  license: string | null;
+  latestVersion: number | null;
+  format: string | null;
+  downloads: number;
+  updatedAt: Date;
+  rank: number;
+};
+
+export type CatalogueResult = {
+  items: CatalogueHit[];
+  total: number;
+  page: number;
+  pageSize: number;
+  facets: Record<FacetName, Array<{ value: string; count: number }>>;
+};
+
+/** A prefix query over the words of `q` (letters and digits only, so it is always valid tsquery). */
+export function toPrefixQuery(q: string | undefined): string {
+  const words = (q ?? "")
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)
+    .slice(0, 8);
+  return words.map((w) => `${w}:*`).join(" & ");
+}
+
+const ALL_STATUSES = ["pending", "validating", "validated", "failed", "quarantined", "approved", "rejected"];
+
+/**
+ * Catalogue search: full text (PostgreSQL tsvector with a GIN index, prefix matching) over handle,
+ * title, tags, task, publisher and description; facets; sort by relevance, recent or downloads;
+ * pages. Only models with a visible version match: approved ones, or any status for admins.
+ */
+export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueResult> {
+  const prisma = await db();
+  const page = Math.max(1, Math.floor(query.page ?? 1));
+  const pageSize = Math.min(100, Math.max(1, Math.floor(query.pageSize ?? 20)));
+  const statuses = query.includeUnapproved ? (query.status?.length ? query.status.filter((s) => ALL_STATUSES.includes(s)) : ALL_STATUSES) : ["approved"];
+  const tsq = toPrefixQuery(query.q);
+  const list = (v?: string[]) => (v && v.length ? v : null);
+  const params: unknown[] = [tsq, statuses, list(query.format), list(query.publisher), list(query.task), list(query.license)];
+  const filtered = `
+    WITH params AS (SELECT CASE WHEN $1::text = '' THEN NULL ELSE to_tsquery('simple', $1::text) END AS q),
+    filtered AS (
+      SELECT m.id, m.handle, m.title, m.description, m.task, m.tags, m.license, m.publisher, m."updatedAt",
+             CASE WHEN p.q IS NULL THEN 0 ELSE ts_rank_cd(m."searchVector", p.q, 1) END AS rank
+      FROM "Module" m CROSS JOIN params p
+      WHERE (p.q IS NULL OR m."searchVector" @@ p.q)
+        AND EXISTS (SELECT 1 FROM "Version" v WHERE v."moduleId" = m.id AND v.status::text = ANY($2::text[])
+                    AND ($3::text[] IS NULL OR v.format::text = ANY($3::text[])))
+        AND ($4::text[] IS NULL OR m.publisher = ANY($4::text[]))
+        AND ($5::text[] IS NULL OR m.task = ANY($5::text[]))
+        AND ($6::text[] IS NULL OR m.license = ANY($6::text[]))
+    )`;
+  const order =
+    query.sort === "recent"
+      ? `f."updatedAt" DESC, f.handle`
+      : query.sort === "downloads"
+        ? `downloads DESC, f.handle`
+        : tsq
+          ? `f.rank DESC, downloads DESC, f.handle`
+          : `downloads DESC, f."updatedAt" DESC, f.handle`;
+  const rowsSql = `${filtered}
+    SELECT f.handle, f.title, f.description, f.publisher, f.task, f.tags, f.license, f."updatedAt", f.rank::float8 AS rank,
+           coalesce(dl.downloads, 0)::int AS downloads, count(*) OVER ()::int AS total,
+           latest.number AS "latestVersion", latest.format AS format
+    FROM filtered f
+    LEFT JOIN (SELECT v."moduleId", sum(d.count)::bigint AS downloads FROM "DownloadCount" d JOIN "Version" v ON v.id = d."versionId" GROUP BY v."moduleId") dl
+      ON dl."moduleId" = f.id
+    LEFT JOIN LATERAL (SELECT v.number, v.format::text AS format FROM "Version" v
+                       WHERE v."moduleId" = f.id AND v.status::text = ANY($2::text[]) ORDER BY v.number DESC LIMIT 1) latest ON true
+    ORDER BY ${order}
+    LIMIT $7 OFFSET $8`;
+  const facetSql = `${filtered}
+    SELECT 'publisher' AS facet, publisher AS value, count(*)::int AS count FROM filtered GROUP BY publisher
+    UNION ALL SELECT 'task', task, count(*)::int FROM filtered WHERE task IS NOT NULL GROUP BY task
+    UNION ALL SELECT 'license', license, count(*)::int FROM filtered WHERE license IS NOT NULL GROUP BY license
+    UNION ALL SELECT 'format', v.format::text, count(DISTINCT f.id)::int FROM filtered f JOIN "Version" v ON v."moduleId" = f.id AND v.status::text = ANY($2::text[]) GROUP BY v.format
+    ${query.includeUnapproved ? `UNION ALL SELECT 'status', v.status::text, count(DISTINCT f.id)::int FROM filtered f JOIN "Version" v ON v."moduleId" = f.id GROUP BY v.status` : ""}`;
+  const [rows, facetRows] = await Promise.all([
+    prisma.$queryRawUnsafe<Array<Omit<CatalogueHit, "rank"> & { rank: number; total: number }>>(rowsSql, ...params, pageSize, (page - 1) * pageSize),
+    prisma.$queryRawUnsafe<Array<{ facet: FacetName; value: string; count: number }>>(facetSql, ...params),
+  ]);
+  const facets = Object.fromEntries(FACETS.map((f) => [f, [] as Array<{ value: string; count: number }>])) as CatalogueResult["facets"];
+  for (const r of facetRows) facets[r.facet].push({ value: r.value, count: r.count });
+  for (const f of FACETS) facets[f] = facets[f].sort((a, b) => b.count - a.count || a.value.localeCompare(b.value)).slice(0, 25);
+  let total = rows[0]?.total ?? 0;
+  if (rows.length === 0 && page > 1) {
+    const count = await prisma.$queryRawUnsafe<Array<{ n: number }>>(`${filtered} SELECT count(*)::int AS n FROM filtered`, ...params);
+    total = count[0]?.n ?? 0;
+  }
+  return {
+    items: rows.map(({ total: _t, ...r }) => ({ ...r, downloads: Number(r.downloads), tags: r.tags ?? [] })),
+    total,
+    page,
+    pageSize,
+    facets,
   };
 }

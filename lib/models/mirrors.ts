@@ -288,7 +288,7 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
 }
 
 /** Queues validation of a new version; without a queue in this process it stays `pending` (re-validate later). */
-async function enqueueValidation(versionId: string): Promise<void> {
+export async function enqueueValidation(versionId: string): Promise<void> {
   try {
     const { validateVersionJob } = await import("../validation/job.ts");
     await (await getQueue()).enqueue(validateVersionJob, { versionId });

@@ -235,7 +235,7 @@ export async function getVersionView(handle: string, version: number) {
           paramCount: run.benchmarks[0]!.paramCount,
           loadMs: run.benchmarks[0]!.loadMs,
           peakRssBytes: run.benchmarks[0]!.peakRssBytes,
-          batches: run.benchmarks.map((b) => ({ batch: b.batch, firstInferenceMs: b.firstInferenceMs, p50Ms: b.p50Ms, p95Ms: b.p95Ms, p99Ms: b.p99Ms, throughputPerSec: b.throughputPerSec, runs: b.samplesMs.length })),
+          batches: run.benchmarks.map((b) => ({ batch: b.batch, firstInferenceMs: b.firstInferenceMs, p50Ms: b.p50Ms, p95Ms: b.p95Ms, p99Ms: b.p99Ms, throughputPerSec: b.throughputPerSec, runs: b.samplesMs.length, samplesMs: b.samplesMs })),
         }
       : null,
     validationHistory: history.map((r) => ({ id: r.id, status: r.status, level: r.level, runtime: r.runtime, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt })),

@@ -1,11 +1,9 @@
-import { z } from "zod";
 import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
 import { canAdminister } from "@/lib/auth/permissions.ts";
 import { addRule, formatRule, listRules } from "@/lib/upstream/allowlist.ts";
+import { allowRuleSchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
-
-export const allowRuleSchema = z.object({ rule: z.string().min(1).max(300), note: z.string().max(500).optional() });
 
 // GET /api/v1/allowlist: the allow and deny rules (admin).
 export const GET = apiRoute(async (ctx) => {

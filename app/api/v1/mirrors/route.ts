@@ -1,11 +1,9 @@
-import { z } from "zod";
 import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
 import { canAdminister, canRequestMirror } from "@/lib/auth/permissions.ts";
 import { listMirrorRequests, requestMirror } from "@/lib/models/mirrors.ts";
+import { mirrorRequestSchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
-
-export const mirrorRequestSchema = z.object({ url: z.string().min(1, "url is required").max(2000) });
 
 // POST /api/v1/mirrors {"url"}: mirror an allowlisted upstream version (publisher, admin).
 export const POST = apiRoute(async (ctx) => {

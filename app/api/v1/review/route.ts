@@ -1,15 +1,9 @@
-import { z } from "zod";
 import { apiRoute, json, parseQuery, requirePermission } from "@/lib/http/api.ts";
 import { canApprove } from "@/lib/auth/permissions.ts";
 import { AWAITING, listReviewQueue } from "@/lib/models/review.ts";
+import { reviewQuerySchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
-
-export const reviewQuerySchema = z.object({
-  status: z.enum(AWAITING).optional(),
-  handle: z.string().min(1).max(300).optional(),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-});
 
 // GET /api/v1/review?status=&handle=: versions awaiting a decision, with evidence and the diff
 // against the previous approved version (admin).

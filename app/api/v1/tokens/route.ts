@@ -1,20 +1,9 @@
-import { z } from "zod";
 import { apiRoute, json, parseBody, parseQuery, requirePermission } from "@/lib/http/api.ts";
 import { canAdminister, canCreateToken } from "@/lib/auth/permissions.ts";
 import { createApiToken, listApiTokens } from "@/lib/auth/tokens.ts";
+import { tokenListQuerySchema, tokenCreateSchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
-
-export const tokenListQuerySchema = z.object({ all: z.enum(["true", "false"]).optional() });
-export const tokenCreateSchema = z
-  .object({
-    scope: z.enum(["read", "publish", "admin"]),
-    name: z.string().trim().min(1).max(100).optional(),
-    expiresInDays: z.number().int().min(1).max(3650).optional(),
-    /** Admins only: create the token for another user (the token is still shown once, to the caller). */
-    email: z.email().optional(),
-  })
-  .strict();
 
 // GET /api/v1/tokens[?all=true]: the caller's tokens (all users' with ?all=true, admin). Never secrets.
 export const GET = apiRoute(async (ctx) => {

@@ -1,12 +1,9 @@
-import { z } from "zod";
 import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
 import { canAdminister } from "@/lib/auth/permissions.ts";
 import { createUser, listUsers } from "@/lib/models/users.ts";
+import { roleSchema, userCreateSchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
-
-export const roleSchema = z.enum(["viewer", "publisher", "admin"]);
-export const userCreateSchema = z.object({ email: z.email(), role: roleSchema, password: z.string().min(8).max(1024).optional() }).strict();
 
 // GET /api/v1/users: users, roles, namespaces, sign-in methods (admin).
 export const GET = apiRoute(async (ctx) => {

@@ -1,11 +1,9 @@
-import { z } from "zod";
 import { apiRoute, json, parseQuery, requirePermission } from "@/lib/http/api.ts";
 import { canAdminister } from "@/lib/auth/permissions.ts";
 import { formatRule, previewRule } from "@/lib/upstream/allowlist.ts";
+import { rulePreviewQuerySchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
-
-export const rulePreviewQuerySchema = z.object({ rule: z.string().min(1).max(300) });
 
 // GET /api/v1/allowlist/preview?rule=: which existing models a rule would match, and whose mirroring
 // decision it would change, before it is saved (admin).

@@ -1,12 +1,14 @@
-import { z } from "zod";
 import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
 import { approveVersion, rejectVersion } from "@/lib/models/approval.ts";
 import { parseModelPath } from "@/lib/http/model-path.ts";
-import { canAdminister, canApprove, canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
+import { canAdminister, canApprove, canPublishTo, canReadApproved, canReadUnapproved, effectiveLevel } from "@/lib/auth/permissions.ts";
+import { discardBody, uploadVersion } from "@/lib/models/upload.ts";
+import { modelSource, updateModelMetadata } from "@/lib/models/catalogue.ts";
 import { getVersionView } from "@/lib/models/versions.ts";
 import { requestRevalidation } from "@/lib/validation/job.ts";
 import { AppError } from "@/lib/errors.ts";
 import { getEnv } from "@/lib/env.ts";
+import { approveSchema, metadataSchema, rejectSchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -23,8 +25,6 @@ export const GET = apiRoute<Params>(async (ctx) => {
   return json(view);
 });
 
-const approveBody = z.object({ note: z.string().max(2000).optional(), overrideReason: z.string().max(2000).optional() }).strict();
-const rejectBody = z.object({ reason: z.string().trim().min(1, "a rejection needs a reason").max(2000) }).strict();
 
 // POST /api/v1/models/{handle}/versions/{n}/{validate|approve|reject} (admin).
 //   validate: re-validate; a new run, the history kept (202).
@@ -39,6 +39,49 @@ export const POST = apiRoute<Params>(async (ctx) => {
     return json(await requestRevalidation(target), { status: 202 });
   }
   await requirePermission(ctx, canApprove(ctx.principal), "approve", `${p.handle}/${p.version}`);
-  if (p.action === "approve") return json(await approveVersion({ ...target, ...(await parseBody(ctx.req, approveBody)) }));
-  return json(await rejectVersion({ ...target, ...(await parseBody(ctx.req, rejectBody)) }));
+  if (p.action === "approve") return json(await approveVersion({ ...target, ...(await parseBody(ctx.req, approveSchema)) }));
+  return json(await rejectVersion({ ...target, ...(await parseBody(ctx.req, rejectSchema)) }));
+});
+
+// PUT /api/v1/models/{handle}/versions/{n}: upload a version (publisher in their namespace, admin).
+// The body (a .tar.gz of a SavedModel / TF1 Hub / TF.js model, or a .tflite) streams straight into
+// the blob store. 201 with the version (pending); the same bytes again 200; other bytes 409; over
+// HUBKEEP_MAX_UPLOAD_BYTES 413; not a model 422 naming what was found.
+export const PUT = apiRoute<Params>(async (ctx) => {
+  const p = parseModelPath(ctx.params.path);
+  if (p.version === undefined || p.action !== undefined) throw new AppError("not_found", `PUT goes to /api/v1/models/{handle}/versions/{n}`);
+  const p2 = ctx.principal;
+  const why =
+    p2.kind === "user" && effectiveLevel(p2) >= 2 && !canPublishTo(p2, p.handle)
+      ? `${p.handle} is outside your namespaces (${p2.namespaces.join(", ") || "none assigned: ask an admin"})`
+      : undefined;
+  await requirePermission(ctx, canPublishTo(p2, p.handle), "publish", `${p.handle}/${p.version}`, why).catch(async (err) => {
+    // Read what the client is still sending, so it sees the 401/403 rather than a reset.
+    await discardBody(ctx.req.body as AsyncIterable<Uint8Array> | null);
+    throw err;
+  });
+  const length = ctx.req.headers.get("content-length");
+  const published = await uploadVersion({
+    handle: p.handle,
+    version: p.version,
+    body: ctx.req.body as AsyncIterable<Uint8Array> | null,
+    contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : null,
+    maxBytes: getEnv().maxUploadBytes,
+    actor: p2,
+    ip: ctx.ip,
+  });
+  return json(await getVersionView(published.handle, published.version), { status: published.created ? 201 : 200 });
+});
+
+// PATCH /api/v1/models/{handle} {"title"?,"description"?,"task"?,"tags"?,"license"?}: catalogue
+// metadata (descriptions are markdown). Uploaded models: their publisher (namespace) or an admin;
+// mirrored models: admins.
+export const PATCH = apiRoute<Params>(async (ctx) => {
+  const p = parseModelPath(ctx.params.path);
+  if (p.version !== undefined || p.action !== undefined) throw new AppError("not_found", `PATCH goes to /api/v1/models/{handle}`);
+  const source = await modelSource(p.handle);
+  const allowed = source === "upstream" ? canAdminister(ctx.principal) : canPublishTo(ctx.principal, p.handle);
+  await requirePermission(ctx, allowed, source === "upstream" ? "admin" : "publish", p.handle);
+  const patch = await parseBody(ctx.req, metadataSchema);
+  return json(await updateModelMetadata({ handle: p.handle, patch, actor: ctx.principal, ip: ctx.ip }));
 });

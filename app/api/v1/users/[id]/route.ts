@@ -1,19 +1,9 @@
-import { z } from "zod";
 import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
 import { canAdminister } from "@/lib/auth/permissions.ts";
 import { updateUser } from "@/lib/models/users.ts";
-import { roleSchema } from "../route.ts";
+import { userUpdateSchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
-
-export const userUpdateSchema = z
-  .object({
-    role: roleSchema.optional(),
-    namespaces: z.array(z.string().max(200)).max(100).optional(),
-    disabled: z.boolean().optional(),
-    password: z.string().min(8).max(1024).optional(),
-  })
-  .strict();
 
 // PATCH /api/v1/users/{id} {"role"?,"namespaces"?,"disabled"?,"password"?}: admin changes, each audited.
 export const PATCH = apiRoute<{ id: string }>(async (ctx) => {
