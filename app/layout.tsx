@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import "./globals.css";
 import { pageContext } from "@/lib/http/page-context.ts";
-import { canAdminister } from "@/lib/auth/permissions.ts";
+import { canAdminister, effectiveLevel } from "@/lib/auth/permissions.ts";
 import { SignOutButton } from "./ui/client.tsx";
 
 export const metadata: Metadata = {
@@ -25,6 +25,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           </a>
           <nav aria-label="Main">
             <a href="/">Catalogue</a>
+            {user && effectiveLevel(user) >= 2 && <a href="/upload">Upload</a>}
             {user && canAdminister(user) && <a href="/admin">Admin</a>}
             {user && <a href="/tokens">API tokens</a>}
           </nav>

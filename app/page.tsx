@@ -9,6 +9,16 @@ export const dynamic = "force-dynamic";
 const FACET_LABEL: Record<FacetName, string> = { publisher: "Publisher", task: "Task", format: "Format", license: "License", status: "Status" };
 const FORMAT_LABEL: Record<string, string> = { saved_model: "SavedModel", tf1_hub: "TF1 Hub module", tfjs_graph: "TF.js graph", tfjs_layers: "TF.js layers", tflite: "TFLite", unknown: "unknown" };
 
+/** A description's first words as plain text (markdown and any HTML dropped) for a result card. */
+function plainText(md: string): string {
+  return md
+    .replace(/<[^>]*>?/g, " ")
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/[#*`_>~|]/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
 function all(sp: Record<string, string | string[] | undefined>, k: string): string[] {
   const v = sp[k];
   return (Array.isArray(v) ? v : v ? [v] : []).flatMap((x) => x.split(",")).filter(Boolean);
@@ -118,7 +128,7 @@ export default async function Home({ searchParams }: { searchParams: SearchParam
                     {m.format && <span className="badge">{FORMAT_LABEL[m.format] ?? m.format}</span>}
                   </div>
                   {m.title && <div className="meta mono">{m.handle}</div>}
-                  {m.description && <p className="snippet">{m.description.replace(/[#*`_>[\]()]/g, "").slice(0, 220)}</p>}
+                  {m.description && <p className="snippet">{plainText(m.description).slice(0, 220)}</p>}
                   <div className="meta">
                     {m.publisher}
                     {m.task ? ` · ${m.task}` : ""}

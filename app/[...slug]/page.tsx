@@ -4,7 +4,7 @@ import { getModelPage } from "@/lib/models/catalogue.ts";
 import { getVersionView } from "@/lib/models/versions.ts";
 import { getEnv } from "@/lib/env.ts";
 import { authenticateRequest } from "@/lib/http/authenticate.ts";
-import { canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
+import { canReadApproved, canReadUnapprovedIn } from "@/lib/auth/permissions.ts";
 import Markdown from "react-markdown";
 import { CopyButton } from "../ui/client.tsx";
 import { LatencyChart, SizeChart } from "./charts.tsx";
@@ -32,7 +32,7 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
       </div>
     );
   }
-  const admin = canReadUnapproved(principal);
+  const admin = canReadUnapprovedIn(principal, handle);
   const model = await getModelPage(handle, { includeUnapproved: admin });
   if (!model) notFound();
   const number = pinned ?? model.versions.find((v) => v.status === "approved")?.number ?? model.versions[0]!.number;

@@ -120,3 +120,8 @@ export function canManageToken(p: Principal, ownerId: string | null): boolean {
 export function canRevalidate(p: Principal): boolean {
   return canApprove(p);
 }
+
+/** Versions that are not approved: admins everywhere, publishers inside their own namespaces. */
+export function canReadUnapprovedIn(p: Principal, handle: string): boolean {
+  return canReadUnapproved(p) || canPublishTo(p, handle);
+}

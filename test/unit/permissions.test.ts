@@ -68,6 +68,16 @@ test("publishers upload only inside their namespaces; admins anywhere", () => {
   assert.equal(canPublishTo(user("admin", "publish"), "internal/x"), false);
 });
 
+test("unapproved versions: admins anywhere, publishers only in their namespaces", async () => {
+  const { canReadUnapprovedIn } = await import("../../lib/auth/permissions.ts");
+  assert.equal(canReadUnapprovedIn(user("publisher", null, ["internal/team/*"]), "internal/team/x"), true);
+  assert.equal(canReadUnapprovedIn(user("publisher", null, ["internal/team/*"]), "google/x"), false);
+  assert.equal(canReadUnapprovedIn(user("publisher", "read", ["internal/team/*"]), "internal/team/x"), false, "a read token sees approved only");
+  assert.equal(canReadUnapprovedIn(user("viewer", null), "internal/team/x"), false);
+  assert.equal(canReadUnapprovedIn(user("admin", null), "google/x"), true);
+  assert.equal(canReadUnapprovedIn(ANONYMOUS, "google/x"), false);
+});
+
 test("handle globs", () => {
   assert.equal(handleMatches("google/*", "google/imagenet"), true);
   assert.equal(handleMatches("google/*", "google/imagenet/mobilenet_v2/feature_vector"), true);

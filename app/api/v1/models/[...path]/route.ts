@@ -1,7 +1,7 @@
 import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
 import { approveVersion, rejectVersion } from "@/lib/models/approval.ts";
 import { parseModelPath } from "@/lib/http/model-path.ts";
-import { canAdminister, canApprove, canPublishTo, canReadApproved, canReadUnapproved, effectiveLevel } from "@/lib/auth/permissions.ts";
+import { canAdminister, canApprove, canPublishTo, canReadApproved, canReadUnapprovedIn, effectiveLevel } from "@/lib/auth/permissions.ts";
 import { discardBody, uploadVersion } from "@/lib/models/upload.ts";
 import { modelSource, updateModelMetadata } from "@/lib/models/catalogue.ts";
 import { getVersionView } from "@/lib/models/versions.ts";
@@ -21,7 +21,7 @@ export const GET = apiRoute<Params>(async (ctx) => {
   if (p.version === undefined || p.action !== undefined) throw new AppError("not_found", `no such resource: /api/v1/models/${ctx.params.path.join("/")}`);
   await requirePermission(ctx, canReadApproved(ctx.principal, { anonymousRead: getEnv().anonymousRead }), "read", `${p.handle}/${p.version}`);
   const view = await getVersionView(p.handle, p.version);
-  if (!view || (view.status !== "approved" && !canReadUnapproved(ctx.principal))) throw new AppError("not_found", `no version ${p.version} of ${p.handle}`);
+  if (!view || (view.status !== "approved" && !canReadUnapprovedIn(ctx.principal, p.handle))) throw new AppError("not_found", `no version ${p.version} of ${p.handle}`);
   return json(view);
 });
 
