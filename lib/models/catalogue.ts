@@ -49,6 +49,7 @@ export async function updateModelMetadata(input: { handle: string; patch: ModelM
   if (Object.keys(data).length === 0) throw new AppError("unprocessable_entity", "nothing to change: send at least one of title, description, task, tags, license");
   if (data.tags) data.tags = [...new Set((data.tags as string[]).map((t) => t.trim().toLowerCase()))];
   const updated = await prisma.module.update({ where: { id: m.id }, data });
+  forgetCatalogueFacets();
   await recordAudit({ actor: input.actor, action: "model.metadata", targetType: "module", target: handle, ip: input.ip, details: { fields: Object.keys(data) } });
   return { handle: updated.handle, title: updated.title, description: updated.description, task: updated.task, tags: updated.tags, license: updated.license, publisher: updated.publisher, source: updated.source };
 }
@@ -119,6 +120,24 @@ const ALL_STATUSES = ["pending", "validating", "validated", "failed", "quarantin
  * title, tags, task, publisher and description; facets; sort by relevance, recent or downloads;
  * pages. Only models with a visible version match: approved ones, or any status for admins.
  */
+// Search results are kept for a few seconds per exact query (in this process, single-flight: many
+// clients asking the same thing share one database query). Facet counts and totals depend only on
+// the filters, not on the sort or page, so they are kept per filter set. Publishing, approving,
+// rejecting and metadata changes clear both; another replica's view lags by at most the TTL.
+const CACHE_TTL_MS = 10_000;
+type Cached<T> = { at: number; value: Promise<T> };
+const caches = ((globalThis as { __hubkeepCatalogueCache?: { facets: Map<string, Cached<unknown>>; rows: Map<string, Cached<unknown>> } }).__hubkeepCatalogueCache ??= { facets: new Map(), rows: new Map() });
+
+function cached<T>(map: Map<string, Cached<unknown>>, key: string, load: () => Promise<T>): Promise<T> {
+  const hit = map.get(key);
+  if (hit && Date.now() - hit.at < CACHE_TTL_MS) return hit.value as Promise<T>;
+  if (map.size > 2000) map.clear();
+  const value = load();
+  map.set(key, { at: Date.now(), value });
+  value.catch(() => map.delete(key));
+  return value;
+}
+
 export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueResult> {
   const prisma = await db();
   const page = Math.max(1, Math.floor(query.page ?? 1));
@@ -127,61 +146,72 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
   const tsq = toPrefixQuery(query.q);
   const list = (v?: string[]) => (v && v.length ? v : null);
   const params: unknown[] = [tsq, statuses, list(query.format), list(query.publisher), list(query.task), list(query.license)];
+  // The text condition is written only when there is a query, so the planner can use the GIN index.
   const filtered = `
-    WITH params AS (SELECT CASE WHEN $1::text = '' THEN NULL ELSE to_tsquery('simple', $1::text) END AS q),
-    filtered AS (
-      SELECT m.id, m.handle, m.title, m.description, m.task, m.tags, m.license, m.publisher, m."updatedAt",
-             CASE WHEN p.q IS NULL THEN 0 ELSE ts_rank_cd(m."searchVector", p.q, 1) END AS rank
-      FROM "Module" m CROSS JOIN params p
-      WHERE (p.q IS NULL OR m."searchVector" @@ p.q)
-        AND EXISTS (SELECT 1 FROM "Version" v WHERE v."moduleId" = m.id AND v.status::text = ANY($2::text[])
-                    AND ($3::text[] IS NULL OR v.format::text = ANY($3::text[])))
+    WITH filtered AS (
+      SELECT m.id, m.publisher, m.task, m.license, m."updatedAt", m.downloads,
+             ${tsq ? `ts_rank_cd(m."searchVector", to_tsquery('simple', $1::text), 1)` : `0 * length($1::text)`} AS rank
+      FROM "Module" m
+      WHERE ${tsq ? `m."searchVector" @@ to_tsquery('simple', $1::text)` : "true"}
+        AND EXISTS (SELECT 1 FROM "Version" v WHERE v."moduleId" = m.id AND v.status = ANY($2::text[]::"VersionStatus"[])
+                    AND ($3::text[]::"ModelFormat"[] IS NULL OR v.format = ANY($3::text[]::"ModelFormat"[])))
         AND ($4::text[] IS NULL OR m.publisher = ANY($4::text[]))
         AND ($5::text[] IS NULL OR m.task = ANY($5::text[]))
         AND ($6::text[] IS NULL OR m.license = ANY($6::text[]))
     )`;
+  const byDownloads = query.sort === "downloads" || (!tsq && query.sort !== "recent");
   const order =
-    query.sort === "recent"
-      ? `f."updatedAt" DESC, f.handle`
-      : query.sort === "downloads"
-        ? `downloads DESC, f.handle`
-        : tsq
-          ? `f.rank DESC, downloads DESC, f.handle`
-          : `downloads DESC, f."updatedAt" DESC, f.handle`;
-  const rowsSql = `${filtered}
-    SELECT f.handle, f.title, f.description, f.publisher, f.task, f.tags, f.license, f."updatedAt", f.rank::float8 AS rank,
-           coalesce(dl.downloads, 0)::int AS downloads, count(*) OVER ()::int AS total,
+    query.sort === "recent" ? `f."updatedAt" DESC, f.id` : byDownloads ? (tsq ? `f.downloads DESC, f.rank DESC, f.id` : `f.downloads DESC, f."updatedAt" DESC, f.id`) : `f.rank DESC, f.id`;
+  // The page is chosen first; only its rows get their details, latest version and download total.
+  const rowsSql = `${filtered},
+    page AS (
+      SELECT f.id, f.rank
+      FROM filtered f
+      ORDER BY ${order}
+      LIMIT $7 OFFSET $8
+    )
+    SELECT m.handle, m.title, m.description, m.publisher, m.task, m.tags, m.license, m."updatedAt", p.rank::float8 AS rank,
+           m.downloads::float8 AS downloads,
            latest.number AS "latestVersion", latest.format AS format
-    FROM filtered f
-    LEFT JOIN (SELECT v."moduleId", sum(d.count)::bigint AS downloads FROM "DownloadCount" d JOIN "Version" v ON v.id = d."versionId" GROUP BY v."moduleId") dl
-      ON dl."moduleId" = f.id
+    FROM page p JOIN "Module" m ON m.id = p.id
     LEFT JOIN LATERAL (SELECT v.number, v.format::text AS format FROM "Version" v
-                       WHERE v."moduleId" = f.id AND v.status::text = ANY($2::text[]) ORDER BY v.number DESC LIMIT 1) latest ON true
-    ORDER BY ${order}
-    LIMIT $7 OFFSET $8`;
+                       WHERE v."moduleId" = m.id AND v.status = ANY($2::text[]::"VersionStatus"[]) ORDER BY v.number DESC LIMIT 1) latest ON true
+    ORDER BY ${order.replace(/f\./g, "m.").replace("m.rank", "p.rank").replace("m.id", "p.id")}`;
   const facetSql = `${filtered}
-    SELECT 'publisher' AS facet, publisher AS value, count(*)::int AS count FROM filtered GROUP BY publisher
+    SELECT 'total' AS facet, '' AS value, count(*)::int AS count FROM filtered
+    UNION ALL SELECT 'publisher', publisher, count(*)::int FROM filtered GROUP BY publisher
     UNION ALL SELECT 'task', task, count(*)::int FROM filtered WHERE task IS NOT NULL GROUP BY task
     UNION ALL SELECT 'license', license, count(*)::int FROM filtered WHERE license IS NOT NULL GROUP BY license
-    UNION ALL SELECT 'format', v.format::text, count(DISTINCT f.id)::int FROM filtered f JOIN "Version" v ON v."moduleId" = f.id AND v.status::text = ANY($2::text[]) GROUP BY v.format
+    UNION ALL SELECT 'format', v.format::text, count(DISTINCT f.id)::int FROM filtered f JOIN "Version" v ON v."moduleId" = f.id AND v.status = ANY($2::text[]::"VersionStatus"[]) GROUP BY v.format
     ${query.includeUnapproved ? `UNION ALL SELECT 'status', v.status::text, count(DISTINCT f.id)::int FROM filtered f JOIN "Version" v ON v."moduleId" = f.id GROUP BY v.status` : ""}`;
-  const [rows, facetRows] = await Promise.all([
-    prisma.$queryRawUnsafe<Array<Omit<CatalogueHit, "rank"> & { rank: number; total: number }>>(rowsSql, ...params, pageSize, (page - 1) * pageSize),
-    prisma.$queryRawUnsafe<Array<{ facet: FacetName; value: string; count: number }>>(facetSql, ...params),
-  ]);
-  const facets = Object.fromEntries(FACETS.map((f) => [f, [] as Array<{ value: string; count: number }>])) as CatalogueResult["facets"];
-  for (const r of facetRows) facets[r.facet].push({ value: r.value, count: r.count });
-  for (const f of FACETS) facets[f] = facets[f].sort((a, b) => b.count - a.count || a.value.localeCompare(b.value)).slice(0, 25);
-  let total = rows[0]?.total ?? 0;
-  if (rows.length === 0 && page > 1) {
-    const count = await prisma.$queryRawUnsafe<Array<{ n: number }>>(`${filtered} SELECT count(*)::int AS n FROM filtered`, ...params);
-    total = count[0]?.n ?? 0;
-  }
+  const key = JSON.stringify([params, query.includeUnapproved]);
+  const facetsPromise = cached(caches.facets, key, () =>
+      prisma.$queryRawUnsafe<Array<{ facet: FacetName | "total"; value: string; count: number }>>(facetSql, ...params).then((facetRows) => {
+          const facets = Object.fromEntries(FACETS.map((f) => [f, [] as Array<{ value: string; count: number }>])) as CatalogueResult["facets"];
+          let total = 0;
+          for (const r of facetRows) {
+            if (r.facet === "total") total = r.count;
+            else facets[r.facet].push({ value: r.value, count: r.count });
+          }
+          for (const f of FACETS) facets[f] = facets[f].sort((a, b) => b.count - a.count || a.value.localeCompare(b.value)).slice(0, 25);
+          return { total, facets };
+        }),
+  );
+  const rowsPromise = cached(caches.rows, JSON.stringify([key, order, pageSize, page]), () =>
+    prisma.$queryRawUnsafe<Array<Omit<CatalogueHit, "rank"> & { rank: number }>>(rowsSql, ...params, pageSize, (page - 1) * pageSize),
+  );
+  const [rows, { total, facets }] = await Promise.all([rowsPromise, facetsPromise]);
   return {
-    items: rows.map(({ total: _t, ...r }) => ({ ...r, downloads: Number(r.downloads), tags: r.tags ?? [] })),
+    items: rows.map((r) => ({ ...r, downloads: Number(r.downloads), tags: r.tags ?? [] })),
     total,
     page,
     pageSize,
     facets,
   };
+}
+
+/** Forgets cached results and facet counts (after a publish, a decision or a metadata change). */
+export function forgetCatalogueFacets(): void {
+  caches.facets.clear();
+  caches.rows.clear();
 }

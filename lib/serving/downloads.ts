@@ -45,11 +45,15 @@ export async function flushDownloads(): Promise<void> {
       for (const [key, n] of counts) {
         const [versionId, dayNumber] = key.split("|") as [string, string];
         const day = new Date(Number(dayNumber) * DAY_MS);
-        await prisma.downloadCount.upsert({
-          where: { versionId_day: { versionId, day } },
-          create: { versionId, day, count: n },
-          update: { count: { increment: n } },
-        });
+        // The daily row and the model's all-time total (the catalogue's sort) move together.
+        await prisma.$transaction([
+          prisma.downloadCount.upsert({
+            where: { versionId_day: { versionId, day } },
+            create: { versionId, day, count: n },
+            update: { count: { increment: n } },
+          }),
+          prisma.$executeRaw`UPDATE "Module" SET downloads = downloads + ${n} WHERE id = (SELECT "moduleId" FROM "Version" WHERE id = ${versionId})`,
+        ]);
         counts.delete(key);
       }
       await recordAuditBatch(audit);

@@ -15,7 +15,11 @@ async function model(handle: string, meta: { title?: string; description?: strin
     const digest = `sha256:${(++seq).toString(16).padStart(64, "0")}`;
     await prisma.blob.create({ data: { digest, size: 100n, storageKey: `k${seq}` } });
     const row = await prisma.version.create({ data: { moduleId: m.id, number: i + 1, format: (v.format ?? "saved_model") as never, status: v.status as never, digest, size: 100n } });
-    if (v.downloads) await prisma.downloadCount.create({ data: { versionId: row.id, day: new Date("2026-11-01"), count: v.downloads } });
+    if (v.downloads) {
+      // What the download counter's flush writes: the daily row and the model's total.
+      await prisma.downloadCount.create({ data: { versionId: row.id, day: new Date("2026-11-01"), count: v.downloads } });
+      await prisma.module.update({ where: { id: m.id }, data: { downloads: { increment: v.downloads } } });
+    }
   }
 }
 
@@ -88,4 +92,16 @@ test("sorts and pages", async () => {
   assert.equal(recent.items[0]!.handle, "tensorflow/tfjs-model/blazeface/1/default", "the last created is the most recent");
   assert.equal(recent.items[0]!.latestVersion, 1);
   assert.equal(recent.items[0]!.format, "tfjs_graph");
+});
+
+test("a flushed download raises the model's total, which the downloads sort uses", async () => {
+  const { countDownload, flushDownloads } = await import("../../lib/serving/downloads.ts");
+  const { ANONYMOUS } = await import("../../lib/auth/principal.ts");
+  const v = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/universal-sentence-encoder" } } });
+  for (let i = 0; i < 3; i++) countDownload(v.id, ANONYMOUS, "google/universal-sentence-encoder/1", null);
+  await flushDownloads();
+  const m = await t.handle.prisma.module.findUniqueOrThrow({ where: { handle: "google/universal-sentence-encoder" } });
+  assert.equal(m.downloads, 8n);
+  const r = await searchCatalogue({ q: "universal", includeUnapproved: false });
+  assert.equal(r.items[0]!.downloads, 8);
 });
