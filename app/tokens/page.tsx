@@ -2,8 +2,8 @@ import { guardPage } from "@/lib/http/page-context.ts";
 import { listApiTokens } from "@/lib/auth/tokens.ts";
 import { maxScopeForRole } from "@/lib/auth/permissions.ts";
 import { getEnv } from "@/lib/env.ts";
-import { Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
-import { revokeTokenAction } from "../admin/actions.ts";
+import { Empty, Flash, Forbidden, param, type SearchParams } from "../ui/common.tsx";
+import { TokenTable } from "../ui/token-table.tsx";
 import { CreateTokenForm } from "./create-token-form.tsx";
 
 export const dynamic = "force-dynamic";
@@ -28,59 +28,7 @@ export default async function TokensPage({ searchParams }: { searchParams: Searc
       {tokens.length === 0 ? (
         <Empty title="You have no tokens yet." />
       ) : (
-        <div className="card table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scope</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.map((t) => (
-                <tr key={t.id}>
-                  <td>
-                    {t.name}
-                    <div className="meta">
-                      <code>{t.prefix}…</code>
-                    </div>
-                  </td>
-                  <td>{t.scope}</td>
-                  <td>
-                    <Status value={t.state} />
-                  </td>
-                  <td>
-                    <When at={t.createdAt} />
-                  </td>
-                  <td>
-                    <When at={t.expiresAt} />
-                  </td>
-                  <td>
-                    <When at={t.lastUsedAt} />
-                  </td>
-                  <td>
-                    {t.state === "active" && (
-                      <form action={revokeTokenAction}>
-                        <input type="hidden" name="id" value={t.id} />
-                        <input type="hidden" name="returnTo" value="/tokens" />
-                        <button className="btn btn-small btn-danger" aria-label={`Revoke ${t.name}`}>
-                          Revoke
-                        </button>
-                      </form>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TokenTable tokens={tokens} showOwner={false} returnTo="/tokens" />
       )}
     </>
   );

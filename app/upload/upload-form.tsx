@@ -13,6 +13,10 @@ type VersionDoc = {
   benchmark: { batches: Array<{ batch: number; p50Ms: number; p95Ms: number }> } | null;
 };
 
+function human(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : n < 1073741824 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1073741824).toFixed(2)} GiB`;
+}
+
 const DONE = new Set(["validated", "failed", "quarantined", "approved", "rejected"]);
 
 export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: string; namespaces: string[]; maxBytes: string }) {
@@ -102,7 +106,7 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
         >
           {file ? (
             <span>
-              <strong>{file.name}</strong> · {(file.size / 1048576).toFixed(2)} MiB
+              <strong>{file.name}</strong> · {human(file.size)}
             </span>
           ) : (
             <span>Drop a .tar.gz or .tflite here, or click to choose</span>
@@ -113,7 +117,7 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
           <div>
             <progress max={100} value={pct} aria-label="Upload progress" data-testid="upload-progress" />
             <div className="meta">
-              {pct}% · {(sent.loaded / 1048576).toFixed(2)} of {(sent.total / 1048576).toFixed(2)} MiB
+              {pct}% · {human(sent.loaded)} of {human(sent.total)}
             </div>
           </div>
         )}

@@ -3,7 +3,8 @@ import { guardPage } from "@/lib/http/page-context.ts";
 import { listUsers } from "@/lib/models/users.ts";
 import { listApiTokens } from "@/lib/auth/tokens.ts";
 import { Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../../ui/common.tsx";
-import { createUserAction, revokeTokenAction, updateUserAction } from "../actions.ts";
+import { createUserAction, updateUserAction } from "../actions.ts";
+import { TokenTable } from "../../ui/token-table.tsx";
 
 export const dynamic = "force-dynamic";
 
@@ -109,57 +110,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Search
           </p>
         </Empty>
       ) : (
-        <div className="card table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Token</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Scope</th>
-                <th scope="col">State</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.map((t) => (
-                <tr key={t.id}>
-                  <td>
-                    {t.name}
-                    <div className="meta">
-                      <code>{t.prefix}…</code>
-                    </div>
-                  </td>
-                  <td>{t.owner}</td>
-                  <td>{t.scope}</td>
-                  <td>
-                    <Status value={t.state} />
-                  </td>
-                  <td>
-                    <When at={t.expiresAt} />
-                  </td>
-                  <td>
-                    <When at={t.lastUsedAt} />
-                  </td>
-                  <td>
-                    {t.state === "active" && (
-                      <form action={revokeTokenAction}>
-                        <input type="hidden" name="id" value={t.id} />
-                        <input type="hidden" name="returnTo" value="/admin/users#tokens" />
-                        <button className="btn btn-small btn-danger" aria-label={`Revoke ${t.name} of ${t.owner}`}>
-                          Revoke
-                        </button>
-                      </form>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TokenTable tokens={tokens} showOwner returnTo="/admin/users#tokens" />
       )}
     </>
   );
