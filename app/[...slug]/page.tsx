@@ -1,9 +1,8 @@
 import { notFound } from "next/navigation";
-import { headers } from "next/headers";
 import { getModelPage } from "@/lib/models/catalogue.ts";
 import { getVersionView } from "@/lib/models/versions.ts";
 import { getEnv } from "@/lib/env.ts";
-import { authenticateRequest } from "@/lib/http/authenticate.ts";
+import { pageContext } from "@/lib/http/page-context.ts";
 import { canReadApproved, canReadUnapprovedIn } from "@/lib/auth/permissions.ts";
 import Markdown from "react-markdown";
 import { CopyButton } from "../ui/client.tsx";
@@ -23,9 +22,8 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   if (handle.split("/").length < 2) notFound();
 
   const env = getEnv();
-  const h = await headers();
-  const principal = await authenticateRequest(new Request("http://local/", { headers: h })).catch(() => null);
-  if (!principal || !canReadApproved(principal, { anonymousRead: env.anonymousRead })) {
+  const { principal } = await pageContext(`/${handle}`);
+  if (!canReadApproved(principal, { anonymousRead: env.anonymousRead })) {
     return (
       <div className="card empty">
         <p>Sign in to see models on this Hubkeep.</p>

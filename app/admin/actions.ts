@@ -9,11 +9,8 @@ import { requestMirror } from "@/lib/models/mirrors.ts";
 import { createUser, updateUser } from "@/lib/models/users.ts";
 import { createApiToken, revokeApiToken, tokenOwner } from "@/lib/auth/tokens.ts";
 import { AppError, toAppError } from "@/lib/errors.ts";
-import { field, pageContext, runAction } from "@/lib/http/page-context.ts";
-import { crossSiteRefusal } from "@/lib/auth/csrf.ts";
-import { getEnv } from "@/lib/env.ts";
+import { actionCaller, field, runAction } from "@/lib/http/page-context.ts";
 import { recordAudit } from "@/lib/audit.ts";
-import { headers } from "next/headers";
 import type { RoleName, ScopeName } from "@/lib/auth/principal.ts";
 
 const ROLES: RoleName[] = ["viewer", "publisher", "admin"];
@@ -158,13 +155,8 @@ export type CreateTokenState = { token?: string; name?: string; scope?: string; 
  */
 export async function createTokenAction(_prev: CreateTokenState, form: FormData): Promise<CreateTokenState> {
   try {
-    const ctx = await pageContext("/tokens");
+    const ctx = await actionCaller("/tokens");
     const p = ctx.principal;
-    const refusal = p.kind === "user" ? crossSiteRefusal(await headers(), getEnv().publicUrl) : null;
-    if (refusal) {
-      await recordAudit({ actor: p, action: "denied.csrf", outcome: "denied", ip: ctx.ip, details: { path: "/tokens", reason: refusal, via: "server action" } });
-      throw new AppError("forbidden", refusal);
-    }
     const scope = field(form, "scope") as ScopeName;
     if (!SCOPES.includes(scope)) throw new AppError("unprocessable_entity", `scope must be one of ${SCOPES.join(", ")}`);
     if (p.kind !== "user" || !canCreateToken(p, scope)) {

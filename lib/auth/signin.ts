@@ -78,13 +78,13 @@ export async function resolveOidcUser(input: {
     created = true;
   }
   if (user.disabledAt) return deny("account disabled");
-  await prisma.account.upsert({
+  // An existing link is returned unchanged: an identity stays with the account it first signed in to.
+  const linked = await prisma.account.upsert({
     where: { provider_providerAccountId: { provider: input.provider, providerAccountId: input.subject } },
     create: { userId: user.id, type: "oidc", provider: input.provider, providerAccountId: input.subject },
     update: {},
   });
-  const linked = await prisma.account.findUnique({ where: { provider_providerAccountId: { provider: input.provider, providerAccountId: input.subject } } });
-  if (linked && linked.userId !== user.id) return deny("this identity is linked to another account");
+  if (linked.userId !== user.id) return deny("this identity is linked to another account");
   await prisma.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
   if (created) {
     await recordAudit({ actor: null, action: "user.create", targetType: "user", target: email, ip: input.ip, details: { role: "viewer", via: `first sign-in with ${input.provider}` } });

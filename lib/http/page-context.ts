@@ -2,6 +2,7 @@
 // caller from the request's headers (session cookie), check a pure permission predicate, audit a
 // denial, call a lib/ function. Server actions also refuse cross-site posts themselves rather than
 // relying on Next's own origin check alone.
+import { cache } from "react";
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { AppError, toAppError } from "../errors.ts";
@@ -14,11 +15,31 @@ import { authenticateRequest, peerIp } from "./authenticate.ts";
 
 export type PageContext = { principal: Principal; ip: string | null; path: string };
 
-/** The caller of the page or action being rendered. A bad bearer token reads as anonymous here. */
-export async function pageContext(path: string): Promise<PageContext> {
+// Once per request: the layout and the page both ask, and a session costs a cookie decryption and a
+// database read.
+const requestCaller = cache(async (): Promise<{ principal: Principal; ip: string | null }> => {
   const h = await headers();
   const principal = await authenticateRequest({ headers: h } as unknown as Request).catch(() => ANONYMOUS);
-  return { principal, ip: peerIp(h), path };
+  return { principal, ip: peerIp(h) };
+});
+
+/** The caller of the page or action being rendered. A bad bearer token reads as anonymous here. */
+export async function pageContext(path: string): Promise<PageContext> {
+  return { ...(await requestCaller()), path };
+}
+
+/**
+ * A server action's caller, refusing (403, audited as denied.csrf) a signed-in caller's cross-site post.
+ * Every action goes through here, whether it redirects (runAction) or returns state to its form.
+ */
+export async function actionCaller(path: string): Promise<PageContext> {
+  const ctx = await pageContext(path);
+  const refusal = ctx.principal.kind === "user" ? crossSiteRefusal(await headers(), getEnv().publicUrl) : null;
+  if (refusal) {
+    await recordAudit({ actor: ctx.principal, action: "denied.csrf", outcome: "denied", ip: ctx.ip, details: { path, reason: refusal, via: "server action" } });
+    throw new AppError("forbidden", refusal);
+  }
+  return ctx;
 }
 
 /**
@@ -62,13 +83,7 @@ export async function runAction(form: FormData, fallbackPath: string, fn: (ctx: 
   let back = safeReturnPath(form.get("returnTo"), fallbackPath);
   let outcome: { key: "notice" | "error"; message: string };
   try {
-    const h = await headers();
-    const base = await pageContext(back);
-    const refusal = base.principal.kind === "user" ? crossSiteRefusal(h, getEnv().publicUrl) : null;
-    if (refusal) {
-      await recordAudit({ actor: base.principal, action: "denied.csrf", outcome: "denied", ip: base.ip, details: { path: back, reason: refusal, via: "server action" } });
-      throw new AppError("forbidden", refusal);
-    }
+    const base = await actionCaller(back);
     const ctx: ActionContext = {
       ...base,
       form,

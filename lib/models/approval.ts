@@ -5,7 +5,7 @@ import { AppError } from "../errors.ts";
 import { recordAudit } from "../audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { forgetServable } from "../serving/cache.ts";
-import { forgetCatalogueFacets } from "./catalogue.ts";
+import { forgetCatalogueCache } from "./catalogue.ts";
 
 type Target = { handle: string; version: number; actor: Principal; ip?: string | null };
 
@@ -35,7 +35,7 @@ export async function approveVersion(input: Target & { note?: string; overrideRe
   if (updated.count !== 1) throw new AppError("conflict", `${target} changed while it was being approved; reload and decide again`);
   await recordAudit({ actor: input.actor, action: v.status === "quarantined" ? "version.approve_override" : "version.approve", targetType: "version", target, ip: input.ip ?? null, details: { note: input.note ?? null, overrideReason: input.overrideReason ?? null, digest: v.digest } });
   forgetServable(v.module.handle);
-  forgetCatalogueFacets();
+  forgetCatalogueCache();
   return { handle: v.module.handle, version: v.number, status: "approved" as const };
 }
 
@@ -52,6 +52,6 @@ export async function rejectVersion(input: Target & { reason: string }) {
   if (updated.count !== 1) throw new AppError("conflict", `${target} changed while it was being rejected; reload and decide again`);
   await recordAudit({ actor: input.actor, action: "version.reject", targetType: "version", target, ip: input.ip ?? null, details: { reason: input.reason, previousStatus: v.status } });
   forgetServable(v.module.handle);
-  forgetCatalogueFacets();
+  forgetCatalogueCache();
   return { handle: v.module.handle, version: v.number, status: "rejected" as const, previousStatus: v.status };
 }

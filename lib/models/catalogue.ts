@@ -49,7 +49,7 @@ export async function updateModelMetadata(input: { handle: string; patch: ModelM
   if (Object.keys(data).length === 0) throw new AppError("unprocessable_entity", "nothing to change: send at least one of title, description, task, tags, license");
   if (data.tags) data.tags = [...new Set((data.tags as string[]).map((t) => t.trim().toLowerCase()))];
   const updated = await prisma.module.update({ where: { id: m.id }, data });
-  forgetCatalogueFacets();
+  forgetCatalogueCache();
   await recordAudit({ actor: input.actor, action: "model.metadata", targetType: "module", target: handle, ip: input.ip, details: { fields: Object.keys(data) } });
   return { handle: updated.handle, title: updated.title, description: updated.description, task: updated.task, tags: updated.tags, license: updated.license, publisher: updated.publisher, source: updated.source };
 }
@@ -165,7 +165,7 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
   // The page is chosen first; only its rows get their details, latest version and download total.
   const rowsSql = `${filtered},
     page AS (
-      SELECT f.id, f.rank
+      SELECT f.id, f.rank, row_number() OVER (ORDER BY ${order}) AS pos
       FROM filtered f
       ORDER BY ${order}
       LIMIT $7 OFFSET $8
@@ -176,7 +176,7 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
     FROM page p JOIN "Module" m ON m.id = p.id
     LEFT JOIN LATERAL (SELECT v.number, v.format::text AS format FROM "Version" v
                        WHERE v."moduleId" = m.id AND v.status = ANY($2::text[]::"VersionStatus"[]) ORDER BY v.number DESC LIMIT 1) latest ON true
-    ORDER BY ${order.replace(/f\./g, "m.").replace("m.rank", "p.rank").replace("m.id", "p.id")}`;
+    ORDER BY p.pos`;
   const facetSql = `${filtered}
     SELECT 'total' AS facet, '' AS value, count(*)::int AS count FROM filtered
     UNION ALL SELECT 'publisher', publisher, count(*)::int FROM filtered GROUP BY publisher
@@ -211,7 +211,7 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
 }
 
 /** Forgets cached results and facet counts (after a publish, a decision or a metadata change). */
-export function forgetCatalogueFacets(): void {
+export function forgetCatalogueCache(): void {
   caches.facets.clear();
   caches.rows.clear();
 }

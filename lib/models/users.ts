@@ -67,9 +67,10 @@ export async function ensureBootstrapAdmin(opts: { email?: string; password?: st
 }
 
 /** Users with their namespaces and token counts (admin screen, GET /api/v1/users). */
-export async function listUsers() {
+export async function listUsers(opts: { id?: string } = {}) {
   const prisma = await db();
   const rows = await prisma.user.findMany({
+    where: opts.id ? { id: opts.id } : {},
     orderBy: { email: "asc" },
     include: { namespaces: { orderBy: { pattern: "asc" } }, accounts: { select: { provider: true } }, _count: { select: { apiTokens: { where: { revokedAt: null } } } } },
   });
@@ -141,5 +142,5 @@ export async function updateUser(input: UpdateUserInput) {
   if (namespaces && JSON.stringify([...new Set(namespaces)].sort()) !== JSON.stringify(before)) await audit("user.namespaces", { from: before, to: [...new Set(namespaces)].sort() });
   if (input.disabled !== undefined && input.disabled !== (user.disabledAt !== null)) await audit(input.disabled ? "user.disable" : "user.enable", {});
   if (input.password !== undefined) await audit("user.password", {});
-  return (await listUsers()).find((u) => u.id === user.id)!;
+  return (await listUsers({ id: user.id }))[0]!;
 }

@@ -7,7 +7,7 @@
 // version's bytes or file list (trigger migration), so no code path can rewrite one.
 import type { ModelFormat, ModuleSource, Prisma } from "../db/generated/client.ts";
 import { db } from "../db/client.ts";
-import { forgetCatalogueFacets } from "./catalogue.ts";
+import { forgetCatalogueCache } from "./catalogue.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "../audit.ts";
 import { checkHandle } from "../upstream/handles.ts";
@@ -152,7 +152,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
       );
       return version;
     });
-    forgetCatalogueFacets();
+    forgetCatalogueCache();
     return { id: created.id, handle, version: created.number, status: created.status, digest: created.digest, size: created.size, created: true };
   } catch (err) {
     if ((err as { code?: string }).code !== "P2002") throw err;
