@@ -112,6 +112,10 @@ export async function readArchive(
 
   const done = new Promise<void>((resolve, reject) => {
     extract.on("entry", (header, stream, next) => {
+      // Destroying the extractor (a gunzip error, a refusal) destroys the current entry stream with
+      // that error. If its consumer already saw the entry end, nobody listens any more and the
+      // error would escape as an uncaught exception; the outcome is reported through `done`.
+      stream.on("error", () => {});
       (async () => {
         entries++;
         if (entries > limits.maxEntries) throw new ArchiveError(`the archive has more than ${limits.maxEntries} entries`, "entries");

@@ -116,3 +116,31 @@ test("truncated, corrupt and non-archive input is refused", async () => {
   assert.deepEqual(ex.files, [{ path: "saved_model.pb", size: 2 }]);
   await ex.cleanup();
 });
+
+test("truncation at any point, in any chunking, is refused without a late error escaping", async () => {
+  // A gunzip error arriving after an entry's consumer finished used to reach that entry's stream
+  // with no listener left: an uncaught exception that killed the process (seen once in CI).
+  const good = fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz"));
+  const escaped: unknown[] = [];
+  const onUncaught = (err: unknown) => escaped.push(err);
+  process.on("uncaughtException", onUncaught);
+  try {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 300; i++) {
+      const cut = Math.floor(good.length * (0.1 + 0.85 * rand()));
+      const chunks: Buffer[] = [];
+      for (let o = 0; o < cut; ) {
+        const n = 256 + Math.floor(rand() * 4096);
+        chunks.push(good.subarray(o, Math.min(cut, o + n)));
+        o += n;
+      }
+      await assert.rejects(extractArchive(Readable.from(chunks), { parentDir: parent }), (e: unknown) => e instanceof ArchiveError);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    process.off("uncaughtException", onUncaught);
+  }
+  assert.deepEqual(escaped, []);
+  assert.deepEqual(fs.readdirSync(parent), [], "every extraction directory is removed");
+});
