@@ -9,7 +9,7 @@ import snappy from "snappyjs";
 import { Crc32c, crc32c } from "@aws-crypto/crc32c";
 import { AppError } from "../errors.ts";
 import { asInt64, fields, ProtobufError } from "./protobuf.ts";
-import { dtypeName } from "./savedmodel.ts";
+import { DTYPE_BYTES, dtypeName } from "./savedmodel/graph.ts";
 
 const MAGIC = 0xdb4775248b80fb57n;
 const MASK_DELTA = 0xa282ead8;
@@ -19,7 +19,6 @@ export function maskCrc(c: number): number {
   return ((((c >>> 15) | (c << 17)) >>> 0) + MASK_DELTA) >>> 0;
 }
 
-const DTYPE_BYTES: Record<number, number> = { 1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 8: 8, 9: 8, 10: 1, 14: 2, 17: 2, 18: 16, 19: 2, 22: 4, 23: 8 };
 
 export type BundleTensor = { name: string; dtype: string; shape: number[]; shard: number; offset: number; size: number; sliced: boolean };
 export type BundleInfo = { numShards: number; tensors: BundleTensor[]; parameterCount: number };
@@ -89,7 +88,7 @@ function readBlock(file: Buffer, h: { offset: number; size: number }, what: stri
   return entries;
 }
 
-type Entry = { dtype: number; shape: number[]; shard: number; offset: number; size: number; crc: number | null; sliced: boolean };
+export type Entry = { dtype: number; shape: number[]; shard: number; offset: number; size: number; crc: number | null; sliced: boolean };
 
 function bundleEntry(value: Buffer, name: string): Entry {
   const e: Entry = { dtype: 0, shape: [], shard: 0, offset: 0, size: 0, crc: null, sliced: false };
@@ -147,8 +146,16 @@ function stringTensorCrc(bytes: Buffer, elements: number): number | null {
   return c.digest();
 }
 
-/** Verifies a tensor bundle. `prefix` is e.g. `<dir>/variables/variables`. Throws 422 naming the tensor. */
-export function verifyTensorBundle(prefix: string): BundleInfo {
+export type OpenBundle = {
+  numShards: number;
+  entries: Map<string, Entry>;
+  /** The bytes of a (non-sliced) tensor, bounds-checked against its shard. */
+  bytesOf(name: string): Buffer;
+  shardFile(shard: number): string;
+};
+
+/** Reads a tensor bundle's index (checking the table's structure and block checksums) and opens its shards lazily. */
+export function openTensorBundle(prefix: string): OpenBundle {
   const indexPath = `${prefix}.index`;
   const file = fs.readFileSync(indexPath);
   if (file.length < 48) throw bad(`variables.index: only ${file.length} bytes, too short for a table`);
@@ -157,7 +164,7 @@ export function verifyTensorBundle(prefix: string): BundleInfo {
   const [, p] = blockHandle(footer, 0);
   const [index] = blockHandle(footer, p);
   let numShards = 1;
-  const raw: Array<[string, Entry]> = [];
+  const entries = new Map<string, Entry>();
   for (const [, handleBuf] of readBlock(file, index, "index")) {
     const [h] = blockHandle(handleBuf, 0);
     for (const [key, value] of readBlock(file, h, "data")) {
@@ -166,7 +173,7 @@ export function verifyTensorBundle(prefix: string): BundleInfo {
         for (const f of fields(value)) if (f.field === 1 && f.wire === 0) numShards = Number(f.value);
         continue;
       }
-      raw.push([name, bundleEntry(value, name)]);
+      entries.set(name, bundleEntry(value, name));
     }
   }
   if (numShards < 1 || numShards > 100_000) throw bad(`variables.index: header says ${numShards} shards`);
@@ -180,18 +187,31 @@ export function verifyTensorBundle(prefix: string): BundleInfo {
     }
     return shards.get(i)!;
   };
+  const bytesOf = (name: string) => {
+    const e = entries.get(name);
+    if (!e) throw bad(`variables.index has no tensor ${name}`);
+    if (e.sliced) throw bad(`tensor ${name} is stored as slices (a partitioned variable)`);
+    if (e.shard >= numShards) throw bad(`variables.index: tensor ${name} is in shard ${e.shard} of ${numShards}`);
+    const data = shardBytes(e.shard);
+    if (e.offset + e.size > data.length) throw bad(`${path.basename(shardPath(e.shard))}: tensor ${name} needs bytes ${e.offset}..${e.offset + e.size} but the shard has ${data.length} (truncated)`);
+    return data.subarray(e.offset, e.offset + e.size);
+  };
+  return { numShards, entries, bytesOf, shardFile: (i) => path.basename(shardPath(i)) };
+}
+
+/** Verifies a tensor bundle. `prefix` is e.g. `<dir>/variables/variables`. Throws 422 naming the tensor. */
+export function verifyTensorBundle(prefix: string): BundleInfo {
+  const bundle = openTensorBundle(prefix);
+  const { numShards } = bundle;
   const tensors: BundleTensor[] = [];
   let parameterCount = 0;
-  for (const [name, e] of raw) {
+  for (const [name, e] of bundle.entries) {
     const elements = e.shape.reduce((a, b) => a * b, 1);
-    const shardFile = path.basename(shardPath(e.shard));
+    const shardFile = bundle.shardFile(e.shard);
     if (!e.sliced) {
-      if (e.shard >= numShards) throw bad(`variables.index: tensor ${name} is in shard ${e.shard} of ${numShards}`);
-      const data = shardBytes(e.shard);
-      if (e.offset + e.size > data.length) throw bad(`${shardFile}: tensor ${name} needs bytes ${e.offset}..${e.offset + e.size} but the shard has ${data.length} (truncated)`);
+      const bytes = bundle.bytesOf(name);
       const per = DTYPE_BYTES[e.dtype];
       if (per !== undefined && e.size !== elements * per) throw bad(`${shardFile}: tensor ${name} is ${e.size} bytes but ${dtypeName(e.dtype)} ${JSON.stringify(e.shape)} needs ${elements * per}`);
-      const bytes = data.subarray(e.offset, e.offset + e.size);
       if (e.crc !== null) {
         const actual = e.dtype === 7 ? stringTensorCrc(bytes, elements) : crc32c(bytes);
         if (actual === null) throw bad(`${shardFile}: tensor ${name} has a malformed string layout`);

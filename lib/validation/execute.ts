@@ -24,10 +24,9 @@ function wasmAvailable(): boolean {
 /** The runtime that can execute `format` on this machine, or why none can. */
 export function chooseRuntime(format: StaticResult["format"], preferred: "wasm" | "cpu"): RuntimeChoice {
   if (format === "tfjs_graph" || format === "tfjs_layers") return { runtime: "tfjs", backend: preferred === "wasm" && wasmAvailable() ? "wasm" : "cpu" };
-  if (format === "saved_model" || format === "tf1_hub") {
-    const node = tfjsNodeAvailable();
-    return node.ok ? { runtime: "tfjs-node", backend: "tensorflow" } : { none: `no SavedModel runtime on this machine: ${node.reason}` };
-  }
+  // SavedModels are converted to TF.js graph models in the sandbox (lib/formats/savedmodel/convert.ts);
+  // where tfjs-node is installed, executeModel also runs them there and compares the outputs.
+  if (format === "saved_model" || format === "tf1_hub") return { runtime: "savedmodel-js", backend: preferred === "wasm" && wasmAvailable() ? "wasm" : "cpu" };
   if (format === "tflite") return { none: "no TFLite runtime on this machine" };
   return { none: "unrecognised format" };
 }
@@ -39,7 +38,7 @@ export type ExecutionVerdict = {
   backend: string | null;
   findings: StaticFinding[];
   error?: string;
-  execution?: { inputs: unknown[]; outputs: unknown[] };
+  execution?: { inputs: unknown[]; outputs: unknown[]; conversion?: unknown };
   result?: Extract<ChildResult, { ok: true }>;
   isolation: Isolation | { note: string };
 };
@@ -47,6 +46,28 @@ export type ExecutionVerdict = {
 /** The verdict for a statically passed model that no runtime here can run: it says why. */
 export function notExecuted(reason: string): ExecutionVerdict {
   return { status: "passed", level: "static", runtime: "static", backend: null, findings: [{ severity: "info", message: `not executed: ${reason}; verified statically only` }], isolation: { note: "static checks only: the model was parsed and checksummed, not executed" } };
+}
+
+/**
+ * Runs a SavedModel a second time with tfjs-node (libtensorflow) and compares the first output values
+ * with the converted run's. Only reached where tfjs-node is installed with its native binding.
+ */
+async function compareWithTfjsNode(dir: string, format: StaticResult["format"], opts: ExecutionOptions, converted: Extract<ChildResult, { ok: true }>): Promise<StaticFinding> {
+  const outcome = await runInSandbox({ runtime: "tfjs-node", backend: "tensorflow", format: format as SandboxRequest["format"], modelDir: dir, minRuns: 1, maxBenchMs: 1, sampleOutputs: true }, opts);
+  if (outcome.kind !== "result" || !outcome.result.ok) {
+    const why = outcome.kind === "result" ? (outcome.result.ok ? "" : outcome.result.error) : outcome.detail;
+    return { severity: "info", message: `tfjs-node could not run the model for comparison: ${why.slice(0, 300)}` };
+  }
+  const reference = outcome.result.outputs;
+  let worst = 0;
+  for (const o of converted.outputs) {
+    const ref = reference.find((x) => x.name === o.name) ?? reference[converted.outputs.indexOf(o)];
+    if (!ref?.sample || !o.sample) return { severity: "warning", message: `tfjs-node has no output to compare with '${o.name}'` };
+    for (let k = 0; k < Math.min(ref.sample.length, o.sample.length); k++) worst = Math.max(worst, Math.abs(ref.sample[k]! - o.sample[k]!) / Math.max(1, Math.abs(ref.sample[k]!)));
+  }
+  return worst <= 1e-4
+    ? { severity: "info", message: `outputs agree with tfjs-node (libtensorflow) within ${worst.toExponential(1)} (relative)` }
+    : { severity: "warning", message: `outputs differ from tfjs-node (libtensorflow) by up to ${worst.toExponential(1)} (relative)` };
 }
 
 /**
@@ -58,15 +79,17 @@ export type ExecutionOptions = { timeoutMs: number; memoryBytes: number; backend
 export async function executeModel(dir: string, format: StaticResult["format"], opts: ExecutionOptions): Promise<ExecutionVerdict> {
   const choice = chooseRuntime(format, opts.backend);
   if ("none" in choice) return notExecuted(choice.none);
-  const request: SandboxRequest = { runtime: choice.runtime, backend: choice.backend, format: format as SandboxRequest["format"], modelDir: dir, minRuns: opts.minRuns, maxBenchMs: opts.maxBenchMs };
+  const crossCheck = choice.runtime === "savedmodel-js" && tfjsNodeAvailable().ok;
+  const request: SandboxRequest = { runtime: choice.runtime, backend: choice.backend, format: format as SandboxRequest["format"], modelDir: dir, minRuns: opts.minRuns, maxBenchMs: opts.maxBenchMs, sampleOutputs: crossCheck };
   let outcome = await runInSandbox(request, opts);
   const findings: StaticFinding[] = [];
-  // The Wasm backend failing to start is the host's problem, not the model's: fall back to cpu.
-  if (outcome.kind === "result" && !outcome.result.ok && choice.backend === "wasm" && /backend did not initialise|wasm/i.test(outcome.result.error) && !outcome.result.finding) {
+  // The Wasm backend failing to start is the host's problem, not the model's, and it lacks some kernels
+  // the cpu backend has (TensorList ops in converted loops): fall back to cpu before judging the model.
+  if (outcome.kind === "result" && !outcome.result.ok && choice.backend === "wasm" && !outcome.result.finding) {
     findings.push({ severity: "info", message: `the Wasm backend failed (${outcome.result.error.slice(0, 200)}); ran on the cpu backend instead` });
     outcome = await runInSandbox({ ...request, backend: "cpu" }, opts);
   }
-  const base = { runtime: choice.runtime, backend: choice.backend as string, isolation: outcome.isolation };
+  const base: { runtime: string; backend: string; isolation: Isolation } = { runtime: choice.runtime, backend: choice.backend, isolation: outcome.isolation };
   const limitMiB = Math.round(opts.memoryBytes / 1048576);
   if (outcome.kind === "killed") {
     const error =
@@ -78,14 +101,21 @@ export async function executeModel(dir: string, format: StaticResult["format"], 
     return { ...base, status: "failed", level: "static", findings, error };
   }
   if (outcome.kind === "crashed") return { ...base, status: "failed", level: "static", findings, error: `the model crashed its runtime: ${outcome.detail}` };
-  const r = outcome.result;
-  if (!r.ok) {
-    const error = r.finding ? r.error : `${choice.runtime} (${choice.backend}) could not run the model: ${r.error}`;
+  const r0 = outcome.result;
+  if (!r0.ok) {
+    // What this runtime cannot run (an op TF.js lacks, a variable write, a string input) is not the
+    // model's fault: the version stays at level static, with a finding naming exactly what stopped it.
+    if (r0.unsupported) return { ...base, status: "passed", level: "static", findings: [...findings, { severity: "warning", message: `not executed by ${choice.runtime}: ${r0.error}`, ...(r0.op ? { op: r0.op } : {}) }] };
+    const error = r0.finding ? r0.error : `${choice.runtime} (${choice.backend}) could not run the model: ${r0.error}`;
     return { ...base, status: "failed", level: "static", findings, error };
   }
+  // The runtime and converter version, e.g. "savedmodel-js 1.0.0", name what produced the scores.
+  const r = r0.conversion ? { ...r0, runtime: r0.conversion.runtime } : r0;
+  base.runtime = r.runtime;
   base.backend = r.backend;
+  if (crossCheck) findings.push(await compareWithTfjsNode(dir, format, opts, r));
   const bad = r.outputs.filter((o) => o.nonFinite.nan + o.nonFinite.inf > 0);
-  const execution = { inputs: r.inputs, outputs: r.outputs.map(({ nonFinite: _nf, ...o }) => o) };
+  const execution = { inputs: r.inputs, outputs: r.outputs.map(({ nonFinite: _nf, sample: _s, ...o }) => o), ...(r.conversion ? { conversion: r.conversion } : {}) };
   if (bad.length > 0) {
     const o = bad[0]!;
     return { ...base, status: "failed", level: "executed", findings, execution, result: r, error: `output '${o.name}' is not finite on a synthetic input in [-1, 1] (${o.nonFinite.nan} NaN, ${o.nonFinite.inf} infinite values)` };

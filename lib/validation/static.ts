@@ -5,7 +5,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AppError } from "../errors.ts";
-import { inspectSavedModel, type Finding } from "../formats/savedmodel.ts";
+import { inspectSavedModel, type Finding } from "../formats/savedmodel/inspect.ts";
+import { decodeSavedModel } from "../formats/savedmodel/graph.ts";
+import { defaultSignature } from "../formats/savedmodel/convert.ts";
+import { neededOps } from "../formats/savedmodel/ops.ts";
 import { verifyTensorBundle } from "../formats/tensor-bundle.ts";
 import { inspectTfjsModel } from "../formats/tfjs.ts";
 import { inspectTflite } from "../formats/tflite.ts";
@@ -38,17 +41,37 @@ export function validateTfliteBytes(buf: Buffer): StaticResult {
   }
 }
 
+/** Per meta graph: the ops its default signature needs (null where it has none). */
+function neededByDefaultSignature(pb: Buffer): Array<(Set<string> & { signature: string }) | null> {
+  try {
+    return decodeSavedModel(pb).map((mg) => {
+      const sig = defaultSignature(mg);
+      return sig ? Object.assign(neededOps(mg, sig), { signature: sig.key }) : null;
+    });
+  } catch {
+    return []; // the static inspection above already accepted the file; reachability is extra detail
+  }
+}
+
 /** Validates an extracted model directory. */
 export function validateDirectory(dir: string): StaticResult {
   const has = (p: string) => fs.existsSync(path.join(dir, p));
   if (has("saved_model.pb")) {
     const format = has("tfhub_module.pb") ? "tf1_hub" : "saved_model";
     try {
-      const info = inspectSavedModel(fs.readFileSync(path.join(dir, "saved_model.pb")));
+      const pb = fs.readFileSync(path.join(dir, "saved_model.pb"));
+      const info = inspectSavedModel(pb);
       let parameterCount: number | null = null;
       if (has("variables/variables.index")) parameterCount = verifyTensorBundle(path.join(dir, "variables", "variables")).parameterCount;
       const findings: StaticFinding[] = info.findings.map((f: Finding) => ({ severity: f.severity, message: f.message, op: f.op, node: f.node }));
-      const signatures = info.metaGraphs.map((m) => ({ tags: m.tags, tensorflowVersion: m.tensorflowVersion, signatures: m.signatures }));
+      const needed = neededByDefaultSignature(pb);
+      const signatures = info.metaGraphs.map((m, k) => ({
+        tags: m.tags,
+        tensorflowVersion: m.tensorflowVersion,
+        signatures: m.signatures,
+        ops: m.ops.map((o) => (needed[k] ? { ...o, needed: needed[k]!.has(o.op) } : o)),
+        ...(needed[k] ? { opsFor: needed[k]!.signature } : {}),
+      }));
       return { status: findings.some((f) => f.severity === "danger") ? "quarantined" : "passed", format, level: "static", signatures, findings, parameterCount };
     } catch (err) {
       return fail(format, reason(err));

@@ -179,5 +179,5 @@ test("the worker validates a mirrored version after it is stored", async () => {
   const ev = items.find((e) => e.target === "google/half_plus_two/1");
   assert.ok(ev, "validation ran");
   assert.equal(ev.details.status, "validated");
-  assert.equal(ev.details.level, "static");
+  assert.equal(ev.details.level, "executed");
 });

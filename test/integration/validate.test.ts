@@ -46,13 +46,14 @@ async function lastRun(versionId: string) {
   return t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId }, orderBy: { startedAt: "desc" } });
 }
 
-test("a TF1 Hub module validates statically with its signature", async () => {
+test("a TF1 Hub module validates with its signature and is executed by the converter", async () => {
   const primary = await store.put(fs.createReadStream(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")));
   const v = await publishVersion({ handle: "internal/test/hub", version: 1, format: "tf1_hub", source: { kind: "upload", userId: null }, primary, files: [], actor: null });
   const r = await validateVersion({ versionId: v.id });
   assert.equal(r.status, "validated");
   const run = await lastRun(v.id);
-  assert.equal(run.level, "static", "nothing ran it: never 'executed'");
+  assert.equal(run.level, "executed", JSON.stringify(run.findings));
+  assert.equal(run.runtime, "savedmodel-js 1.0.0");
   assert.equal(run.format, "tf1_hub");
   assert.equal((run.signatures as Array<{ signatures: Array<{ key: string }> }>)[0]!.signatures[0]!.key, "default");
   assert.equal((await t.handle.prisma.version.findUniqueOrThrow({ where: { id: v.id } })).status, "validated");

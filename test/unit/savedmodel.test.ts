@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { inspectSavedModel } from "../../lib/formats/savedmodel.ts";
+import { inspectSavedModel } from "../../lib/formats/savedmodel/inspect.ts";
 import { fields, type Field } from "../../lib/formats/protobuf.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 

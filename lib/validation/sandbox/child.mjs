@@ -10,10 +10,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
+import { pathToFileURL } from "node:url";
 import { z } from "zod";
 
 const requestSchema = z.object({
-  runtime: z.enum(["tfjs", "tfjs-node"]),
+  runtime: z.enum(["tfjs", "tfjs-node", "savedmodel-js"]),
   backend: z.enum(["wasm", "cpu", "tensorflow"]),
   format: z.enum(["tfjs_graph", "tfjs_layers", "saved_model", "tf1_hub"]),
   modelDir: z.string().min(1),
@@ -21,6 +22,11 @@ const requestSchema = z.object({
   minRuns: z.number().int().min(1).max(1000),
   maxBenchMs: z.number().int().min(1).max(600_000),
   seed: z.number().int(),
+  /** savedmodel-js: the bundled converter module (lib/validation/runtimes/bundle.ts). */
+  runtimeModule: z.string().optional(),
+  signature: z.string().max(256).optional(),
+  /** Also report the first output values (for comparing two runtimes). */
+  sampleOutputs: z.boolean().optional(),
 });
 
 // stdout is the protocol channel only: libraries' console output goes to stderr.
@@ -42,6 +48,13 @@ function rng(seed) {
 }
 
 class Finding extends Error {}
+/** The model uses something this runtime cannot run: not a failure of the model. */
+class Unsupported extends Finding {
+  constructor(message, op) {
+    super(message);
+    this.op = op;
+  }
+}
 
 function quantile(sorted, q) {
   if (sorted.length === 0) return 0;
@@ -99,10 +112,10 @@ function readTfjsArtifacts(dir) {
 /** Builds one synthetic input per model input; -1 or unknown dims become 1 (or `batch` for the first). */
 function synthesise(tf, inputs, batch, next) {
   const tensors = {};
-  const batchable = inputs.every((i) => Array.isArray(i.shape) && i.shape.length > 0 && (i.shape[0] === -1 || i.shape[0] == null));
+  const batchable = inputs.length > 0 && inputs.every((i) => Array.isArray(i.shape) && i.shape.length > 0 && (i.shape[0] === -1 || i.shape[0] == null));
   for (const input of inputs) {
-    if (!Array.isArray(input.shape)) throw new Finding(`signature input '${input.name}' has unknown rank: cannot synthesise an input`);
-    const shape = input.shape.map((d, k) => (d == null || d < 0 ? (k === 0 ? batch : 1) : d));
+    if (!Array.isArray(input.shape) && !input.unknownRankAs) throw new Finding(`signature input '${input.name}' has unknown rank: cannot synthesise an input`);
+    const shape = (Array.isArray(input.shape) ? input.shape : input.unknownRankAs).map((d, k) => (d == null || d < 0 ? (k === 0 ? batch : 1) : d));
     const size = shape.reduce((a, b) => a * b, 1);
     if (size > 64 * 1024 * 1024) throw new Finding(`signature input '${input.name}' has shape [${shape}] (${size} elements): too large to synthesise`);
     const dtype = input.dtype ?? "float32";
@@ -110,7 +123,7 @@ function synthesise(tf, inputs, batch, next) {
     if (dtype === "float32") t = tf.tensor(Float32Array.from({ length: size }, next), shape, "float32");
     else if (dtype === "int32") t = tf.tensor(Int32Array.from({ length: size }, () => Math.floor((next() + 1) * 2)), shape, "int32");
     else if (dtype === "bool") t = tf.tensor(Uint8Array.from({ length: size }, () => (next() > 0 ? 1 : 0)), shape, "bool");
-    else if (dtype === "string") t = tf.tensor(Array.from({ length: size }, () => ""), shape, "string");
+    else if (dtype === "string") throw new Unsupported(`signature input '${input.key ?? input.name}' is a string tensor: no meaningful input can be synthesised for it`);
     else throw new Finding(`signature input '${input.name}' has dtype ${dtype}: cannot synthesise an input`);
     tensors[input.name] = t;
   }
@@ -118,7 +131,7 @@ function synthesise(tf, inputs, batch, next) {
 }
 
 function describe(inputs) {
-  return inputs.map((i) => ({ name: i.name, dtype: i.dtype ?? "float32", shape: Array.isArray(i.shape) ? i.shape.map((d) => (d == null ? -1 : d)) : null }));
+  return inputs.map((i) => ({ name: i.key ?? i.name, dtype: i.dtype ?? "float32", shape: Array.isArray(i.shape) ? i.shape.map((d) => (d == null ? -1 : d)) : null }));
 }
 
 async function runOnce(tf, model, feeds, outputNames) {
@@ -146,24 +159,51 @@ function disposeAll(tf, xs) {
 async function runTfjs(req) {
   progress("init");
   const tf = await loadTf(req);
-  const converter = req.format === "tfjs_graph" ? await import("@tensorflow/tfjs-converter") : null;
+  const converter = req.format !== "tfjs_layers" ? await import("@tensorflow/tfjs-converter") : null;
   const layers = req.format === "tfjs_layers" ? await import("@tensorflow/tfjs-layers") : null;
   progress("load");
   const t0 = performance.now();
-  const { manifest, specs, weightData } = readTfjsArtifacts(req.modelDir);
-  const handler = tf.io.fromMemory({ modelTopology: manifest.modelTopology, weightSpecs: specs, weightData, format: manifest.format, generatedBy: manifest.generatedBy, convertedBy: manifest.convertedBy, signature: manifest.signature, userDefinedMetadata: manifest.userDefinedMetadata, modelInitializer: manifest.modelInitializer });
-  let model, inputs, outputNames;
-  if (converter) {
-    model = await converter.loadGraphModel(handler);
-    inputs = model.inputs.map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape }));
-    outputNames = model.outputs.map((o) => o.name);
+  let model, inputs, outputNames, paramCount, outputKeys = null, conversion = null;
+  if (req.runtime === "savedmodel-js") {
+    // SavedModel -> TF.js graph model in memory, then the same loader and benchmark as TF.js models.
+    const rt = await import(pathToFileURL(req.runtimeModule).href);
+    let converted;
+    const c0 = performance.now();
+    try {
+      converted = rt.convertModelDir(req.modelDir, { signature: req.signature });
+    } catch (err) {
+      if (err && err.name === "UnsupportedModelError") throw new Unsupported(err.message, err.op);
+      if (err && (err.name === "ConversionError" || err.name === "AppError")) throw new Finding(`the SavedModel could not be converted: ${err.message}`);
+      throw err;
+    }
+    const convertMs = performance.now() - c0;
+    progress("convert");
+    try {
+      model = await converter.loadGraphModel(tf.io.fromMemory(rt.modelArtifacts(converted)));
+    } catch (err) {
+      throw new Unsupported(`TF.js could not load the converted graph: ${String((err && err.message) || err).slice(0, 500)}`);
+    }
+    inputs = converted.inputs.map((i) => ({ name: i.name, key: i.key, dtype: i.dtype, shape: i.shape, unknownRankAs: [1] }));
+    outputNames = converted.outputs.map((o) => o.name);
+    outputKeys = converted.outputs.map((o) => o.key);
+    paramCount = converted.stats.parameters;
+    const { ops: _ops, ...stats } = converted.stats;
+    conversion = { runtime: rt.RUNTIME, signature: converted.signatureKey, convertMs, ...stats };
   } else {
-    model = await layers.loadLayersModel(handler);
-    inputs = model.inputs.map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape }));
-    outputNames = null;
+    const { manifest, specs, weightData } = readTfjsArtifacts(req.modelDir);
+    const handler = tf.io.fromMemory({ modelTopology: manifest.modelTopology, weightSpecs: specs, weightData, format: manifest.format, generatedBy: manifest.generatedBy, convertedBy: manifest.convertedBy, signature: manifest.signature, userDefinedMetadata: manifest.userDefinedMetadata, modelInitializer: manifest.modelInitializer });
+    if (converter) {
+      model = await converter.loadGraphModel(handler);
+      inputs = model.inputs.map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape }));
+      outputNames = model.outputs.map((o) => o.name);
+    } else {
+      model = await layers.loadLayersModel(handler);
+      inputs = model.inputs.map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape }));
+      outputNames = null;
+    }
+    paramCount = specs.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
   }
   const loadMs = performance.now() - t0;
-  const paramCount = specs.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
   const next = rng(req.seed);
 
   const execute = async (feeds) => {
@@ -188,7 +228,8 @@ async function runTfjs(req) {
         const v = first.values[k];
         let nan = 0, inf = 0;
         if (t.dtype === "float32") for (let j = 0; j < v.length; j++) { const x = v[j]; if (Number.isNaN(x)) nan++; else if (!Number.isFinite(x)) inf++; }
-        return { name: outputNames ? outputNames[k] : model.outputs[k].name, dtype: t.dtype, shape: t.shape, nonFinite: { nan, inf } };
+        const sample = req.sampleOutputs && t.dtype !== "string" ? Array.from(v.slice(0, 16), Number) : undefined;
+        return { name: outputKeys ? outputKeys[k] : outputNames ? outputNames[k] : model.outputs[k].name, dtype: t.dtype, shape: t.shape, nonFinite: { nan, inf }, ...(sample ? { sample } : {}) };
       });
     }
     disposeAll(tf, first.list);
@@ -207,7 +248,7 @@ async function runTfjs(req) {
     if (batch !== 1) disposeAll(tf, Object.values(feeds));
   }
   disposeAll(tf, Object.values(one));
-  return { loadMs, paramCount, inputs: describe(inputs), outputs, benchmarks, backend: tf.getBackend() };
+  return { loadMs, paramCount, inputs: describe(inputs.map((i) => (Array.isArray(i.shape) ? i : { ...i, shape: i.unknownRankAs ?? i.shape }))), outputs, benchmarks, backend: tf.getBackend(), ...(conversion ? { conversion } : {}) };
 }
 
 async function runSavedModel(req) {
@@ -224,7 +265,8 @@ async function runSavedModel(req) {
   const model = await tf.node.loadSavedModel(req.modelDir, mg.tags, sigName);
   const loadMs = performance.now() - t0;
   const sig = mg.signatureDefs[sigName];
-  const inputs = Object.entries(sig.inputs).map(([name, s]) => ({ name, dtype: s.dtype, shape: s.shape == null ? null : s.shape }));
+  // Sorted by key, as savedmodel-js orders them, so both runtimes draw the same synthetic inputs.
+  const inputs = Object.entries(sig.inputs).sort(([a], [b]) => a.localeCompare(b)).map(([name, s]) => ({ name, dtype: s.dtype, shape: s.shape == null ? null : s.shape }));
   const next = rng(req.seed);
   const { tensors } = synthesise(tf, inputs, 1, next);
   const run = async () => {
@@ -236,7 +278,7 @@ async function runSavedModel(req) {
   const f0 = performance.now();
   const first = await run();
   const firstInferenceMs = performance.now() - f0;
-  const outputs = first.list.map((t, k) => ({ name: Object.keys(sig.outputs)[k] ?? String(k), dtype: t.dtype, shape: t.shape, nonFinite: { nan: Array.from(first.values[k]).filter(Number.isNaN).length, inf: Array.from(first.values[k]).filter((x) => typeof x === "number" && !Number.isNaN(x) && !Number.isFinite(x)).length } }));
+  const outputs = first.list.map((t, k) => ({ name: Object.keys(sig.outputs)[k] ?? String(k), dtype: t.dtype, shape: t.shape, nonFinite: { nan: Array.from(first.values[k]).filter(Number.isNaN).length, inf: Array.from(first.values[k]).filter((x) => typeof x === "number" && !Number.isNaN(x) && !Number.isFinite(x)).length }, ...(req.sampleOutputs && t.dtype !== "string" ? { sample: Array.from(first.values[k].slice(0, 16), Number) } : {}) }));
   const samples = [];
   const b0 = performance.now();
   while (samples.length < req.minRuns || performance.now() - b0 < req.maxBenchMs) {
@@ -264,7 +306,7 @@ async function main() {
     send({ type: "result", ok: true, runtime: req.runtime, ...r, peakRssBytes: process.resourceUsage().maxRSS * 1024, nodeVersion: process.version, cpuModel: os.cpus()[0]?.model ?? "unknown" });
   } catch (err) {
     const message = String((err && err.message) || err).slice(0, 2000);
-    send({ type: "result", ok: false, finding: err instanceof Finding, error: message, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
+    send({ type: "result", ok: false, finding: err instanceof Finding, ...(err instanceof Unsupported ? { unsupported: true, ...(err.op ? { op: String(err.op).slice(0, 128) } : {}) } : {}), error: message, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
   }
 }
 

@@ -19,6 +19,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { runtimeBundle } from "../runtimes/bundle.ts";
 
 const require = createRequire(import.meta.url);
 const EMPTY_ENV = {} as NodeJS.ProcessEnv;
@@ -45,25 +46,51 @@ export const childResultSchema = z.discriminatedUnion("ok", [
     loadMs: z.number().nonnegative(),
     paramCount: z.number().int().nonnegative().nullable(),
     inputs: z.array(tensorSchema).max(256),
-    outputs: z.array(tensorSchema.extend({ nonFinite: z.object({ nan: z.number().int().min(0), inf: z.number().int().min(0) }) })).max(256),
+    outputs: z.array(tensorSchema.extend({ nonFinite: z.object({ nan: z.number().int().min(0), inf: z.number().int().min(0) }), sample: z.array(z.number()).max(16).optional() })).max(256),
     benchmarks: z.array(benchSchema).max(4),
     peakRssBytes: z.number().int().nonnegative(),
     nodeVersion: z.string().max(32),
     cpuModel: z.string().max(256),
+    /** savedmodel-js: what the conversion did. */
+    conversion: z
+      .object({
+        runtime: z.string().max(64),
+        signature: z.string().max(256),
+        convertMs: z.number().nonnegative(),
+        nodes: z.number().int().nonnegative(),
+        functions: z.number().int().nonnegative(),
+        inlinedCalls: z.number().int().nonnegative(),
+        frozenVariables: z.number().int().nonnegative(),
+        parameters: z.number().int().nonnegative(),
+      })
+      .optional(),
   }),
-  z.object({ type: z.literal("result"), ok: z.literal(false), finding: z.boolean().optional(), error: z.string().max(2000), peakRssBytes: z.number().int().nonnegative().optional() }),
+  z.object({
+    type: z.literal("result"),
+    ok: z.literal(false),
+    finding: z.boolean().optional(),
+    /** The runtime cannot run this model (an op, an input, a variable write): not the model's fault. */
+    unsupported: z.boolean().optional(),
+    op: z.string().max(128).optional(),
+    error: z.string().max(2000),
+    peakRssBytes: z.number().int().nonnegative().optional(),
+  }),
 ]);
 const childMessageSchema = z.union([z.object({ type: z.literal("progress"), stage: z.string().max(32) }), childResultSchema]);
 export type ChildResult = z.infer<typeof childResultSchema>;
 
 export type SandboxRequest = {
-  runtime: "tfjs" | "tfjs-node";
+  runtime: "tfjs" | "tfjs-node" | "savedmodel-js";
   backend: "wasm" | "cpu" | "tensorflow";
   format: "tfjs_graph" | "tfjs_layers" | "saved_model" | "tf1_hub";
   modelDir: string;
   minRuns?: number;
   maxBenchMs?: number;
   seed?: number;
+  /** savedmodel-js: the signature to run (default: serving_default, default, or the first). */
+  signature?: string;
+  /** Report the first output values too (to compare runtimes). */
+  sampleOutputs?: boolean;
 };
 
 export type Isolation = {
@@ -221,13 +248,19 @@ export type SandboxOptions = {
 /** Runs one validation request in a fresh sandboxed child. Never throws for what the child does. */
 export async function runInSandbox(request: SandboxRequest, opts: SandboxOptions): Promise<SandboxOutcome> {
   const script = opts.script ?? CHILD_SCRIPT;
+  let runtimeModule: string | undefined;
+  try {
+    runtimeModule = request.runtime === "savedmodel-js" ? await runtimeBundle("savedmodel-js") : undefined;
+  } catch (err) {
+    throw new SandboxUnavailableError(`could not build the ${request.runtime} runtime for the sandbox: ${(err as Error).message}`);
+  }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-sandbox-"));
   fs.chmodSync(tmp, 0o700);
   const memMiB = Math.max(64, Math.floor(opts.memoryBytes / 1024 / 1024));
   const maxOldSpaceMiB = Math.max(32, Math.floor(memMiB * 0.75));
   const modelDir = path.resolve(request.modelDir);
-  const readPaths = [modelDir, path.dirname(script), ...runtimeReadPaths(request.runtime)];
-  const wasmDir = request.runtime === "tfjs" ? path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") : undefined;
+  const readPaths = [modelDir, path.dirname(script), ...(runtimeModule ? [path.dirname(runtimeModule)] : []), ...runtimeReadPaths(request.runtime)];
+  const wasmDir = request.runtime !== "tfjs-node" ? path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") : undefined;
   const nodeArgs = [
     "--no-warnings",
     "--experimental-permission",
@@ -323,6 +356,9 @@ export async function runInSandbox(request: SandboxRequest, opts: SandboxOptions
       minRuns: request.minRuns ?? 20,
       maxBenchMs: request.maxBenchMs ?? 2000,
       seed: request.seed ?? 1,
+      ...(runtimeModule ? { runtimeModule } : {}),
+      ...(request.signature ? { signature: request.signature } : {}),
+      ...(request.sampleOutputs ? { sampleOutputs: true } : {}),
     }) + "\n",
   );
 

@@ -1,23 +1,16 @@
 // SavedModel / TF1 Hub module static inspection: meta graphs, tags, TensorFlow version, signatures
 // (inputs and outputs with dtype and shape, `__saved_model_init_op` skipped), and a scan of the
 // graph and its whole function library for ops that touch files or run Python.
-import { AppError } from "../errors.ts";
-import { asInt64, asString, fields, ProtobufError, type Field } from "./protobuf.ts";
+import { AppError } from "../../errors.ts";
+import { asInt64, asString, fields, ProtobufError, type Field } from "../protobuf.ts";
+import { opReport, type OpSupport } from "./ops.ts";
 
-export const DTYPES: Record<number, string> = {
-  1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16", 6: "DT_INT8", 7: "DT_STRING", 8: "DT_COMPLEX64",
-  9: "DT_INT64", 10: "DT_BOOL", 11: "DT_QINT8", 12: "DT_QUINT8", 13: "DT_QINT32", 14: "DT_BFLOAT16", 15: "DT_QINT16", 16: "DT_QUINT16",
-  17: "DT_UINT16", 18: "DT_COMPLEX128", 19: "DT_HALF", 20: "DT_RESOURCE", 21: "DT_VARIANT", 22: "DT_UINT32", 23: "DT_UINT64",
-};
-
-export function dtypeName(n: number): string {
-  if (n > 100 && DTYPES[n - 100]) return `${DTYPES[n - 100]}_REF`;
-  return DTYPES[n] ?? `DT_UNKNOWN_${n}`;
-}
+export { dtypeName, DTYPE_NAMES as DTYPES } from "./graph.ts";
+import { dtypeName } from "./graph.ts";
 
 export type TensorSpec = { name: string; tensor: string; dtype: string; shape: number[] | null };
 export type Signature = { key: string; method: string; inputs: TensorSpec[]; outputs: TensorSpec[] };
-export type MetaGraph = { tags: string[]; tensorflowVersion: string | null; signatures: Signature[]; opCounts: Record<string, number> };
+export type MetaGraph = { tags: string[]; tensorflowVersion: string | null; signatures: Signature[]; opCounts: Record<string, number>; ops: OpSupport[] };
 export type Finding = { severity: "danger" | "warning"; op: string; node: string; where: string; message: string };
 export type SavedModelInfo = { schemaVersion: number; metaGraphs: MetaGraph[]; findings: Finding[] };
 
@@ -112,9 +105,10 @@ function isSaverNode(name: string, saverScope: string | null): boolean {
   return name.includes("/") && (scope === saverScope || /^save(_\d+)?$/.test(scope));
 }
 
-function scanNodes(nodes: Node[], where: string, saverScope: string | null, counts: Record<string, number>, findings: Finding[], inSaver = false) {
+function scanNodes(nodes: Node[], where: string, saverScope: string | null, counts: Record<string, number>, findings: Finding[], inSaver = false, outsideSaver?: Set<string>) {
   for (const n of nodes) {
     counts[n.op] = (counts[n.op] ?? 0) + 1;
+    if (!inSaver && !isSaverNode(n.name, saverScope)) outsideSaver?.add(n.op);
     const danger = DANGEROUS_OPS[n.op];
     if (danger) findings.push({ severity: "danger", op: n.op, node: n.name, where, message: `op ${n.op} (${danger}) in node '${n.name}' of ${where}` });
     else if (SAVER_OPS.has(n.op) && !inSaver && !isSaverNode(n.name, saverScope)) {
@@ -123,7 +117,7 @@ function scanNodes(nodes: Node[], where: string, saverScope: string | null, coun
   }
 }
 
-function graphDef(buf: Buffer, saverScope: string | null, counts: Record<string, number>, findings: Finding[]) {
+function graphDef(buf: Buffer, saverScope: string | null, counts: Record<string, number>, findings: Finding[], outsideSaver: Set<string>) {
   const top: Node[] = [];
   let total = 0;
   for (const f of fields(buf)) {
@@ -142,11 +136,11 @@ function graphDef(buf: Buffer, saverScope: string | null, counts: Record<string,
         if (total > MAX_NODES) throw new ProtobufError(`more than ${MAX_NODES} nodes`);
         // Functions named like the TF2 saver's own are its save/restore functions.
         const scope = /^__inference_(save|restore)_/.test(fname) || /_traced_(save|restore)/.test(fname) ? fname : null;
-        scanNodes(body, `function ${fname}`, saverScope, counts, findings, scope !== null);
+        scanNodes(body, `function ${fname}`, saverScope, counts, findings, scope !== null, outsideSaver);
       }
     }
   }
-  scanNodes(top, "the graph", saverScope, counts, findings);
+  scanNodes(top, "the graph", saverScope, counts, findings, false, outsideSaver);
 }
 
 function saverScopeOf(buf: Buffer | null): string | null {
@@ -171,7 +165,7 @@ export function inspectSavedModel(pb: Buffer): SavedModelInfo {
       if (f.field === 1 && f.wire === 0) schemaVersion = Number(f.value);
       else if (f.field === 2 && f.wire === 2) {
         if (metaGraphs.length >= MAX_META_GRAPHS) throw new ProtobufError(`more than ${MAX_META_GRAPHS} meta graphs`);
-        const mg: MetaGraph = { tags: [], tensorflowVersion: null, signatures: [], opCounts: {} };
+        const mg: MetaGraph = { tags: [], tensorflowVersion: null, signatures: [], opCounts: {}, ops: [] };
         let graph: Buffer | null = null;
         let saver: Buffer | null = null;
         for (const m of fields(f.value) as Generator<Field>) {
@@ -189,7 +183,9 @@ export function inspectSavedModel(pb: Buffer): SavedModelInfo {
           }
         }
         mg.signatures.sort((a, b) => a.key.localeCompare(b.key));
-        if (graph) graphDef(graph, saverScopeOf(saver), mg.opCounts, findings);
+        const outsideSaver = new Set<string>();
+        if (graph) graphDef(graph, saverScopeOf(saver), mg.opCounts, findings, outsideSaver);
+        mg.ops = opReport(mg.opCounts, new Set(Object.keys(mg.opCounts).filter((op) => !outsideSaver.has(op))));
         metaGraphs.push(mg);
       }
     }
