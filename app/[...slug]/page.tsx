@@ -7,7 +7,7 @@ import { canReadApproved, canReadUnapprovedIn } from "@/lib/auth/permissions.ts"
 import Markdown from "react-markdown";
 import { CopyButton } from "../ui/client.tsx";
 import { LatencyChart, SizeChart } from "./charts.tsx";
-import { dtypeText, formatBytes, shapeText, signaturesOf } from "@/lib/models/signatures.ts";
+import { dtypeText, formatBytes, opsOf, opsSummary, shapeText, signaturesOf, SUPPORT_TEXT } from "@/lib/models/signatures.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -40,6 +40,9 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   const base = env.publicUrl;
   const url = `${base}/${model.handle}/${number}`;
   const sigs = signaturesOf(view.validation);
+  const ops = opsOf(view.validation);
+  const conversion = (view.validation?.execution as { conversion?: { runtime: string; signature: string; convertMs: number; nodes: number; inlinedCalls: number; frozenVariables: number } } | null | undefined)?.conversion;
+  const blockedBy = ((view.validation?.findings ?? []) as Array<{ op?: string; message: string }>).find((f) => f.op && f.message.startsWith("not executed by"));
   const executed = view.validation?.execution as { inputs?: Array<{ name: string; shape: number[] | null }> } | null | undefined;
   const firstInput = sigs.find((s) => s.key === "serving_default" || s.key === "default" || s.key === "model")?.inputs[0] ?? executed?.inputs?.[0];
   const inputShape = firstInput?.shape ? `[${firstInput.shape.slice(1).map((d) => (d < 0 ? "None" : d)).join(", ")}]` : null;
@@ -137,6 +140,51 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
           </table>
         )}
       </section>
+
+      {ops ? (
+        <section className="card" aria-labelledby="tfjs">
+          <h2 id="tfjs">TF.js compatibility</h2>
+          <p>
+            <span className={`badge ${ops.verdict === "runs" ? "status-ok" : "status-warn"}`}>{ops.verdict === "runs" ? "runs in TF.js" : "does not run in TF.js"}</span> {opsSummary(ops)}.
+          </p>
+          {conversion ? (
+            <p className="meta">
+              Converted by {conversion.runtime} for <code>{conversion.signature}</code> in {conversion.convertMs.toFixed(0)} ms: {conversion.nodes} nodes, {conversion.inlinedCalls} function calls inlined, {conversion.frozenVariables} variables frozen.
+            </p>
+          ) : null}
+          {blockedBy ? (
+            <p>
+              What stopped execution: <strong>{blockedBy.op}</strong>. {blockedBy.message}
+            </p>
+          ) : null}
+          <details>
+            <summary>All {ops.total} ops</summary>
+            <table>
+              <caption>Ops in the graph and its functions{ops.signature ? `, and whether ${ops.signature} needs them` : ""}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">op</th>
+                  <th scope="col">count</th>
+                  <th scope="col">here</th>
+                  <th scope="col">needed{ops.signature ? ` by ${ops.signature}` : ""}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {ops.ops.map((o) => (
+                  <tr key={o.op} className={ops.blocking.includes(o) ? "blocking" : undefined}>
+                    <td>
+                      <code>{o.op}</code>
+                    </td>
+                    <td>{o.count}</td>
+                    <td>{SUPPORT_TEXT[o.support]}</td>
+                    <td>{o.needed === undefined ? "—" : o.needed ? "yes" : "no"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </details>
+        </section>
+      ) : null}
 
       <section className="card" aria-labelledby="val">
         <h2 id="val">Validation and benchmarks</h2>

@@ -1,7 +1,7 @@
 import { canApprove } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
 import { AWAITING, countReviewQueue, listReviewQueue, type AwaitingStatus, type ReviewItem } from "@/lib/models/review.ts";
-import { formatBytes } from "@/lib/models/signatures.ts";
+import { formatBytes, opsSummary } from "@/lib/models/signatures.ts";
 import { Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
 import { SelectAll } from "../ui/client.tsx";
 import { bulkDecideAction, decideOneAction, revalidateAction } from "./actions.ts";
@@ -113,6 +113,15 @@ function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
         <dd>
           {item.format} · {formatBytes(item.size)} · <code title={item.digest}>{item.digest.slice(0, 19)}…</code>
         </dd>
+        {v?.tfjs ? (
+          <>
+            <dt>TF.js</dt>
+            <dd>
+              <span className={`badge ${v.tfjs.verdict === "runs" ? "status-ok" : "status-warn"}`}>{v.tfjs.verdict === "runs" ? "runs" : "does not run"}</span>{" "}
+              {v.tfjs.verdict === "runs" ? opsSummary(v.tfjs) : <strong>{opsSummary(v.tfjs)}</strong>}
+            </dd>
+          </>
+        ) : null}
         <dt>Validation</dt>
         <dd>
           {v ? (

@@ -5,7 +5,7 @@ import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { Principal } from "../auth/principal.ts";
 import { approveVersion, rejectVersion } from "./approval.ts";
-import { formatBytes, signatureLine, signaturesOf } from "./signatures.ts";
+import { formatBytes, opsOf, signatureLine, signaturesOf, type OpsView } from "./signatures.ts";
 
 /** Statuses that still need an admin: decided ones (approved, rejected) never appear. */
 export const AWAITING = ["validated", "quarantined", "failed", "validating", "pending"] as const;
@@ -43,6 +43,8 @@ export type ReviewItem = {
     error: string | null;
     findings: ReviewFinding[];
     signatures: string[];
+    /** SavedModels: which ops the model uses and whether they run in TF.js. */
+    tfjs: OpsView | null;
     finishedAt: Date | null;
   } | null;
   benchmarks: Array<{ batch: number; loadMs: number; firstInferenceMs: number; p50Ms: number; p95Ms: number; p99Ms: number; throughputPerSec: number; peakRssBytes: number | null; runs: number }>;
@@ -141,6 +143,7 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
             error: run.error,
             findings: Array.isArray(run.findings) ? (run.findings as ReviewFinding[]) : [],
             signatures: cur.signatures,
+            tfjs: opsOf(run),
             finishedAt: run.finishedAt,
           }
         : null,

@@ -38,3 +38,37 @@ export function formatBytes(n: number | bigint): string {
   if (b < 1073741824) return `${(b / 1048576).toFixed(1)} MiB`;
   return `${(b / 1073741824).toFixed(2)} GiB`;
 }
+
+export type OpRow = { op: string; count: number; support: "tfjs" | "converter" | "saver" | "unsupported" | "custom"; needed?: boolean };
+export type OpsView = { signature: string | null; total: number; ops: OpRow[]; blocking: OpRow[]; verdict: "runs" | "blocked" };
+
+/**
+ * "Which ops does this model use, and which of them can run here": the op report the static checks
+ * recorded for a SavedModel / TF1 Hub version (the serve meta graph, else the first with one), or
+ * null when the run recorded none (other formats, older runs).
+ */
+export function opsOf(validation: { signatures: unknown } | null | undefined): OpsView | null {
+  const s = validation?.signatures;
+  if (!Array.isArray(s)) return null;
+  const graphs = (s as Array<{ tags?: string[]; ops?: OpRow[]; opsFor?: string }>).filter((m) => Array.isArray(m.ops));
+  const mg = graphs.find((m) => m.tags?.includes("serve")) ?? graphs[0];
+  if (!mg) return null;
+  const ops = mg.ops!;
+  // An op blocks unless it is known not to be needed by the default signature.
+  const blocking = ops.filter((o) => (o.support === "unsupported" || o.support === "custom") && o.needed !== false);
+  return { signature: mg.opsFor ?? null, total: ops.length, ops, blocking, verdict: blocking.length ? "blocked" : "runs" };
+}
+
+export const SUPPORT_TEXT: Record<OpRow["support"], string> = {
+  tfjs: "runs in TF.js",
+  converter: "removed by the converter (calls inlined, variables frozen)",
+  saver: "saver/initialiser only",
+  unsupported: "not in TF.js",
+  custom: "custom op (not TensorFlow core)",
+};
+
+/** One line for the queue and the model page, e.g. "38 ops; all run in TF.js" or "blocked by ParseExampleV2 (not in TF.js)". */
+export function opsSummary(v: OpsView): string {
+  if (v.verdict === "runs") return `${v.total} op${v.total === 1 ? "" : "s"}; ${v.signature ? `everything ${v.signature} needs` : "all"} can run in TF.js`;
+  return `blocked by ${v.blocking.map((o) => `${o.op} (${o.support === "custom" ? "custom op" : "not in TF.js"})`).join(", ")}`;
+}

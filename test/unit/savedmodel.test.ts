@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import { encodeField } from "../helpers/protobuf-edit.ts";
 import { inspectSavedModel } from "../../lib/formats/savedmodel/inspect.ts";
 import { fields, type Field } from "../../lib/formats/protobuf.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
@@ -55,24 +56,8 @@ test("clean fixtures have no findings; PrintV2 is reported with its node", () =>
   assert.match(f[0]!.message, /op PrintV2 .* in node '.*' of function /);
 });
 
-// --- a minimal encoder to patch a real model ---
-function varint(n: bigint): Buffer {
-  const out: number[] = [];
-  let v = BigInt.asUintN(64, n);
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return Buffer.from(out);
-}
-function encode(f: Field): Buffer {
-  const key = varint(BigInt((f.field << 3) | f.wire));
-  if (f.wire === 0) return Buffer.concat([key, varint(f.value)]);
-  if (f.wire === 2) return Buffer.concat([key, varint(BigInt(f.value.length)), f.value]);
-  return Buffer.concat([key, f.value]);
-}
+// --- patching a real model (test/helpers/protobuf-edit.ts) ---
+const encode = encodeField;
 const lenField = (field: number, value: Buffer): Field => ({ field, wire: 2, value });
 
 /** Adds a node to the first meta graph's GraphDef (or to its first library function). */

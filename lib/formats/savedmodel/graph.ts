@@ -368,7 +368,7 @@ function decodeTensorInfo(key: string, buf: Buffer): TensorInfo {
   return t;
 }
 
-function mapEntry(buf: Buffer): [string, Buffer] {
+export function mapEntry(buf: Buffer): [string, Buffer] {
   let key = "";
   let value: Buffer = Buffer.alloc(0);
   for (const f of fields(buf)) {
@@ -378,7 +378,7 @@ function mapEntry(buf: Buffer): [string, Buffer] {
   return [key, value];
 }
 
-function decodeSignature(key: string, buf: Buffer): SignatureDef {
+export function decodeSignature(key: string, buf: Buffer): SignatureDef {
   const sig: SignatureDef = { key, method: "", inputs: [], outputs: [] };
   for (const f of fields(buf)) {
     if (f.wire !== 2) continue;

@@ -2,11 +2,11 @@
 // (inputs and outputs with dtype and shape, `__saved_model_init_op` skipped), and a scan of the
 // graph and its whole function library for ops that touch files or run Python.
 import { AppError } from "../../errors.ts";
-import { asInt64, asString, fields, ProtobufError, type Field } from "../protobuf.ts";
+import { asString, fields, ProtobufError, type Field } from "../protobuf.ts";
 import { opReport, type OpSupport } from "./ops.ts";
 
 export { dtypeName, DTYPE_NAMES as DTYPES } from "./graph.ts";
-import { dtypeName } from "./graph.ts";
+import { decodeSignature, dtypeName, mapEntry, type TensorInfo } from "./graph.ts";
 
 export type TensorSpec = { name: string; tensor: string; dtype: string; shape: number[] | null };
 export type Signature = { key: string; method: string; inputs: TensorSpec[]; outputs: TensorSpec[] };
@@ -35,55 +35,11 @@ const SAVER_OPS = new Set(["Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2
 const MAX_META_GRAPHS = 64;
 const MAX_NODES = 2_000_000;
 
-function tensorShape(buf: Buffer): number[] | null {
-  const dims: number[] = [];
-  for (const f of fields(buf)) {
-    if (f.field === 3 && f.wire === 0 && f.value !== 0n) return null;
-    if (f.field === 2 && f.wire === 2) {
-      let size = -1;
-      for (const d of fields(f.value)) if (d.field === 1 && d.wire === 0) size = Number(asInt64(d.value));
-      dims.push(size);
-    }
-  }
-  return dims;
-}
-
-function tensorInfo(key: string, buf: Buffer): TensorSpec {
-  let tensor = "";
-  let dtype = 0;
-  let shape: number[] | null = null;
-  let sparse = false;
-  for (const f of fields(buf)) {
-    if (f.field === 1 && f.wire === 2) tensor = asString(f.value);
-    else if (f.field === 2 && f.wire === 0) dtype = Number(f.value);
-    else if (f.field === 3 && f.wire === 2) shape = tensorShape(f.value);
-    else if ((f.field === 4 || f.field === 5) && f.wire === 2) sparse = true;
-  }
-  return { name: key, tensor: sparse ? `${tensor || key} (composite)` : tensor, dtype: dtypeName(dtype), shape };
-}
-
-function mapEntry(buf: Buffer): [string, Buffer | null] {
-  let key = "";
-  let value: Buffer | null = null;
-  for (const f of fields(buf)) {
-    if (f.field === 1 && f.wire === 2) key = asString(f.value);
-    else if (f.field === 2 && f.wire === 2) value = f.value;
-  }
-  return [key, value];
-}
-
+/** A signature in the static report's terms: input and output names by key, dtype names, and the tensor each maps to. */
 function signatureDef(key: string, buf: Buffer): Signature {
-  const sig: Signature = { key, method: "", inputs: [], outputs: [] };
-  for (const f of fields(buf)) {
-    if (f.wire !== 2) continue;
-    if (f.field === 1 || f.field === 2) {
-      const [k, v] = mapEntry(f.value);
-      (f.field === 1 ? sig.inputs : sig.outputs).push(tensorInfo(k, v ?? Buffer.alloc(0)));
-    } else if (f.field === 3) sig.method = asString(f.value);
-  }
-  sig.inputs.sort((a, b) => a.name.localeCompare(b.name));
-  sig.outputs.sort((a, b) => a.name.localeCompare(b.name));
-  return sig;
+  const sig = decodeSignature(key, buf);
+  const spec = (t: TensorInfo): TensorSpec => ({ name: t.key, tensor: t.composite ? `${t.name || t.key} (composite)` : t.name, dtype: dtypeName(t.dtype), shape: t.shape });
+  return { key, method: sig.method, inputs: sig.inputs.map(spec), outputs: sig.outputs.map(spec) };
 }
 
 type Node = { name: string; op: string };
