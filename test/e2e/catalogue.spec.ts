@@ -134,5 +134,12 @@ test("upload with progress, approval, search, model page and copying a snippet",
   const copied = await anon.evaluate(() => navigator.clipboard.readText());
   expect(copied).toContain(`hub.KerasLayer("${pinned}", trainable=False`);
   await expect(anon.locator('code[data-snippet="curl"]')).toContainText("sha256sum -c -");
+  // The SavedModel ran through the converter: the page says it runs in TF.js and what the conversion did.
+  const tfjs = anon.locator('section[aria-labelledby="tfjs"]');
+  await expect(tfjs.getByRole("heading", { name: "TF.js compatibility" })).toBeVisible();
+  await expect(tfjs).toContainText("runs in TF.js");
+  await expect(tfjs).toContainText("Converted by savedmodel-js 1.0.0");
+  await tfjs.getByText(/^All \d+ ops$/).click();
+  await expect(tfjs.getByRole("table")).toContainText("removed by the converter");
   await shot(anon, "23-model-savedmodel", true);
 });

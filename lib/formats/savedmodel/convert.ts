@@ -481,7 +481,10 @@ class Converter {
         if (READ_OPS.has(op)) return () => read;
         return () => src; // TF1 `w/read` passes the variable on; its consumer reads it
       }
-      // A frozen resource reaching ReadVariableOp is already its value.
+      // A frozen resource reaching ReadVariableOp is already its value, and an Identity of a tensor is
+      // that tensor: both vanish instead of costing an executor step each (inlining leaves many).
+      if (dataInputs.length !== 1) throw new ConversionError(`${op} node '${node.name}' in ${where} has ${dataInputs.length} inputs`);
+      return () => src;
     }
     if (!isSupported(op)) {
       throw new UnsupportedModelError(`op ${op} (node '${node.name}' in ${where}) is not supported by TF.js${OP_DEFS[op] ? "" : " (it is not a TensorFlow core op: a custom op from an extension library)"}`, op, node.name);
@@ -493,7 +496,7 @@ class Converter {
     scope.memo.set(node.name, outputs);
     const inputs: string[] = [];
     const args: Ref[] = dataInputs.map((i) => this.resolve(scope, i));
-    let emitOp = op === "ReadVariableOp" ? "Identity" : op;
+    let emitOp = op;
     const attr: NodeJson["attr"] = {};
     let funcMap = (n: string) => n;
     if (CONTROL_FLOW_OPS.has(op)) {
