@@ -300,3 +300,14 @@ test("in the sandbox, a corrupted graph ends failed with the reason, not a hang;
   assert.equal(taxi.level, "static");
   assert.ok(taxi.findings.some((f) => f.op === "ParseExampleV2" && /^not executed by savedmodel-js: op ParseExampleV2 /.test(f.message)), JSON.stringify(taxi.findings));
 });
+
+test("a jax2tf XlaCallModule and a partitioned variable are refused by name", () => {
+  // Rename the multiplication inside times_three_float's function body to XlaCallModule.
+  const body = [...LIBRARY_FN, 3, 2];
+  const xla = editMessage(pbOf(THREE()), (p, f) => (same(p, body) && f.value.toString() === "Mul" ? [lengthDelimited(2, "XlaCallModule")] : towards(body, p) ? "descend" : "keep"));
+  assert.throws(() => convertSavedModel(xla, checkpointOf(THREE())), (e: unknown) => e instanceof UnsupportedModelError && e.op === "XlaCallModule" && /jax2tf export/.test(e.message));
+  // The same model whose checkpoint stores its variable as slices (what a partitioned variable is).
+  const real = checkpointOf(THREE())!;
+  const sliced = { has: real.has, read: (key: string) => ({ ...real.read(key), sliced: true, bytes: Buffer.alloc(0) }) };
+  assert.throws(() => convertSavedModel(pbOf(THREE()), sliced), (e: unknown) => e instanceof UnsupportedModelError && /is partitioned/.test(e.message));
+});

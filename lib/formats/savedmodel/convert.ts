@@ -79,6 +79,11 @@ const CONTROL_FLOW_OPS = new Set(["While", "StatelessWhile", "If", "StatelessIf"
 const READ_OPS = new Set(["ReadVariableOp"]);
 const PASS_OPS = new Set(["Identity", "Snapshot"]);
 const WRITE_OP = /^(Assign|AssignVariableOp|AssignAdd|AssignSub|AssignAddVariableOp|AssignSubVariableOp|ScatterNd.*Update|ScatterNd(Add|Sub)|Scatter(Update|Add|Sub|Mul|Div|Min|Max)|ResourceScatter.*|ResourceApply.*|Apply.*|ResourceSparseApply.*|SparseApply.*|ResourceStridedSliceAssign|StridedSliceAssign|DestroyResourceOp|CountUpTo|ResourceCountUpTo)$/;
+// Ops outside TensorFlow's core registry that exports commonly hold, with what they are.
+const KNOWN_NON_CORE: Record<string, string> = {
+  XlaCallModule: "a jax2tf export: serialized StableHLO that only TensorFlow's XLA compiler runs",
+  XlaSharding: "an XLA op from a TPU or jax2tf export",
+};
 // Ops handled here rather than by TF.js itself.
 const HANDLED_OPS = new Set([...CALL_OPS, ...VARIABLE_OPS, ...READ_OPS, "ResourceGather", "NoOp"]);
 
@@ -160,6 +165,11 @@ export function tfjsDtype(dtype: number): "float32" | "int32" | "bool" | "string
 }
 
 const TFJS_TO_TF: Record<string, string> = { float32: "DT_FLOAT", int32: "DT_INT32", bool: "DT_BOOL", string: "DT_STRING" };
+
+function unsupportedOp(op: string, node: string, where: string): UnsupportedModelError {
+  const why = KNOWN_NON_CORE[op] ?? (OP_DEFS[op] ? "" : "it is not a TensorFlow core op: a custom op from an extension library");
+  return new UnsupportedModelError(`op ${op} (node '${node}' in ${where}) is not supported by TF.js${why ? ` (${why})` : ""}`, op, node);
+}
 
 function isSupported(op: string): boolean {
   return TFJS_SET.has(op) || HANDLED_OPS.has(op);
@@ -357,7 +367,7 @@ class Converter {
       return k + idx;
     }
     const def = OP_DEFS[node.op];
-    if (!def) throw new UnsupportedModelError(`op ${node.op} (node '${node.name}' in ${where}) is not a TensorFlow core op and TF.js cannot run it`, node.op, node.name);
+    if (!def) throw unsupportedOp(node.op, node.name, where);
     let base = 0;
     for (const out of def.outputs) {
       if (out.name === arg) return base + idx;
@@ -486,9 +496,7 @@ class Converter {
       if (dataInputs.length !== 1) throw new ConversionError(`${op} node '${node.name}' in ${where} has ${dataInputs.length} inputs`);
       return () => src;
     }
-    if (!isSupported(op)) {
-      throw new UnsupportedModelError(`op ${op} (node '${node.name}' in ${where}) is not supported by TF.js${OP_DEFS[op] ? "" : " (it is not a TensorFlow core op: a custom op from an extension library)"}`, op, node.name);
-    }
+    if (!isSupported(op)) throw unsupportedOp(op, node.name, where);
     if (op === "NoOp") throw new ConversionError(`node '${node.name}' (NoOp) in ${where} is used as a data input`);
     const outName = `${scope.prefix}${node.name}`;
     const outputs: Outputs = (k) => ({ kind: "tensor", name: outName, index: k });
