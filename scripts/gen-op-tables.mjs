@@ -18,12 +18,16 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const outIdx = args.indexOf("--out");
-const out = outIdx >= 0 ? args.splice(outIdx, 2)[1] : path.join(root, "lib/formats/savedmodel/op-tables.generated.ts");
+if (outIdx >= 0 && (outIdx + 1 >= args.length || args[outIdx + 1].startsWith("--"))) {
+  console.error("usage: node scripts/gen-op-tables.mjs [path/to/ops.pbtxt] [--out file]");
+  process.exit(2);
+}
+const out = outIdx >= 0 ? path.resolve(args.splice(outIdx, 2)[1]) : path.join(root, "lib/formats/savedmodel/op-tables.generated.ts");
 const input = args[0] ?? "/tmp/opdefs/ops.pbtxt";
 const TF_VERSION = "2.21";
 
 if (!fs.existsSync(input)) {
-  console.error(`${input} not found: get TensorFlow's ops.pbtxt (tensorflow/java, tensorflow-core/tensorflow-core-native/src/gen/resources/org/tensorflow/ops.pbtxt) and pass its path`);
+  console.error(`${input} not found: get TensorFlow ${TF_VERSION}'s ops.pbtxt from https://github.com/tensorflow/java (tensorflow-core/tensorflow-core-native/src/gen/resources/org/tensorflow/ops.pbtxt) and pass its path`);
   process.exit(1);
 }
 
@@ -36,7 +40,9 @@ function tokenize(text) {
     if (c === "#") {
       while (i < text.length && text[i] !== "\n") i++;
     } else if (/\s/.test(c)) i++;
-    else if (c === "{" || c === "}" || c === ":" || c === "[" || c === "]" || c === ",") tokens.push({ t: c, i: i++ });
+    else if (c === "{" || c === "<") tokens.push({ t: "{", i: i++ });
+    else if (c === "}" || c === ">") tokens.push({ t: "}", i: i++ });
+    else if (c === ":" || c === "[" || c === "]" || c === "," || c === ";") tokens.push({ t: c, i: i++ });
     else if (c === '"' || c === "'") {
       const q = c;
       const bytes = [];
@@ -45,6 +51,7 @@ function tokenize(text) {
         if (i >= text.length) throw new Error("unterminated string");
         if (text[i] === "\\") {
           const e = text[++i];
+          if (e === undefined) throw new Error("unterminated string");
           if (/[0-7]/.test(e)) {
             let o = "";
             while (o.length < 3 && /[0-7]/.test(text[i])) o += text[i++];
@@ -55,6 +62,7 @@ function tokenize(text) {
             let h = "";
             i++;
             while (h.length < 2 && /[0-9a-fA-F]/.test(text[i])) h += text[i++];
+            if (!h) throw new Error(`\\x without hex digits at ${i}`);
             bytes.push(parseInt(h, 16));
             continue;
           }
@@ -63,8 +71,10 @@ function tokenize(text) {
           bytes.push(map[e]);
           i++;
         } else {
-          bytes.push(...Buffer.from(text[i], "utf8"));
-          i++;
+          // A whole code point (a surrogate pair is one character), as its UTF-8 bytes.
+          const ch = String.fromCodePoint(text.codePointAt(i));
+          bytes.push(...Buffer.from(ch, "utf8"));
+          i += ch.length;
         }
       }
       i++;
@@ -88,21 +98,28 @@ function parseMessage(tokens, pos, end) {
       pos.i++;
       return fields;
     }
+    if (tok.t === "," || tok.t === ";") {
+      pos.i++; // optional field separators
+      continue;
+    }
     if (tok.t !== "word") throw new Error(`expected a field name, got ${tok.t}`);
     pos.i++;
     if (tokens[pos.i]?.t === ":") pos.i++;
     const v = tokens[pos.i];
+    if (!v) throw new Error(`field ${tok.v} has no value`);
     if (v.t === "{") {
       pos.i++;
       fields.push({ name: tok.v, value: parseMessage(tokens, pos, "}") });
     } else if (v.t === "[") {
       pos.i++;
-      while (tokens[pos.i].t !== "]") {
+      while (tokens[pos.i]?.t !== "]") {
+        if (pos.i >= tokens.length) throw new Error("unterminated [list]");
         if (tokens[pos.i].t === ",") pos.i++;
         else fields.push({ name: tok.v, value: tokens[pos.i++].v });
       }
       pos.i++;
     } else {
+      if (v.t !== "str" && v.t !== "word") throw new Error(`field ${tok.v}: unexpected ${v.t}`);
       pos.i++;
       // Adjacent string literals concatenate.
       let value = v.v;
@@ -127,13 +144,15 @@ function num(word) {
 
 function shapeOf(msg) {
   const s = {};
-  const dims = all(msg, "dim").map((d) => ({ size: String(get(d, "size") ?? "0") }));
+  const dims = all(msg, "dim").map((d) => ({ size: String(BigInt(get(d, "size") ?? "0")) }));
   if (dims.length) s.dim = dims;
   if (get(msg, "unknown_rank") === "true") s.unknownRank = true;
   return s;
 }
 
-const skipped = { tensor: 0, func: 0 };
+/** Defaults left out of the table (tensor and func values have no use in it), as "Op.attr (kind)". */
+const skipped = [];
+let current = "";
 function attrValue(msg) {
   const f = msg[0];
   if (!f) return { list: {} };
@@ -165,14 +184,15 @@ function attrValue(msg) {
       if (t.length) list.type = t;
       const sh = all(l, "shape");
       if (sh.length) list.shape = sh.map(shapeOf);
-      if (all(l, "tensor").length || all(l, "func").length) return null;
+      if (all(l, "tensor").length || all(l, "func").length) {
+        skipped.push(`${current} (list of tensor/func)`);
+        return null;
+      }
       return { list };
     }
     case "tensor":
-      skipped.tensor++;
-      return null;
     case "func":
-      skipped.func++;
+      skipped.push(`${current} (${f.name})`);
       return null;
     default:
       throw new Error(`unknown AttrValue field ${f.name}`);
@@ -184,6 +204,8 @@ const top = parseMessage(tokenize(fs.readFileSync(input, "utf8")), { i: 0 }, und
 const defs = {};
 for (const op of all(top, "op")) {
   const name = str(get(op, "name"));
+  if (!name) throw new Error("an op without a name");
+  if (name in defs) throw new Error(`op ${name} is defined twice`);
   const outputs = all(op, "output_arg").map((a) => {
     const o = { name: str(get(a, "name")) };
     const n = get(a, "number_attr");
@@ -196,6 +218,7 @@ for (const op of all(top, "op")) {
   for (const a of all(op, "attr")) {
     const dv = get(a, "default_value");
     if (!dv) continue;
+    current = `${name}.${str(get(a, "name"))}`;
     const v = attrValue(dv);
     if (v) defaults[str(get(a, "name"))] = v;
   }
@@ -217,6 +240,7 @@ const tfjsOps = [...tfjs].sort();
 const lit = (v) => {
   if (typeof v === "number") return Number.isNaN(v) ? "NaN" : v === Infinity ? "Infinity" : v === -Infinity ? "-Infinity" : JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(lit).join(", ")}]`;
+  if (v && typeof v === "object" && Object.keys(v).length === 0) return "{}";
   if (v && typeof v === "object") return `{ ${Object.entries(v).map(([k, x]) => `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : JSON.stringify(k)}: ${lit(x)}`).join(", ")} }`;
   return JSON.stringify(v);
 };
@@ -234,8 +258,8 @@ const lines = [
   "export type OutputArg = { name: string; numberAttr?: string; typeListAttr?: string };",
   "export type OpDefSummary = { outputs: OutputArg[]; defaults: Record<string, AttrJson>; stateful?: true };",
   "",
-  `export const TF_VERSION = ${JSON.stringify(TF_VERSION)};`,
-  `export const TFJS_CONVERTER_VERSION = ${JSON.stringify(converterVersion)};`,
+  `export const TF_VERSION: string = ${JSON.stringify(TF_VERSION)};`,
+  `export const TFJS_CONVERTER_VERSION: string = ${JSON.stringify(converterVersion)};`,
   "",
   "/** Every op in TensorFlow's core registry. */",
   "export const OP_DEFS: Record<string, OpDefSummary> = {",
@@ -251,4 +275,5 @@ const lines = [
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, lines.join("\n"));
 const withDefaults = Object.values(defs).filter((d) => Object.keys(d.defaults).length > 0).length;
-console.log(`${out}: ${Object.keys(defs).length} ops (${withDefaults} with defaults; skipped ${skipped.tensor} tensor and ${skipped.func} func defaults), ${tfjsOps.length} TF.js ops`);
+console.log(`${out}: ${Object.keys(defs).length} ops (${withDefaults} with defaults), ${tfjsOps.length} TF.js ops`);
+console.log(`  ${skipped.length} tensor/func default(s) left out${skipped.length ? `: ${skipped.join(", ")}` : ""}`);

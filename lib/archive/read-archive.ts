@@ -7,7 +7,7 @@
 //    uncompressed, or a decompression ratio above `maxRatio`:1;
 //  - truncated or corrupt gzip or tar data.
 import type { Readable } from "node:stream";
-import { Readable as ReadableStream } from "node:stream";
+import { PassThrough, Readable as ReadableStream } from "node:stream";
 import zlib from "node:zlib";
 import tar from "tar-stream";
 import { AppError } from "../errors.ts";
@@ -110,13 +110,16 @@ export async function readArchive(
     }
   };
 
+  // The entry being handled: on failure it must settle before we report, or a consumer still writing
+  // (e.g. creating a folder) would race the caller's cleanup.
+  let inFlight: Promise<void> = Promise.resolve();
   const done = new Promise<void>((resolve, reject) => {
     extract.on("entry", (header, stream, next) => {
       // Destroying the extractor (a gunzip error, a refusal) destroys the current entry stream with
       // that error. If its consumer already saw the entry end, nobody listens any more and the
       // error would escape as an uncaught exception; the outcome is reported through `done`.
       stream.on("error", () => {});
-      (async () => {
+      inFlight = (async () => {
         entries++;
         if (entries > limits.maxEntries) throw new ArchiveError(`the archive has more than ${limits.maxEntries} entries`, "entries");
         const path = normaliseEntryName(header.name);
@@ -144,7 +147,21 @@ export async function readArchive(
         totalBytes += header.size ?? 0;
         if (totalBytes > limits.maxTotalBytes) throw new ArchiveError(`the archive expands to more than ${limits.maxTotalBytes} bytes`, "size");
         files++;
-        await onFile({ path, size: header.size ?? 0, stream: stream as unknown as Readable });
+        // Consumers get a Node stream: tar-stream's own entry streams, destroyed before a consumer
+        // attached (an archive failing while the consumer was still creating its folder), would
+        // leave Node's pipeline waiting forever. This one reports every early end as an error.
+        const entry = new PassThrough();
+        stream.on("error", (e: Error) => entry.destroy(e));
+        stream.on("close", () => {
+          if (!entry.writableEnded) entry.destroy(new ArchiveError(`the archive ended inside entry '${path}'`, "corrupt"));
+        });
+        stream.pipe(entry);
+        try {
+          await onFile({ path, size: header.size ?? 0, stream: entry });
+        } catch (err) {
+          entry.destroy();
+          throw err;
+        }
       })().then(
         () => next(),
         (err) => {
@@ -187,6 +204,7 @@ export async function readArchive(
     // Destroying `input` ends the source through its generator; releasing the source here as well
     // raced the gunzip side into a late error with no listener.
     input.destroy();
+    await inFlight.catch(() => {});
     if (err instanceof AppError) throw err;
     throw new ArchiveError(`the archive is corrupt or truncated: ${(err as Error).message}`, "corrupt");
   }
