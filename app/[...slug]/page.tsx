@@ -7,7 +7,7 @@ import { canReadApproved, canReadUnapprovedIn } from "@/lib/auth/permissions.ts"
 import Markdown from "react-markdown";
 import { CopyButton } from "../ui/client.tsx";
 import { LatencyChart, SizeChart } from "./charts.tsx";
-import { dtypeText, formatBytes, opsOf, opsSummary, shapeText, signaturesOf, SUPPORT_TEXT } from "@/lib/models/signatures.ts";
+import { conversionOf, dtypeText, formatBytes, notRunOf, opsOf, opsSummary, shapeText, signaturesOf, SUPPORT_TEXT, tfjsVerdict } from "@/lib/models/signatures.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -41,8 +41,9 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   const url = `${base}/${model.handle}/${number}`;
   const sigs = signaturesOf(view.validation);
   const ops = opsOf(view.validation);
-  const conversion = (view.validation?.execution as { conversion?: { runtime: string; signature: string; convertMs: number; nodes: number; inlinedCalls: number; frozenVariables: number } } | null | undefined)?.conversion;
-  const blockedBy = ((view.validation?.findings ?? []) as Array<{ op?: string; message: string }>).find((f) => f.op && f.message.startsWith("not executed by"));
+  const conversion = conversionOf(view.validation);
+  const notRun = notRunOf(view.validation);
+  const tfjs = ops ? tfjsVerdict(ops, { executed: conversion !== null, notRun }) : null;
   const executed = view.validation?.execution as { inputs?: Array<{ name: string; shape: number[] | null }> } | null | undefined;
   const firstInput = sigs.find((s) => s.key === "serving_default" || s.key === "default" || s.key === "model")?.inputs[0] ?? executed?.inputs?.[0];
   const inputShape = firstInput?.shape ? `[${firstInput.shape.slice(1).map((d) => (d < 0 ? "None" : d)).join(", ")}]` : null;
@@ -141,47 +142,106 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
         )}
       </section>
 
-      {ops ? (
+      {ops && tfjs ? (
         <section className="card" aria-labelledby="tfjs">
           <h2 id="tfjs">TF.js compatibility</h2>
           <p>
-            <span className={`badge ${ops.verdict === "runs" ? "status-ok" : "status-warn"}`}>{ops.verdict === "runs" ? "runs in TF.js" : "does not run in TF.js"}</span> {opsSummary(ops)}.
+            <span className={`status ${tfjs.ok ? "status-ok" : "status-warn"}`}>{tfjs.label}</span>{" "}
+            {ops.verdict === "runs" ? (
+              <>
+                {opsSummary(ops)}
+                {notRun ? ", but the runtime could not convert or run the model:" : "."}
+              </>
+            ) : (
+              <>
+                Blocked by{" "}
+                {ops.blocking.map((o, i) => (
+                  <span key={o.op}>
+                    {i > 0 ? ", " : ""}
+                    <strong className="blocking-op">
+                      <code>{o.op}</code>
+                    </strong>{" "}
+                    ({o.support === "custom" ? "custom op, not TensorFlow core" : "a TensorFlow op TF.js lacks"})
+                  </span>
+                ))}
+                {ops.signature ? `, needed by ${ops.signature}` : ""}.
+              </>
+            )}
           </p>
+          {conversion && ops.verdict === "blocked" ? (
+            <p className="meta">The converted model executed anyway: the flagged ops were not on the path {conversion.signature ?? "the signature"} took.</p>
+          ) : null}
           {conversion ? (
             <p className="meta">
-              Converted by {conversion.runtime} for <code>{conversion.signature}</code> in {conversion.convertMs.toFixed(0)} ms: {conversion.nodes} nodes, {conversion.inlinedCalls} function calls inlined, {conversion.frozenVariables} variables frozen.
+              Converted by {conversion.runtime}
+              {conversion.signature ? (
+                <>
+                  {" "}
+                  for <code>{conversion.signature}</code>
+                </>
+              ) : null}
+              {conversion.convertMs !== null ? ` in ${conversion.convertMs.toFixed(0)} ms` : ""}:{" "}
+              {[
+                conversion.nodes !== null ? `${conversion.nodes} nodes` : null,
+                conversion.inlinedCalls !== null ? `${conversion.inlinedCalls} function call${conversion.inlinedCalls === 1 ? "" : "s"} inlined` : null,
+                conversion.frozenVariables !== null ? `${conversion.frozenVariables} variable${conversion.frozenVariables === 1 ? "" : "s"} frozen` : null,
+              ]
+                .filter(Boolean)
+                .join(", ")}
+              .
             </p>
           ) : null}
-          {blockedBy ? (
+          {notRun ? (
             <p>
-              What stopped execution: <strong>{blockedBy.op}</strong>. {blockedBy.message}
+              What stopped {notRun.runtime ?? "the runtime"}
+              {notRun.op ? (
+                <>
+                  {" "}
+                  at op{" "}
+                  <strong className="blocking-op">
+                    <code>{notRun.op}</code>
+                  </strong>
+                </>
+              ) : null}
+              : {notRun.reason}
             </p>
           ) : null}
           <details>
             <summary>All {ops.total} ops</summary>
-            <table>
-              <caption>Ops in the graph and its functions{ops.signature ? `, and whether ${ops.signature} needs them` : ""}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">op</th>
-                  <th scope="col">count</th>
-                  <th scope="col">here</th>
-                  <th scope="col">needed{ops.signature ? ` by ${ops.signature}` : ""}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {ops.ops.map((o) => (
-                  <tr key={o.op} className={ops.blocking.includes(o) ? "blocking" : undefined}>
-                    <td>
-                      <code>{o.op}</code>
-                    </td>
-                    <td>{o.count}</td>
-                    <td>{SUPPORT_TEXT[o.support]}</td>
-                    <td>{o.needed === undefined ? "—" : o.needed ? "yes" : "no"}</td>
+            <div className="table-wrap">
+              <table className="compact ops">
+                <caption>
+                  Every op in the graph and its functions, whether TF.js can run it{ops.signature ? `, and whether ${ops.signature} needs it` : ""}
+                  {ops.blocking.length ? "; highlighted rows block the model" : ""}
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">op</th>
+                    <th scope="col">count</th>
+                    <th scope="col">TF.js support</th>
+                    <th scope="col">needed{ops.signature ? ` by ${ops.signature}` : ""}</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {ops.ops.map((o) => {
+                    const blocks = ops.blocking.includes(o);
+                    return (
+                      <tr key={o.op} className={blocks ? "blocking" : undefined}>
+                        <th scope="row">
+                          <code>{o.op}</code>
+                        </th>
+                        <td>{o.count}</td>
+                        <td>
+                          {SUPPORT_TEXT[o.support]}
+                          {blocks ? <span className="sr-only"> (blocks the model)</span> : null}
+                        </td>
+                        <td>{o.needed === undefined ? "not known" : o.needed ? "yes" : "no"}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
           </details>
         </section>
       ) : null}

@@ -1,7 +1,7 @@
 import { canApprove } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
 import { AWAITING, countReviewQueue, listReviewQueue, type AwaitingStatus, type ReviewItem } from "@/lib/models/review.ts";
-import { formatBytes, opsSummary } from "@/lib/models/signatures.ts";
+import { formatBytes, notRunOf, opsSummary, tfjsVerdict, type OpsView } from "@/lib/models/signatures.ts";
 import { Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
 import { SelectAll } from "../ui/client.tsx";
 import { bulkDecideAction, decideOneAction, revalidateAction } from "./actions.ts";
@@ -78,6 +78,53 @@ function Diff({ item }: { item: ReviewItem }) {
   );
 }
 
+/** One line: can this SavedModel run in TF.js, and if not, which ops (or what else) stop it. */
+function TfjsLine({ ops, validation }: { ops: OpsView; validation: NonNullable<ReviewItem["validation"]> }) {
+  const notRun = notRunOf(validation);
+  // For SavedModels the only runtime is savedmodel-js (TF.js): executed means it converted and ran.
+  const verdict = tfjsVerdict(ops, { executed: validation.level === "executed" && (validation.runtime ?? "").startsWith("savedmodel-js"), notRun });
+  return (
+    <>
+      <dt>TF.js</dt>
+      <dd>
+        <span className={`status ${verdict.ok ? "status-ok" : "status-warn"}`}>{verdict.label}</span>{" "}
+        {ops.verdict === "runs" ? (
+          opsSummary(ops)
+        ) : (
+          <>
+            blocked by{" "}
+            {ops.blocking.map((o, i) => (
+              <span key={o.op}>
+                {i > 0 ? ", " : ""}
+                <strong className="blocking-op">
+                  <code>{o.op}</code>
+                </strong>{" "}
+                ({o.support === "custom" ? "custom op" : "not in TF.js"})
+              </span>
+            ))}
+          </>
+        )}
+        {notRun && !(notRun.op && ops.blocking.some((o) => o.op === notRun.op)) ? (
+          <>
+            {" "}
+            · stopped{" "}
+            {notRun.op ? (
+              <>
+                at{" "}
+                <strong className="blocking-op" title={notRun.reason}>
+                  <code>{notRun.op}</code>
+                </strong>
+              </>
+            ) : (
+              <strong className="blocking-op">{notRun.reason.length > 140 ? `${notRun.reason.slice(0, 139)}…` : notRun.reason}</strong>
+            )}
+          </>
+        ) : null}
+      </dd>
+    </>
+  );
+}
+
 function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
   const key = `${item.handle}@${item.version}`;
   const domId = `v-${item.id}`;
@@ -113,15 +160,7 @@ function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
         <dd>
           {item.format} · {formatBytes(item.size)} · <code title={item.digest}>{item.digest.slice(0, 19)}…</code>
         </dd>
-        {v?.tfjs ? (
-          <>
-            <dt>TF.js</dt>
-            <dd>
-              <span className={`badge ${v.tfjs.verdict === "runs" ? "status-ok" : "status-warn"}`}>{v.tfjs.verdict === "runs" ? "runs" : "does not run"}</span>{" "}
-              {v.tfjs.verdict === "runs" ? opsSummary(v.tfjs) : <strong>{opsSummary(v.tfjs)}</strong>}
-            </dd>
-          </>
-        ) : null}
+        {v?.tfjs ? <TfjsLine ops={v.tfjs} validation={v} /> : null}
         <dt>Validation</dt>
         <dd>
           {v ? (

@@ -72,3 +72,50 @@ export function opsSummary(v: OpsView): string {
   if (v.verdict === "runs") return `${v.total} op${v.total === 1 ? "" : "s"}; ${v.signature ? `everything ${v.signature} needs` : "all"} can run in TF.js`;
   return `blocked by ${v.blocking.map((o) => `${o.op} (${o.support === "custom" ? "custom op" : "not in TF.js"})`).join(", ")}`;
 }
+
+export type ConversionView = { runtime: string; signature: string | null; convertMs: number | null; nodes: number | null; functions: number | null; inlinedCalls: number | null; frozenVariables: number | null; parameters: number | null };
+
+/** What the savedmodel-js converter did when it converted and ran the model (`execution.conversion`), or null. */
+export function conversionOf(validation: { execution?: unknown } | null | undefined): ConversionView | null {
+  const c = (validation?.execution as { conversion?: Record<string, unknown> } | null | undefined)?.conversion;
+  if (!c || typeof c !== "object" || typeof c.runtime !== "string") return null;
+  const n = (k: string) => (typeof c[k] === "number" && Number.isFinite(c[k]) ? (c[k] as number) : null);
+  return {
+    runtime: c.runtime,
+    signature: typeof c.signature === "string" ? c.signature : null,
+    convertMs: n("convertMs"),
+    nodes: n("nodes"),
+    functions: n("functions"),
+    inlinedCalls: n("inlinedCalls"),
+    frozenVariables: n("frozenVariables"),
+    parameters: n("parameters"),
+  };
+}
+
+export type NotRunView = { runtime: string; op: string | null; reason: string };
+
+/**
+ * Why the runtime tried and could not run the model, from the "not executed by <runtime>: <reason>"
+ * finding (with the op that stopped it, when one did), or null. Not the same as the op check: a
+ * model whose ops all exist in TF.js can still be stopped (a partitioned variable, a variable write,
+ * a string or ragged input, weights too big).
+ */
+export function notRunOf(validation: { findings?: unknown } | null | undefined): NotRunView | null {
+  const findings = Array.isArray(validation?.findings) ? (validation.findings as Array<{ message?: unknown; op?: unknown }>) : [];
+  for (const f of findings) {
+    const m = typeof f?.message === "string" ? /^not executed by ([^:]+): ([\s\S]*)$/.exec(f.message) : null;
+    if (m) return { runtime: m[1]!, op: typeof f.op === "string" && f.op ? f.op : null, reason: m[2]! };
+  }
+  return null;
+}
+
+/**
+ * The badge for the TF.js question: what happened when the runtime tried beats the static op check
+ * (`executed`: the converted model ran in TF.js, which is proof; a "not executed by" finding is a
+ * refusal); else the op check.
+ */
+export function tfjsVerdict(ops: OpsView, evidence: { executed?: boolean; notRun?: NotRunView | null }): { ok: boolean; label: string } {
+  if (evidence.executed) return { ok: true, label: "runs in TF.js (executed)" };
+  if (evidence.notRun) return { ok: false, label: "did not run in TF.js" };
+  return ops.verdict === "runs" ? { ok: true, label: "runs in TF.js" } : { ok: false, label: "does not run in TF.js" };
+}
