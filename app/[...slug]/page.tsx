@@ -6,8 +6,9 @@ import { pageContext } from "@/lib/http/page-context.ts";
 import { canReadApproved, canReadUnapprovedIn } from "@/lib/auth/permissions.ts";
 import Markdown from "react-markdown";
 import { CopyButton } from "../ui/client.tsx";
+import { BlockingOps } from "../ui/common.tsx";
 import { LatencyChart, SizeChart } from "./charts.tsx";
-import { conversionOf, dtypeText, formatBytes, notRunOf, opsOf, opsSummary, shapeText, signaturesOf, SUPPORT_TEXT, tfjsVerdict } from "@/lib/models/signatures.ts";
+import { conversionOf, dtypeText, formatBytes, opsOf, opsSummary, shapeText, signaturesOf, SUPPORT_TEXT, tfjsEvidence, tfjsVerdict } from "@/lib/models/signatures.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -42,8 +43,9 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   const sigs = signaturesOf(view.validation);
   const ops = opsOf(view.validation);
   const conversion = conversionOf(view.validation);
-  const notRun = notRunOf(view.validation);
-  const tfjs = ops ? tfjsVerdict(ops, { executed: conversion !== null, notRun }) : null;
+  const evidence = tfjsEvidence(view.validation);
+  const notRun = evidence.notRun;
+  const tfjs = ops ? tfjsVerdict(ops, evidence) : null;
   const executed = view.validation?.execution as { inputs?: Array<{ name: string; shape: number[] | null }> } | null | undefined;
   const firstInput = sigs.find((s) => s.key === "serving_default" || s.key === "default" || s.key === "model")?.inputs[0] ?? executed?.inputs?.[0];
   const inputShape = firstInput?.shape ? `[${firstInput.shape.slice(1).map((d) => (d < 0 ? "None" : d)).join(", ")}]` : null;
@@ -154,16 +156,7 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
               </>
             ) : (
               <>
-                Blocked by{" "}
-                {ops.blocking.map((o, i) => (
-                  <span key={o.op}>
-                    {i > 0 ? ", " : ""}
-                    <strong className="blocking-op">
-                      <code>{o.op}</code>
-                    </strong>{" "}
-                    ({o.support === "custom" ? "custom op, not TensorFlow core" : "a TensorFlow op TF.js lacks"})
-                  </span>
-                ))}
+                Blocked by <BlockingOps ops={ops.blocking} />
                 {ops.signature ? `, needed by ${ops.signature}` : ""}.
               </>
             )}

@@ -1,8 +1,8 @@
 import { canApprove } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
 import { AWAITING, countReviewQueue, listReviewQueue, type AwaitingStatus, type ReviewItem } from "@/lib/models/review.ts";
-import { formatBytes, notRunOf, opsSummary, tfjsVerdict, type OpsView } from "@/lib/models/signatures.ts";
-import { Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
+import { formatBytes, opsSummary, tfjsEvidence, tfjsVerdict, type OpsView } from "@/lib/models/signatures.ts";
+import { BlockingOps, Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
 import { SelectAll } from "../ui/client.tsx";
 import { bulkDecideAction, decideOneAction, revalidateAction } from "./actions.ts";
 
@@ -80,9 +80,9 @@ function Diff({ item }: { item: ReviewItem }) {
 
 /** One line: can this SavedModel run in TF.js, and if not, which ops (or what else) stop it. */
 function TfjsLine({ ops, validation }: { ops: OpsView; validation: NonNullable<ReviewItem["validation"]> }) {
-  const notRun = notRunOf(validation);
-  // For SavedModels the only runtime is savedmodel-js (TF.js): executed means it converted and ran.
-  const verdict = tfjsVerdict(ops, { executed: validation.level === "executed" && (validation.runtime ?? "").startsWith("savedmodel-js"), notRun });
+  const evidence = tfjsEvidence(validation);
+  const notRun = evidence.notRun;
+  const verdict = tfjsVerdict(ops, evidence);
   return (
     <>
       <dt>TF.js</dt>
@@ -92,16 +92,7 @@ function TfjsLine({ ops, validation }: { ops: OpsView; validation: NonNullable<R
           opsSummary(ops)
         ) : (
           <>
-            blocked by{" "}
-            {ops.blocking.map((o, i) => (
-              <span key={o.op}>
-                {i > 0 ? ", " : ""}
-                <strong className="blocking-op">
-                  <code>{o.op}</code>
-                </strong>{" "}
-                ({o.support === "custom" ? "custom op" : "not in TF.js"})
-              </span>
-            ))}
+            blocked by <BlockingOps ops={ops.blocking} />
           </>
         )}
         {notRun && !(notRun.op && ops.blocking.some((o) => o.op === notRun.op)) ? (

@@ -1,5 +1,6 @@
 // Small shared pieces of the UI (server components).
 import type { ReactNode } from "react";
+import type { OpRow } from "@/lib/models/signatures.ts";
 
 export type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
@@ -78,5 +79,22 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
       <p className="empty-title">{title}</p>
       {children}
     </div>
+  );
+}
+
+/** The ops that keep a model from running in TF.js, each emphasised with why (model page and review queue). */
+export function BlockingOps({ ops }: { ops: OpRow[] }) {
+  return (
+    <>
+      {ops.map((o, i) => (
+        <span key={o.op}>
+          {i > 0 ? ", " : ""}
+          <strong className="blocking-op">
+            <code>{o.op}</code>
+          </strong>{" "}
+          ({o.support === "custom" ? "custom op, not TensorFlow core" : "not in TF.js"})
+        </span>
+      ))}
+    </>
   );
 }

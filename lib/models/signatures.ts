@@ -119,3 +119,12 @@ export function tfjsVerdict(ops: OpsView, evidence: { executed?: boolean; notRun
   if (evidence.notRun) return { ok: false, label: "did not run in TF.js" };
   return ops.verdict === "runs" ? { ok: true, label: "runs in TF.js" } : { ok: false, label: "does not run in TF.js" };
 }
+
+/**
+ * What a validation run says about TF.js, for pages and the queue alike: `executed` (for a SavedModel
+ * the only runtime is savedmodel-js, so level `executed` means the converted model ran in TF.js) and
+ * the refusal, if the runtime tried and could not.
+ */
+export function tfjsEvidence(validation: { level?: string | null; findings?: unknown } | null | undefined): { executed: boolean; notRun: NotRunView | null } {
+  return { executed: validation?.level === "executed", notRun: notRunOf(validation) };
+}

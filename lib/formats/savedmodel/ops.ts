@@ -1,6 +1,7 @@
 // "Which ops does this model use, and which of them can run here": every op of a SavedModel's graph
 // and function library, classified against the installed TF.js (op-tables.generated.ts) and what
 // the savedmodel-js converter itself handles (calls are inlined, variables frozen).
+import type { AttrValue, DecodedMetaGraph, SignatureDef } from "./graph.ts";
 import { OP_DEFS, TFJS_OPS } from "./op-tables.generated.ts";
 
 export type OpSupportLevel =
@@ -43,18 +44,18 @@ export const blockingOps = (report: OpSupport[]) => report.filter((r) => r.suppo
  * The ops a signature needs: everything reachable backwards from its outputs (data and control
  * edges), stopping at its inputs, including every function it calls or loops over.
  */
-export function neededOps(mg: { graph: { nodes: Array<{ name: string; op: string; input: string[]; attr: Record<string, unknown> }>; functions: Map<string, { nodes: Array<{ name: string; op: string; input: string[]; attr: Record<string, unknown> }> }> } }, sig: { inputs: Array<{ name: string }>; outputs: Array<{ name: string }> }): Set<string> {
+export function neededOps(mg: DecodedMetaGraph, sig: SignatureDef): Set<string> {
   const ops = new Set<string>();
   const byName = new Map(mg.graph.nodes.map((n) => [n.name, n]));
   const stop = new Set(sig.inputs.map((i) => i.name.split(":")[0]!));
   const seen = new Set<string>();
   const fnSeen = new Set<string>();
-  const functionsOf = (n: { op: string; attr: Record<string, unknown> }): string[] => {
+  const functionsOf = (n: { op: string; attr: Record<string, AttrValue> }): string[] => {
     const out: string[] = [];
     if (mg.graph.functions.has(n.op)) out.push(n.op);
-    for (const v of Object.values(n.attr) as Array<{ kind?: string; func?: { name: string }; list?: { func: Array<{ name: string }> } }>) {
-      if (v?.kind === "func" && v.func) out.push(v.func.name);
-      if (v?.kind === "list" && v.list) for (const f of v.list.func) out.push(f.name);
+    for (const v of Object.values(n.attr)) {
+      if (v.kind === "func") out.push(v.func.name);
+      if (v.kind === "list") for (const f of v.list.func) out.push(f.name);
     }
     return out;
   };
