@@ -113,6 +113,9 @@ const rawSchema = z.object({
   HUBKEEP_VALIDATE_TIMEOUT_SECONDS: positiveInt(300, "seconds", 86_400),
   HUBKEEP_VALIDATE_MEMORY_MB: positiveInt(2048, "MiB", 1_048_576),
   HUBKEEP_VALIDATE_BACKEND: z.enum(["wasm", "cpu"], { error: 'expected "wasm" or "cpu"' }).optional(),
+  // Start-up and shutdown (lib/server/).
+  HUBKEEP_SHUTDOWN_GRACE_SECONDS: positiveInt(30, "seconds", 3600),
+  HUBKEEP_MIGRATION_WAIT_SECONDS: positiveInt(120, "seconds", 3600),
   // CLI client side: talk to a running server.
   HUBKEEP_URL: optionalString.pipe(httpUrl("the server URL").optional()),
   HUBKEEP_TOKEN: optionalString,
@@ -193,6 +196,8 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
       memoryBytes: raw.HUBKEEP_VALIDATE_MEMORY_MB * 1024 * 1024,
       backend: raw.HUBKEEP_VALIDATE_BACKEND ?? "wasm",
     },
+    shutdownGraceMs: raw.HUBKEEP_SHUTDOWN_GRACE_SECONDS * 1000,
+    migrationWaitMs: raw.HUBKEEP_MIGRATION_WAIT_SECONDS * 1000,
     client: { url: raw.HUBKEEP_URL, token: raw.HUBKEEP_TOKEN },
   };
 }

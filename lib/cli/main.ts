@@ -12,7 +12,8 @@ import type { Principal, RoleName, ScopeName } from "../auth/principal.ts";
 
 const USAGE = `usage: hubkeep <command>
 
-Server-host commands (use the configured database: DATABASE_URL, or the embedded one in HUBKEEP_DATA_DIR):
+Server-host commands (use the configured database: DATABASE_URL, or the embedded one in HUBKEEP_DATA_DIR,
+through the running server's socket when npm start holds it):
   token create --email <email> --scope <read|publish|admin> [--expires <days>] [--name <name>]
       Creates an API token (creating the user if missing) and prints only the token.
   user create --email <email> --role <viewer|publisher|admin> [--password <pw>]
@@ -48,7 +49,7 @@ function need<T extends string>(value: string | undefined, name: string, allowed
 
 async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
   const env = getEnv();
-  const booted = await bootDatabase(env, { holder: "hubkeep CLI", checkStore: false });
+  const booted = await bootDatabase(env, { holder: "hubkeep CLI", checkStore: false, share: true });
   try {
     return await fn();
   } finally {
@@ -113,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
       const graceHours = values["grace-hours"] === undefined ? 24 : Number(values["grace-hours"]);
       if (!(graceHours >= 0)) throw new UsageError(`--grace-hours must be a number of hours >= 0, got "${values["grace-hours"]}"`);
       const env = getEnv();
-      const booted = await bootDatabase(env, { holder: "hubkeep gc" });
+      const booted = await bootDatabase(env, { holder: "hubkeep gc", share: true });
       try {
         const report = await collectGarbage({ apply: Boolean(values.apply), graceSeconds: graceHours * 3600, actor: CLI_ACTOR });
         if (values.json) {

@@ -10,8 +10,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import pg from "pg";
+import { PrismaPg } from "@prisma/adapter-pg";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import type { DbHandle } from "./client.ts";
+import { AppError } from "../errors.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -131,6 +135,85 @@ export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAda
     return out.appliedMigrationNames;
   } finally {
     engine.free?.();
+  }
+}
+
+/** Hubkeep's own migration lock (an arbitrary constant, distinct from the schema engine's 72707369). */
+export const MIGRATION_LOCK_KEY = 1752525669;
+
+export type MigrateOptions = {
+  /** How long to wait for another process that is applying migrations (default 120 s). */
+  waitMs?: number;
+  log?: (msg: string) => void;
+};
+
+/** The migrations in `dir` that the database has not finished, asked with one query (no engine). */
+async function unappliedMigrations(query: (sql: string) => Promise<{ migration_name: string }[]>, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const wanted = readMigrationList(dir).migrationDirectories.map((d) => d.path);
+  let rows: { migration_name: string }[];
+  try {
+    rows = await query(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`);
+  } catch (err) {
+    if ((err as { code?: string }).code === "42P01" || /_prisma_migrations.*does not exist/.test(String((err as Error).message))) return wanted;
+    throw err;
+  }
+  const done = new Set(rows.map((r) => r.migration_name));
+  return wanted.filter((name) => !done.has(name));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Applies pending migrations to the process's database, once across every process that starts on
+ * it at the same moment. With PostgreSQL, one process takes Hubkeep's advisory lock on a connection
+ * of its own and migrates through a one-connection pool that is closed right after, so the schema
+ * engine's own lock is taken and released on one session and never outlives the migration; the
+ * others wait for the lock (bounded, saying so once) and then find nothing to apply. A database that
+ * is up to date costs one query and no schema engine.
+ */
+export async function migrateDatabase(handle: DbHandle, opts: MigrateOptions = {}): Promise<string[]> {
+  if (handle.kind === "pglite") {
+    const pending = await unappliedMigrations((sql) => handle.pglite!.query<{ migration_name: string }>(sql).then((r) => r.rows));
+    return pending.length ? applyMigrations(handle.adapterFactory) : [];
+  }
+  const connectionString = handle.connectionString!;
+  const waitMs = opts.waitMs ?? 120_000;
+  const lock = new pg.Client({ connectionString, application_name: "hubkeep-migrate-lock" });
+  await lock.connect();
+  try {
+    const started = Date.now();
+    let told = false;
+    for (;;) {
+      const { rows } = await lock.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [MIGRATION_LOCK_KEY]);
+      if (rows[0]?.ok) break;
+      const waited = Date.now() - started;
+      if (waited > waitMs) {
+        throw new AppError(
+          "service_unavailable",
+          `another process has been applying migrations to ${handle.describe} for ${Math.round(waited / 1000)} s (advisory lock ${MIGRATION_LOCK_KEY}); check it, or raise HUBKEEP_MIGRATION_WAIT_SECONDS`,
+        );
+      }
+      if (!told) {
+        opts.log?.("another process is applying migrations; waiting for it");
+        told = true;
+      }
+      await sleep(200);
+    }
+    try {
+      const pending = await unappliedMigrations((sql) => lock.query<{ migration_name: string }>(sql).then((r) => r.rows));
+      if (pending.length === 0) return [];
+      const pool = new pg.Pool({ connectionString, max: 1, application_name: "hubkeep-migrate" });
+      pool.on("error", () => {});
+      try {
+        return await applyMigrations(new PrismaPg(pool));
+      } finally {
+        await pool.end().catch(() => {});
+      }
+    } finally {
+      await lock.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
+    }
+  } finally {
+    await lock.end().catch(() => {});
   }
 }
 

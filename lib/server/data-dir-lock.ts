@@ -1,5 +1,7 @@
 // PGlite is a single-process database: two processes opening the same data dir would corrupt it. The
 // server holds this lock while it runs; CLI commands that open the embedded database take it too.
+// A server that shares its database (lib/db/pglite-socket.ts) records the socket in the lock file,
+// and other local processes then connect through it instead of opening the files.
 import fs from "node:fs";
 import path from "node:path";
 import { AppError } from "../errors.ts";
@@ -13,10 +15,37 @@ function alive(pid: number): boolean {
   }
 }
 
+export type DataDirLock = { pid: number; holder?: string; since?: string; socket?: string };
+
+function lockFile(dataDir: string): string {
+  return path.join(dataDir, "hubkeep.lock");
+}
+
+/** The live process holding the data dir's lock, or null when it is free (or its holder died). */
+export function readDataDirLock(dataDir: string): DataDirLock | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(lockFile(dataDir), "utf8")) as DataDirLock;
+    return info.pid && info.pid !== process.pid && alive(info.pid) ? info : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Records, in the lock this process holds, the socket other processes reach its database on. */
+export function recordSharedSocket(dataDir: string, socket: string | undefined): void {
+  const file = lockFile(dataDir);
+  const info = JSON.parse(fs.readFileSync(file, "utf8")) as DataDirLock;
+  if (info.pid !== process.pid) throw new Error(`${file} is not held by this process`);
+  const next = { ...info, socket };
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(next));
+  fs.renameSync(tmp, file);
+}
+
 /** Takes the embedded database's lock; throws naming the holder if another live process has it. */
 export function lockDataDir(dataDir: string, holder: string): () => void {
   fs.mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, "hubkeep.lock");
+  const file = lockFile(dataDir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(file, "wx");

@@ -1,21 +1,26 @@
-// `npm start`: the whole product in one process. Parses the environment, opens and migrates the
-// database, checks the blob store, creates the bootstrap admin, starts the job worker (in-process:
-// PGlite is single-process) and serves the built Next.js app. Any start-up failure prints what was
-// tried and exits non-zero.
+// `npm start`: the whole product in one process. Parses the environment, listens at once (answering
+// 503 `starting` until ready), opens and migrates the database, checks the blob store, creates the
+// bootstrap admin, starts the job worker (in-process: PGlite is single-process), shares the embedded
+// database with local processes, and serves the built Next.js app. Any start-up failure prints what
+// was tried and exits non-zero. SIGTERM drains: readiness goes 503, no new connections, in-flight
+// requests finish (at most HUBKEEP_SHUTDOWN_GRACE_SECONDS), then exit 0.
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { getEnvOrExit } from "../env.ts";
-import { bootDatabase } from "./boot.ts";
+import { bootDatabase, type Booted } from "./boot.ts";
 import { ensureBootstrapAdmin } from "../models/users.ts";
 import { formatRule, seedAllowlistOnce } from "../upstream/allowlist.ts";
-import { setQueue, startQueue } from "../jobs/queue.ts";
-import { startWorker } from "../jobs/worker.ts";
+import { setQueue, startQueue, type Queue } from "../jobs/queue.ts";
+import { startWorker, type Worker } from "../jobs/worker.ts";
 import { allJobs } from "../jobs/registry.ts";
 import { handleDownload } from "../serving/handler.ts";
 import { flushDownloads } from "../serving/downloads.ts";
 import { PEER_HEADER } from "../http/authenticate.ts";
 import { authSecret } from "../auth/secret.ts";
+import { checkReadiness, getReadiness, setReadiness } from "../health.ts";
+import { shareEmbeddedDatabase, type SharedDatabase } from "../db/pglite-socket.ts";
+import { recordSharedSocket } from "./data-dir-lock.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -26,8 +31,108 @@ function fail(msg: string): never {
 
 const env = getEnvOrExit();
 const log = (msg: string) => process.stdout.write(`hubkeep: ${msg}\n`);
+setReadiness("starting");
 
-const booted = await bootDatabase(env, { holder: "hubkeep server" }).catch((err: Error) => fail(err.message));
+// Everything start-up opens, so that a SIGTERM at any point closes what exists.
+let booted: Booted | undefined;
+let queue: Queue | undefined;
+let worker: Worker | null = null;
+let sharedDb: SharedDatabase | undefined;
+let appHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | undefined;
+
+const inflight = new Set<http.ServerResponse>();
+let drained: (() => void) | undefined;
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown) {
+  const buf = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { "content-type": "application/json", "content-length": buf.length, "cache-control": "no-store", ...(status === 503 ? { "retry-after": "1" } : {}) });
+  res.end(buf);
+}
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  setReadiness("draining");
+  const graceMs = env.shutdownGraceMs;
+  const deadline = Date.now() + graceMs;
+  log(`${signal}: draining (${inflight.size} request(s) in flight; at most ${Math.round(graceMs / 1000)} s)`);
+  const force = setTimeout(() => {
+    process.stderr.write("hubkeep: shutdown did not finish in time; exiting\n");
+    process.exit(1);
+  }, graceMs + 20_000);
+  force.unref();
+  // No new connections; idle keep-alive connections close now, busy ones after their answer.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const httpDone = (async () => {
+    if (inflight.size > 0) {
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        const timer = setTimeout(resolve, graceMs);
+        timer.unref();
+      });
+    }
+    if (inflight.size > 0) log(`${inflight.size} request(s) still in flight after ${Math.round(graceMs / 1000)} s: closing them`);
+    server.closeAllConnections();
+    await closed;
+  })();
+  const jobsDone = (async () => {
+    await worker?.stop().catch(() => {});
+    await queue?.stop({ graceful: true, timeoutMs: Math.max(1000, deadline - Date.now()) }).catch(() => {});
+  })();
+  await Promise.all([httpDone, jobsDone]);
+  await flushDownloads().catch((err: Error) => log(`download counters not saved: ${err.message}`));
+  await sharedDb?.close().catch(() => {});
+  await booted?.db.close().catch(() => {});
+  booted?.release();
+  log(`${signal}: stopped`);
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+
+const server = http.createServer((req, res) => {
+  inflight.add(res);
+  res.once("close", () => {
+    inflight.delete(res);
+    if (getReadiness() === "draining") {
+      server.closeIdleConnections();
+      if (inflight.size === 0) drained?.();
+    }
+  });
+  // A draining server answers what it is asked, and closes each connection after its answer.
+  if (getReadiness() === "draining") res.setHeader("connection", "close");
+  // The audit log's caller address comes from the socket, never from a client-supplied header.
+  req.headers[PEER_HEADER] = req.socket.remoteAddress ?? "";
+  // Next's internal headers are never legitimate from a client (there is no middleware here to send
+  // them); `x-middleware-prefetch` would otherwise make Next answer `{}` without running the route.
+  for (const name of Object.keys(req.headers)) {
+    if (name.startsWith("x-middleware-") || name.startsWith("x-invoke-")) delete req.headers[name];
+  }
+  const pathname = (req.url ?? "/").split("?")[0];
+  if (pathname === "/readyz") {
+    void checkReadiness().then(({ ready, report }) => sendJson(res, ready ? 200 : 503, report));
+    return;
+  }
+  const app = appHandler;
+  if (!app) {
+    sendJson(res, 503, { error: { code: "service_unavailable", message: "hubkeep is starting; retry shortly" } });
+    return;
+  }
+  // Downloads (hub protocol, blobs) stream straight from the store; everything else is the web app.
+  handleDownload(req, res)
+    .then((done) => (done ? undefined : app(req, res)))
+    .catch((err: Error) => {
+      console.error("hubkeep: request failed:", err);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+});
+server.on("error", (err) => fail(`cannot listen on ${env.host}:${env.port}: ${err.message}`));
+await new Promise<void>((resolve) => server.listen(env.port, env.host, resolve));
+
+booted = await bootDatabase(env, { holder: "hubkeep server", log }).catch((err: Error) => fail(err.message));
 log(`database: ${booted.db.describe}${booted.applied.length ? ` (applied ${booted.applied.join(", ")})` : ""}`);
 log(`blob store: ${env.blobStoreUrl}`);
 
@@ -42,56 +147,31 @@ const admin = await ensureBootstrapAdmin({ email: env.adminEmail, password: env.
 const seeded = await seedAllowlistOnce(env.allowlist);
 if (seeded.length) log(`allowlist seeded from HUBKEEP_ALLOWLIST: ${seeded.map(formatRule).join(", ")}`);
 
-const queue = await startQueue(booted.db).catch((err: Error) => fail(`job queue: ${err.message}`));
+queue = await startQueue(booted.db).catch((err: Error) => fail(`job queue: ${err.message}`));
 setQueue(queue);
-const worker = env.inProcessWorker ? await startWorker(queue, allJobs()) : null;
+worker = env.inProcessWorker ? await startWorker(queue, allJobs()) : null;
 if (worker) log("job worker: running in this process");
+
+// The CLI and other local processes reach the embedded database through this socket while we run.
+if (booted.db.kind === "pglite") {
+  try {
+    sharedDb = await shareEmbeddedDatabase(booted.db.pglite!, env.dataDir, { log });
+    recordSharedSocket(env.dataDir, sharedDb.path);
+    log(`embedded database shared with local processes on ${sharedDb.path} (mode 0600)`);
+  } catch (err) {
+    log(`embedded database NOT shared (CLI commands need the server stopped): ${(err as Error).message}`);
+  }
+}
 
 const { default: next } = await import("next");
 const app = next({ dev: false, dir: root, hostname: env.host, port: env.port });
 await app.prepare().catch((err: Error) => fail(`the web app is not built (${err.message}); run npm start, which builds it`));
-const handle = app.getRequestHandler();
-const server = http.createServer((req, res) => {
-  // The audit log's caller address comes from the socket, never from a client-supplied header.
-  req.headers[PEER_HEADER] = req.socket.remoteAddress ?? "";
-  // Next's internal headers are never legitimate from a client (there is no middleware here to send
-  // them); `x-middleware-prefetch` would otherwise make Next answer `{}` without running the route.
-  for (const name of Object.keys(req.headers)) {
-    if (name.startsWith("x-middleware-") || name.startsWith("x-invoke-")) delete req.headers[name];
-  }
-  // Downloads (hub protocol, blobs) stream straight from the store; everything else is the web app.
-  handleDownload(req, res)
-    .then((done) => (done ? undefined : handle(req, res)))
-    .catch((err: Error) => {
-      console.error("hubkeep: request failed:", err);
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-});
-server.on("error", (err) => fail(`cannot listen on ${env.host}:${env.port}: ${err.message}`));
-server.listen(env.port, env.host, () => {
-  log(`ready: ${env.publicUrl}  (health: ${env.publicUrl}/healthz)`);
-  if (admin) {
-    log(`bootstrap admin: ${admin.email}`);
-    if (admin.generatedPassword) log(`bootstrap admin password (shown once): ${admin.generatedPassword}`);
-  }
-});
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log(`${signal}: shutting down`);
-  const force = setTimeout(() => process.exit(1), 30_000);
-  force.unref();
-  server.close();
-  server.closeAllConnections?.();
-  await worker?.stop().catch(() => {});
-  await flushDownloads().catch((err: Error) => log(`download counters not saved: ${err.message}`));
-  await queue.stop({ graceful: true, timeoutMs: 20_000 }).catch(() => {});
-  await booted.db.close().catch(() => {});
-  booted.release();
-  process.exit(0);
+const nextHandler = app.getRequestHandler();
+appHandler = (req, res) => nextHandler(req, res);
+if (getReadiness() === "starting") setReadiness("ready");
+log(`ready: ${env.publicUrl}  (health: ${env.publicUrl}/healthz, readiness: ${env.publicUrl}/readyz)`);
+if (admin) {
+  log(`bootstrap admin: ${admin.email}`);
+  if (admin.generatedPassword) log(`bootstrap admin password (shown once): ${admin.generatedPassword}`);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+

@@ -323,8 +323,56 @@ test("filesystem store: real clients, pinned headers, conditional and range requ
   const whole = await fetch(bigUrl);
   assert.equal((await whole.arrayBuffer()).byteLength, 24 * 1024 * 1024, "the server still serves after the aborts");
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { status: "ready", db: "ok", store: "ok" });
+
+  // SIGTERM drains: a download in flight (its client reading slowly) completes byte for byte, new
+  // connections are refused, and the process exits 0.
+  const wholeBytes = new Uint8Array(await (await fetch(bigUrl)).arrayBuffer());
+  const slow = slowDownload(bigUrl);
+  await slow.started;
+  site.server.child.kill("SIGTERM");
+  await waitFor(() => /SIGTERM: draining \(1 request\(s\) in flight/.test(site.server.output()), 10_000);
+  await assert.rejects(fetch(`${base}/healthz`), "a new connection is refused while draining");
+  const drainedBody = await slow.done;
+  assert.equal(drainedBody.length, wholeBytes.length);
+  assert.equal(sha256(drainedBody), sha256(wholeBytes), "the in-flight download completed byte for byte");
+  const code = await new Promise<number | null>((r) => (site.server.child.exitCode !== null ? r(site.server.child.exitCode) : site.server.child.once("exit", r)));
+  assert.equal(code, 0, site.server.output());
   await site.stop();
 });
+
+async function waitFor(cond: () => boolean, ms: number) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Downloads `url` at about 8 MiB/s, so that it is still in flight seconds later. */
+function slowDownload(url: string): { started: Promise<void>; done: Promise<Uint8Array> } {
+  let onStart!: () => void;
+  const started = new Promise<void>((r) => (onStart = r));
+  const done = new Promise<Uint8Array>((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      let first = true;
+      res.on("data", (c: Buffer) => {
+        chunks.push(c);
+        if (first) {
+          first = false;
+          onStart();
+        }
+        res.pause();
+        setTimeout(() => res.resume(), Math.ceil(c.length / (8 * 1024)));
+      });
+      res.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+  return { started, done };
+}
 
 test("S3 with the redirect on, anonymous read off: 302 to a presigned URL, both clients with a token", async () => {
   const s3 = await s3TestEnv();

@@ -72,8 +72,7 @@ test("API routes need a Bearer token and answer the contract's error shape", asy
 
 test("the server stops cleanly and a second start reuses the data", async () => {
   assert.equal(await server!.stop(), 0);
-  // With the embedded database the CLI may open it only while the server is stopped (PGlite is
-  // single-process); with PostgreSQL it works either way.
+  // With the server stopped the CLI opens the embedded database itself (no socket to use).
   const made = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "ops@example.com", "--scope", "admin"], baseEnv(env));
   assert.equal(made.code, 0, made.stderr);
   env.TOKEN = made.stdout.trim();
@@ -98,11 +97,28 @@ test("admins read the audit log, newest first", async () => {
   assert.equal(bad.status, 422);
 });
 
-test("with the CLI, the embedded database is refused while the server runs", { skip: usingPostgres() ? "Postgres serves several processes" : false }, async () => {
-  const r = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "x@example.com", "--scope", "read"], baseEnv(env));
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /in use by hubkeep server \(pid \d+\)/);
-  assert.equal(r.stdout, "");
+test("the CLI works beside the running server (embedded: through its 0600 socket), and /readyz answers", async () => {
+  const r = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "beside@example.com", "--scope", "read"], baseEnv(env));
+  assert.equal(r.code, 0, r.stderr);
+  const tok = r.stdout.trim();
+  assert.match(tok, /^hk_[A-Za-z0-9_-]{43}$/, "token create prints only the token");
+  const me = await fetch(`${server!.url}/api/v1/me`, { headers: { authorization: `Bearer ${tok}` } });
+  assert.equal(me.status, 200);
+  assert.equal(((await me.json()) as { email: string }).email, "beside@example.com");
+  const u = await runCommand(["bin/hubkeep.mjs", "user", "create", "--email", "pub-beside@example.com", "--role", "publisher"], baseEnv(env));
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stdout.trim(), /^\S{12,}$/, "prints the generated password");
+  if (!usingPostgres()) {
+    const sock = fs.statSync(path.join(dataDir, ".s.PGSQL.5432"));
+    assert.ok(sock.isSocket());
+    assert.equal(sock.mode & 0o777, 0o600);
+    assert.match(server!.output(), /embedded database shared with local processes on /);
+  }
+  const ready = await fetch(`${server!.url}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.deepEqual(await ready.json(), { status: "ready", db: "ok", store: "ok" });
+  // The server keeps serving while and after the CLI used its database.
+  assert.equal((await fetch(`${server!.url}/healthz`)).status, 200);
 });
 
 test("/healthz answers 503 naming the blob store when it is broken, and recovers", async () => {
