@@ -122,6 +122,17 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
+/**
+ * PostgreSQL advisory lock keys, one per start-up step that several processes may run at the same
+ * moment (arbitrary constants, distinct from the schema engine's 72707369).
+ */
+export const ADVISORY_LOCKS = { migrations: 1752525669, bootstrapAdmin: 1752525670, allowlistSeed: 1752525671 } as const;
+
+/** Serialises a transaction with every other one taking the same key, until it commits or rolls back. */
+export async function lockTransaction(tx: { $executeRawUnsafe(sql: string): Promise<number> }, key: number): Promise<void> {
+  await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${Math.trunc(key)})`);
+}
+
 type Shared = { __hubkeepDb?: Promise<DbHandle> };
 const shared = globalThis as Shared;
 

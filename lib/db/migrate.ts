@@ -14,7 +14,7 @@ import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
-import type { DbHandle } from "./client.ts";
+import { ADVISORY_LOCKS, type DbHandle } from "./client.ts";
 import { AppError } from "../errors.ts";
 
 const require = createRequire(import.meta.url);
@@ -138,8 +138,8 @@ export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAda
   }
 }
 
-/** Hubkeep's own migration lock (an arbitrary constant, distinct from the schema engine's 72707369). */
-export const MIGRATION_LOCK_KEY = 1752525669;
+/** Hubkeep's own migration lock (distinct from the schema engine's 72707369). */
+export const MIGRATION_LOCK_KEY = ADVISORY_LOCKS.migrations;
 
 export type MigrateOptions = {
   /** How long to wait for another process that is applying migrations (default 120 s). */

@@ -1,7 +1,7 @@
 // Users and local passwords (bcrypt). OIDC users arrive through next-auth with no password.
 import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
-import { db } from "../db/client.ts";
+import { ADVISORY_LOCKS, db, lockTransaction } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "../audit.ts";
 import type { Principal, RoleName } from "../auth/principal.ts";
@@ -58,12 +58,25 @@ export const DEFAULT_ADMIN_EMAIL = "admin@hubkeep.local";
  */
 export async function ensureBootstrapAdmin(opts: { email?: string; password?: string }): Promise<{ email: string; generatedPassword?: string } | null> {
   const prisma = await db();
-  const admins = await prisma.user.count({ where: { role: "admin", disabledAt: null } });
-  if (admins > 0) return null;
+  const active = { role: "admin" as const, disabledAt: null };
+  if ((await prisma.user.count({ where: active })) > 0) return null;
   const email = (opts.email ?? DEFAULT_ADMIN_EMAIL).toLowerCase();
   const generatedPassword = opts.password ? undefined : generatePassword();
-  await createUser({ email, role: "admin", password: opts.password ?? generatedPassword, actor: null });
-  return { email, generatedPassword };
+  const passwordHash = await hashPassword(opts.password ?? generatedPassword!);
+  // Replicas starting together: the first to take the lock creates the admin, the rest find it.
+  const created = await prisma.$transaction(async (tx) => {
+    await lockTransaction(tx, ADVISORY_LOCKS.bootstrapAdmin);
+    if ((await tx.user.count({ where: active })) > 0) return false;
+    const existing = await tx.user.findUnique({ where: { email } });
+    if (existing) await tx.user.update({ where: { id: existing.id }, data: { role: "admin", passwordHash, sessionsValidFrom: new Date() } });
+    else await tx.user.create({ data: { email, role: "admin", passwordHash } });
+    await recordAudit(
+      { actor: null, action: existing ? "user.update" : "user.create", targetType: "user", target: email, details: { role: "admin", passwordSet: true, bootstrap: true, ...(existing ? { previousRole: existing.role } : {}) } },
+      tx,
+    );
+    return true;
+  });
+  return created ? { email, generatedPassword } : null;
 }
 
 /** Users with their namespaces and token counts (admin screen, GET /api/v1/users). */

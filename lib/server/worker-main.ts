@@ -10,7 +10,8 @@ if (!env.databaseUrl) {
   process.stderr.write("hubkeep: npm run worker needs DATABASE_URL (the embedded database runs its worker inside npm start)\n");
   process.exit(1);
 }
-const booted = await bootDatabase(env, { holder: "hubkeep worker" }).catch((err: Error) => {
+const log = (msg: string) => process.stdout.write(`hubkeep: ${msg}\n`);
+const booted = await bootDatabase(env, { holder: "hubkeep worker", log }).catch((err: Error) => {
   process.stderr.write(`hubkeep: cannot start worker: ${err.message}\n`);
   process.exit(1);
 });
@@ -18,7 +19,7 @@ const queue = await startQueue(booted.db, { supervise: false });
 setQueue(queue);
 const jobs = allJobs();
 const worker = await startWorker(queue, jobs);
-process.stdout.write(`hubkeep: worker running (${jobs.length} job kinds) on ${booted.db.describe}\n`);
+log(`worker running (${jobs.length} job kinds) on ${booted.db.describe}${booted.applied.length ? ` (applied ${booted.applied.join(", ")})` : ""}`);
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -1,7 +1,7 @@
 // Which upstream handles may be mirrored. Rules are globs on handles (`google/*`,
 // `tensorflow/tfjs-model/*`); a rule written `!pattern` denies, and a deny rule always wins. Rules
 // are seeded once from HUBKEEP_ALLOWLIST and managed through the API/admin UI afterwards.
-import { db } from "../db/client.ts";
+import { ADVISORY_LOCKS, db, lockTransaction } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { handleMatches } from "../auth/permissions.ts";
 import { recordAudit } from "../audit.ts";
@@ -63,6 +63,8 @@ const SEEDED_KEY = "allowlist.seeded";
 export async function seedAllowlistOnce(rules: string[]): Promise<Rule[]> {
   const prisma = await db();
   return prisma.$transaction(async (tx) => {
+    // Replicas starting together seed once: the others wait here, then find the marker.
+    await lockTransaction(tx, ADVISORY_LOCKS.allowlistSeed);
     const seeded = await tx.setting.findUnique({ where: { key: SEEDED_KEY } });
     if (seeded) return [];
     const parsed = rules.map(parseRule);
