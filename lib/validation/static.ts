@@ -10,7 +10,7 @@ import { decodeSavedModel } from "../formats/savedmodel/graph.ts";
 import { defaultSignature } from "../formats/savedmodel/convert.ts";
 import { neededOps } from "../formats/savedmodel/ops.ts";
 import { verifyTensorBundle } from "../formats/tensor-bundle.ts";
-import { inspectTfjsModel } from "../formats/tfjs.ts";
+import { detectTfjsFormat, inspectTfjsModel } from "../formats/tfjs.ts";
 import { inspectTflite } from "../formats/tflite.ts";
 
 export type StaticFinding = { severity: "danger" | "warning" | "info"; message: string; op?: string; node?: string };
@@ -53,6 +53,15 @@ function neededByDefaultSignature(pb: Buffer): Array<(Set<string> & { signature:
   }
 }
 
+/** The TF.js format a model.json that failed its checks is recorded under: graph unless it says layers. */
+function tfjsFormatOf(text: string): "tfjs_graph" | "tfjs_layers" {
+  try {
+    return detectTfjsFormat(JSON.parse(text)) ?? "tfjs_graph";
+  } catch {
+    return "tfjs_graph";
+  }
+}
+
 /** Validates an extracted model directory. */
 export function validateDirectory(dir: string): StaticResult {
   const has = (p: string) => fs.existsSync(path.join(dir, p));
@@ -79,13 +88,15 @@ export function validateDirectory(dir: string): StaticResult {
   }
   if (has("saved_model.pbtxt")) return fail("saved_model", "saved_model.pbtxt (text format) is not supported: export the SavedModel in binary form");
   if (has("model.json")) {
+    let text = "";
     try {
       const sizes: Record<string, number> = {};
       for (const f of fs.readdirSync(dir)) if (f !== "model.json" && fs.statSync(path.join(dir, f)).isFile()) sizes[f] = fs.statSync(path.join(dir, f)).size;
-      const info = inspectTfjsModel(fs.readFileSync(path.join(dir, "model.json"), "utf8"), sizes);
+      text = fs.readFileSync(path.join(dir, "model.json"), "utf8");
+      const info = inspectTfjsModel(text, sizes);
       return { status: "passed", format: info.format, level: "static", signatures: { inputs: info.inputs, outputs: info.outputs }, findings: [], parameterCount: info.parameterCount };
     } catch (err) {
-      return fail("tfjs_graph", reason(err));
+      return fail(tfjsFormatOf(text), reason(err));
     }
   }
   const found = fs.readdirSync(dir).slice(0, 8).join(", ") || "nothing";

@@ -109,6 +109,22 @@ function readTfjsArtifacts(dir) {
   return { manifest, specs, weightData };
 }
 
+/**
+ * Why loadLayersModel refused a layers model that passed the static checks (lib/formats/tfjs.ts), said
+ * about the model. trainingConfig is never passed to it: compiling a loss or optimizer is not needed to
+ * run a model, and a Python-only one would fail a model that runs.
+ */
+function layersLoadFinding(err) {
+  const message = String((err && err.message) || err).slice(0, 500);
+  // A kernel the backend lacks is the backend's problem: the parent retries on cpu.
+  if (/^Kernel '[^']*' not registered/.test(message)) return err;
+  // "Unknown layer: Lambda. This may be due to ...": a custom or Python-only class, not a broken model.
+  const unknown = message.match(/^Unknown (layer|activation|initializer|regularizer|constraint): ([^\s.]+)/);
+  if (unknown) return new Unsupported(`the layers model uses the ${unknown[1]} '${unknown[2]}', which TF.js does not implement (a custom or Python-only class)`, unknown[2]);
+  if (/weights are not set|has no target variable|^Shape mismatch/.test(message)) return new Finding(`the layers model's weights do not match its topology: ${message}`);
+  return new Finding(`TF.js could not load the layers model: ${message}`);
+}
+
 /** Builds one synthetic input per model input; -1 or unknown dims become 1 (or `batch` for the first). */
 function synthesise(tf, inputs, batch, next) {
   const tensors = {};
@@ -197,9 +213,15 @@ async function runTfjs(req) {
       inputs = model.inputs.map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape }));
       outputNames = model.outputs.map((o) => o.name);
     } else {
-      model = await layers.loadLayersModel(handler);
+      try {
+        model = await layers.loadLayersModel(handler);
+      } catch (err) {
+        throw layersLoadFinding(err);
+      }
       inputs = model.inputs.map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape }));
+      // Keras names a model's outputs after the layers that produce them (a Sequential's too).
       outputNames = null;
+      outputKeys = model.outputs.map((o) => (o.sourceLayer && o.sourceLayer.name) || o.name);
     }
     paramCount = specs.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
   }
