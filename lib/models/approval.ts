@@ -1,17 +1,16 @@
 // Admin decisions on versions. Only `validated` versions can be approved; a `quarantined` one needs
 // an explicit override with a reason. Every decision is audited with its note or reason.
-import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "../audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { forgetServable } from "../serving/cache.ts";
 import { forgetCatalogueCache } from "./catalogue.ts";
+import { findVersion, transitionVersionOrThrow } from "./versions.ts";
 
 type Target = { handle: string; version: number; actor: Principal; ip?: string | null };
 
 async function find(handle: string, version: number) {
-  const prisma = await db();
-  const v = await prisma.version.findFirst({ where: { number: version, module: { handle: handle.toLowerCase() } }, include: { module: true } });
+  const v = await findVersion(handle, version, { module: true });
   if (!v) throw new AppError("not_found", `no version ${version} of ${handle}`);
   return v;
 }
@@ -19,7 +18,6 @@ async function find(handle: string, version: number) {
 const userId = (p: Principal) => (p.kind === "user" ? p.userId : null);
 
 export async function approveVersion(input: Target & { note?: string; overrideReason?: string }) {
-  const prisma = await db();
   const v = await find(input.handle, input.version);
   const target = `${v.module.handle}/${v.number}`;
   if (v.status === "quarantined") {
@@ -27,12 +25,14 @@ export async function approveVersion(input: Target & { note?: string; overrideRe
   } else if (v.status !== "validated") {
     throw new AppError("conflict", `${target} is ${v.status}: only validated versions can be approved`, { status: v.status });
   }
-  // The status check and the update are one statement: two concurrent decisions cannot both win.
-  const updated = await prisma.version.updateMany({
-    where: { id: v.id, status: v.status },
-    data: { status: "approved", approvedById: userId(input.actor), approvedAt: new Date(), approvalNote: input.note?.trim() || null, overrideReason: v.status === "quarantined" ? input.overrideReason!.trim() : null },
-  });
-  if (updated.count !== 1) throw new AppError("conflict", `${target} changed while it was being approved; reload and decide again`);
+  // Compare-and-set from the status checked above: of two concurrent decisions exactly one wins.
+  await transitionVersionOrThrow(
+    v.id,
+    [v.status],
+    "approved",
+    { approvedById: userId(input.actor), approvedAt: new Date(), approvalNote: input.note?.trim() || null, overrideReason: v.status === "quarantined" ? input.overrideReason!.trim() : null },
+    { message: (now) => `${target} is ${now}: it changed while it was being approved; reload and decide again` },
+  );
   await recordAudit({ actor: input.actor, action: v.status === "quarantined" ? "version.approve_override" : "version.approve", targetType: "version", target, ip: input.ip ?? null, details: { note: input.note ?? null, overrideReason: input.overrideReason ?? null, digest: v.digest } });
   forgetServable(v.module.handle);
   forgetCatalogueCache();
@@ -40,16 +40,17 @@ export async function approveVersion(input: Target & { note?: string; overrideRe
 }
 
 export async function rejectVersion(input: Target & { reason: string }) {
-  const prisma = await db();
   const v = await find(input.handle, input.version);
   const target = `${v.module.handle}/${v.number}`;
   if (!input.reason?.trim()) throw new AppError("unprocessable_entity", "a rejection needs a reason");
   if (v.status === "rejected") throw new AppError("conflict", `${target} is already rejected`, { status: v.status });
-  const updated = await prisma.version.updateMany({
-    where: { id: v.id, status: v.status },
-    data: { status: "rejected", rejectedById: userId(input.actor), rejectedAt: new Date(), rejectionReason: input.reason.trim() },
-  });
-  if (updated.count !== 1) throw new AppError("conflict", `${target} changed while it was being rejected; reload and decide again`);
+  await transitionVersionOrThrow(
+    v.id,
+    [v.status],
+    "rejected",
+    { rejectedById: userId(input.actor), rejectedAt: new Date(), rejectionReason: input.reason.trim() },
+    { message: (now) => `${target} is ${now}: it changed while it was being rejected; reload and decide again` },
+  );
   await recordAudit({ actor: input.actor, action: "version.reject", targetType: "version", target, ip: input.ip ?? null, details: { reason: input.reason, previousStatus: v.status } });
   forgetServable(v.module.handle);
   forgetCatalogueCache();

@@ -5,7 +5,7 @@
 // (module, number) unique constraint is the commit point: a second publish of the same bytes is an
 // idempotent success; different bytes are a 409, audited. The database refuses changes to a
 // version's bytes or file list (trigger migration), so no code path can rewrite one.
-import type { ModelFormat, ModuleSource, Prisma } from "../db/generated/client.ts";
+import type { ModelFormat, ModuleSource, Prisma, VersionStatus } from "../db/generated/client.ts";
 import { db } from "../db/client.ts";
 import { forgetCatalogueCache } from "./catalogue.ts";
 import { AppError } from "../errors.ts";
@@ -179,24 +179,76 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
   }
 }
 
+/**
+ * Every status change a version may make, from -> to. `pending` is where a version is created;
+ * validation moves it to `validating` and on to its verdict, or back to `pending` after an
+ * infrastructure error (or when its worker died and another takes over); re-validation returns an
+ * undecided version to `pending`; approval needs `validated` (or `quarantined` with an override);
+ * rejection is allowed from anything not already rejected. `rejected` is final.
+ */
+export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly VersionStatus[]>> = {
+  pending: ["validating", "pending", "rejected"],
+  validating: ["validated", "failed", "quarantined", "pending", "rejected"],
+  validated: ["validating", "pending", "approved", "rejected"],
+  failed: ["validating", "pending", "rejected"],
+  quarantined: ["validating", "pending", "approved", "rejected"],
+  approved: ["rejected"],
+  rejected: [],
+};
+
+type VersionWriter = Pick<Prisma.TransactionClient, "version">;
+
+export type TransitionOptions = {
+  /** Runs inside this transaction instead of on its own. */
+  tx?: VersionWriter;
+  /** Further conditions the row must meet for the change to happen (e.g. an unchanged `updatedAt`). */
+  where?: Prisma.VersionWhereInput;
+};
+
+/**
+ * The only way a version's status changes: one compare-and-set statement, so of several concurrent
+ * callers moving a version out of the same status exactly one wins. Returns whether this call made
+ * the change; a loser must do nothing further. Throws (a programming error) for a transition not
+ * in VERSION_TRANSITIONS.
+ */
+export async function transitionVersion(id: string, from: readonly VersionStatus[], to: VersionStatus, data: Omit<Prisma.VersionUncheckedUpdateManyInput, "status" | "id"> = {}, opts: TransitionOptions = {}): Promise<boolean> {
+  const illegal = from.filter((f) => !VERSION_TRANSITIONS[f].includes(to));
+  if (from.length === 0 || illegal.length) throw new Error(`version status transition ${illegal.length ? illegal.join("|") : "(none)"} -> ${to} is not allowed`);
+  const writer = opts.tx ?? (await db());
+  const r = await writer.version.updateMany({ where: { ...opts.where, id, status: { in: [...from] } }, data: { ...data, status: to } });
+  return r.count === 1;
+}
+
+/**
+ * transitionVersion for callers that answer a request: a lost race is a 409 naming the status the
+ * version is in now (`details.status`); `message` words it for the caller.
+ */
+export async function transitionVersionOrThrow(id: string, from: readonly VersionStatus[], to: VersionStatus, data: Omit<Prisma.VersionUncheckedUpdateManyInput, "status" | "id">, opts: TransitionOptions & { message: (current: VersionStatus | "deleted") => string }): Promise<void> {
+  if (await transitionVersion(id, from, to, data, opts)) return;
+  const current = (await (opts.tx ?? (await db())).version.findUnique({ where: { id }, select: { status: true } }))?.status ?? "deleted";
+  throw new AppError("conflict", opts.message(current), { status: current });
+}
+
+/** One version by handle (any case) and number, with what `include` asks for; null if there is none. */
+export async function findVersion<I extends Prisma.VersionInclude = Record<string, never>>(handle: string, version: number, include?: I): Promise<Prisma.VersionGetPayload<{ include: I }> | null> {
+  const prisma = await db();
+  return prisma.version.findFirst({ where: { number: version, module: { handle: handle.toLowerCase() } }, include: include ?? ({} as I) }) as Promise<Prisma.VersionGetPayload<{ include: I }> | null>;
+}
+
 /** A version with its files, for the API and pages. */
 export async function getVersion(handle: string, version: number) {
-  const prisma = await db();
-  return prisma.version.findFirst({ where: { number: version, module: { handle: handle.toLowerCase() } }, include: { files: { orderBy: { path: "asc" } }, module: true } });
+  return findVersion(handle, version, { files: { orderBy: { path: "asc" } }, module: true });
 }
 
 /** The contract's version document: bytes, files, the latest validation (with its level) and benchmarks. */
 export async function getVersionView(handle: string, version: number) {
   const prisma = await db();
-  const v = await prisma.version.findFirst({
-    where: { number: version, module: { handle: handle.toLowerCase() } },
-    include: {
-      files: { orderBy: { path: "asc" } },
-      module: true,
-      uploadedBy: { select: { email: true } },
-      approvedBy: { select: { email: true } },
-      validationRuns: { orderBy: { startedAt: "desc" }, include: { benchmarks: { orderBy: { batch: "asc" } } } },
-    },
+  const v = await findVersion(handle, version, {
+    files: { orderBy: { path: "asc" } },
+    module: true,
+    uploadedBy: { select: { email: true } },
+    approvedBy: { select: { email: true } },
+    validationRuns: { orderBy: { startedAt: "desc" }, include: { benchmarks: { orderBy: { batch: "asc" } } } },
   });
   if (!v) return null;
   const [run, ...history] = v.validationRuns;

@@ -1,10 +1,11 @@
 // The validation job and admin re-validation. Kept apart from the validator so that route handlers
 // can queue work without loading the sandbox runner (the worker loads it when a job runs).
 import { z } from "zod";
-import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "../audit.ts";
 import { defineJob } from "../jobs/define-job.ts";
+import { findVersion, transitionVersionOrThrow } from "../models/versions.ts";
+import { leaseExpired, releaseAbandoned } from "./lease.ts";
 import { getQueue } from "../jobs/queue.ts";
 import type { Principal } from "../auth/principal.ts";
 
@@ -16,26 +17,41 @@ export const validateVersionJob = defineJob({
   schema: z.object({ versionId: z.string().min(1) }),
   retryLimit: 3,
   expireInSeconds: 3600,
+  // A dead worker's job is retried after this; lease.ts's LEASE_EXPIRES_MS stays below it.
+  heartbeatSeconds: 30,
   concurrency: 1,
   async handle({ versionId }) {
     // Not followed by the page-app bundler: only the worker (plain Node) runs validations.
     const { validateVersion } = (await import(/* turbopackIgnore: true */ /* webpackIgnore: true */ VALIDATOR)) as typeof import("./validate-version.ts");
-    const r = await validateVersion({ versionId });
-    return { status: r.status };
+    try {
+      // Only the `pending` version the job was queued for: a version another worker holds, has
+      // already validated, or an admin decided is left alone (the job completes as skipped).
+      const r = await validateVersion({ versionId, from: ["pending"] });
+      return { status: r.status };
+    } catch (err) {
+      if (err instanceof AppError && err.code === "conflict" && err.details?.status) return { status: err.details.status, skipped: true };
+      throw err;
+    }
   },
 });
 
 /**
  * Admin re-validation: queues a new validation run for a version (history is kept). Approved and
- * rejected versions are decided and are not re-validated (409); a run already in progress is 409.
+ * rejected versions are decided and are not re-validated (409); a run in progress is 409 unless its
+ * worker died (lease.ts).
  */
 export async function requestRevalidation(input: { handle: string; version: number; actor: Principal; ip?: string | null }) {
-  const prisma = await db();
-  const v = await prisma.version.findFirst({ where: { number: input.version, module: { handle: input.handle.toLowerCase() } }, include: { module: true } });
+  const v = await findVersion(input.handle, input.version, { module: true });
   if (!v) throw new AppError("not_found", `no version ${input.version} of ${input.handle}`);
-  if (v.status === "approved" || v.status === "rejected") throw new AppError("conflict", `${v.module.handle} version ${v.number} is ${v.status}; it is not validated again`);
-  if (v.status === "validating") throw new AppError("conflict", `${v.module.handle} version ${v.number} is being validated now`);
-  await prisma.version.update({ where: { id: v.id }, data: { status: "pending" } });
+  const target = `${v.module.handle} version ${v.number}`;
+  if (v.status === "approved" || v.status === "rejected") throw new AppError("conflict", `${target} is ${v.status}; it is not validated again`, { status: v.status });
+  // A validation whose worker died (its lease expired) may be restarted; a live one may not.
+  if (v.status === "validating" && !leaseExpired(v)) throw new AppError("conflict", `${target} is being validated now`, { status: v.status });
+  if (v.status === "validating") {
+    if (!(await releaseAbandoned(v.id))) throw new AppError("conflict", `${target} is being validated now`, { status: v.status });
+  } else {
+    await transitionVersionOrThrow(v.id, [v.status], "pending", {}, { message: (now) => `${target} is ${now}: it changed while re-validation was being requested; reload and try again` });
+  }
   await (await getQueue()).enqueue(validateVersionJob, { versionId: v.id });
   await recordAudit({ actor: input.actor, action: "version.revalidate", targetType: "version", target: `${v.module.handle}/${v.number}`, ip: input.ip ?? null, details: { previousStatus: v.status } });
   return { handle: v.module.handle, version: v.number, status: "pending" as const, previousStatus: v.status };

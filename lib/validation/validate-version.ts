@@ -1,6 +1,7 @@
 // The validation job: pending -> validating -> validated | failed | quarantined. Each run is a new
 // ValidationRun row (history is kept). Infrastructure errors are thrown (the job retries); a model
-// that fails validation is recorded and not retried.
+// that fails validation is recorded and not retried. Every status change is a compare-and-set
+// (transitionVersion): of two workers given one version, one validates and the other does nothing.
 import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "../audit.ts";
@@ -11,30 +12,63 @@ import { validateDirectory, validateTfliteBytes, type StaticResult } from "./sta
 import { chooseRuntime, executeModel, notExecuted, type ExecutionOptions, type ExecutionVerdict } from "./execute.ts";
 import { getEnv } from "../env.ts";
 import type { Principal } from "../auth/principal.ts";
-import type { Prisma } from "../db/generated/client.ts";
+import type { Prisma, VersionStatus } from "../db/generated/client.ts";
+import { transitionVersion } from "../models/versions.ts";
+import { LEASE_RENEW_MS, leaseExpired, releaseAbandoned, renewLease } from "./lease.ts";
 
 const MAX_TFLITE_BYTES = 2 * 1024 ** 3;
 
-export async function validateVersion(input: { versionId: string; actor?: Principal | null; execution?: Partial<ExecutionOptions> }) {
+/** Statuses a direct call re-validates from; the job passes `from: ["pending"]` (what it was queued for). */
+const VALIDATABLE: readonly VersionStatus[] = ["pending", "validated", "failed", "quarantined"];
+
+/**
+ * The refusal a caller gets when another worker has (or had) the version: nothing was done. The job
+ * treats it as done; `details.status` is the status the version is in now.
+ */
+function lostRace(v: { number: number; module: { handle: string } }, status: VersionStatus) {
+  const why = status === "validating" ? "is being validated by another worker" : `is ${status}; it was not waiting to be validated`;
+  return new AppError("conflict", `${v.module.handle} version ${v.number} ${why}`, { status, lostRace: true });
+}
+
+export async function validateVersion(input: { versionId: string; actor?: Principal | null; execution?: Partial<ExecutionOptions>; from?: readonly VersionStatus[] }) {
   const prisma = await db();
-  const version = await prisma.version.findUnique({ where: { id: input.versionId }, include: { module: true } });
-  if (!version) throw new AppError("not_found", `no version ${input.versionId}`);
-  if (version.status === "approved" || version.status === "rejected") {
-    throw new AppError("conflict", `${version.module.handle} version ${version.number} is ${version.status}; it is not validated again`);
-  }
-  const run = await prisma.validationRun.create({ data: { versionId: version.id, status: "running", triggeredById: input.actor?.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null } });
-  await prisma.version.update({ where: { id: version.id }, data: { status: "validating" } });
+  const load = async () => {
+    const v = await prisma.version.findUnique({ where: { id: input.versionId }, include: { module: true } });
+    if (!v) throw new AppError("not_found", `no version ${input.versionId}`);
+    if (v.status === "approved" || v.status === "rejected") {
+      throw new AppError("conflict", `${v.module.handle} version ${v.number} is ${v.status}; it is not validated again`, { status: v.status });
+    }
+    return v;
+  };
+  let version = await load();
+  // A `validating` version whose worker died is taken back to `pending` first (see lease.ts).
+  if (leaseExpired(version) && (await releaseAbandoned(version.id))) version = await load();
+  const from = input.from ?? VALIDATABLE;
+  if (!from.includes(version.status)) throw lostRace(version, version.status);
+  // Claiming the version and opening its run are one transaction: exactly one concurrent caller wins.
+  const triggeredById = input.actor?.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null;
+  const run = await prisma.$transaction(async (tx) =>
+    (await transitionVersion(version.id, from, "validating", { updatedAt: new Date() }, { tx })) ? tx.validationRun.create({ data: { versionId: version.id, status: "running", triggeredById } }) : null,
+  );
+  if (!run) throw lostRace(version, (await load()).status);
+  const lease = setInterval(() => void renewLease(version.id, run.id).catch(() => {}), LEASE_RENEW_MS);
+  lease.unref();
   try {
     return await runValidation(version, run.id, input);
   } catch (err) {
     // An infrastructure failure (store, sandbox start-up, database): close this run as `error`, put the
-    // version back to `pending`, and let the job retry. A model that fails never gets here.
+    // version back to `pending`, and let the job retry. A model that fails never gets here. A run
+    // already closed by a takeover (lease.ts) changes nothing.
     const message = err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
-    await prisma.$transaction([
-      prisma.validationRun.update({ where: { id: run.id }, data: { status: "error", error: message.slice(0, 2000), finishedAt: new Date() } }),
-      prisma.version.update({ where: { id: version.id }, data: { status: "pending" } }),
-    ]).catch(() => {});
+    await prisma
+      .$transaction(async (tx) => {
+        const closed = await tx.validationRun.updateMany({ where: { id: run.id, status: "running" }, data: { status: "error", error: message.slice(0, 2000), finishedAt: new Date() } });
+        if (closed.count === 1) await transitionVersion(version.id, ["validating"], "pending", {}, { tx });
+      })
+      .catch(() => {});
     throw err;
+  } finally {
+    clearInterval(lease);
   }
 }
 
@@ -78,9 +112,11 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
   const level = verdict?.level ?? "static";
   const status = outcome === "passed" ? "validated" : outcome;
   const bench = verdict?.result;
-  await prisma.$transaction([
-    prisma.validationRun.update({
-      where: { id: run.id },
+  // The run is written only while it is still this worker's (`running`: a takeover closes it), and
+  // the verdict moves the version only while it is still `validating` (an admin may reject it meanwhile).
+  const written = await prisma.$transaction(async (tx) => {
+    const closed = await tx.validationRun.updateMany({
+      where: { id: run.id, status: "running" },
       data: {
         status: outcome,
         level,
@@ -94,41 +130,43 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
         isolation: (verdict?.isolation ?? { note: "static checks only: the model was parsed and checksummed, not executed" }) as Prisma.InputJsonValue,
         finishedAt: new Date(),
       },
-    }),
-    ...(bench && outcome === "passed"
-      ? bench.benchmarks.map((b) =>
-          prisma.benchmark.create({
-            data: {
-              versionId: version.id,
-              validationRunId: run.id,
-              runtime: bench.runtime,
-              backend: bench.backend,
-              nodeVersion: bench.nodeVersion,
-              cpuModel: bench.cpuModel,
-              batch: b.batch,
-              archiveSize: version.size,
-              paramCount: bench.paramCount ?? result.parameterCount ?? null,
-              loadMs: bench.loadMs,
-              firstInferenceMs: b.firstInferenceMs,
-              p50Ms: b.p50Ms,
-              p95Ms: b.p95Ms,
-              p99Ms: b.p99Ms,
-              throughputPerSec: b.throughputPerSec,
-              peakRssBytes: BigInt(bench.peakRssBytes),
-              samplesMs: b.samplesMs,
-            },
-          }),
-        )
-      : []),
-    prisma.version.update({ where: { id: version.id }, data: { status } }),
-  ]);
+    });
+    if (closed.count !== 1) return null;
+    if (bench && outcome === "passed") {
+      await tx.benchmark.createMany({
+        data: bench.benchmarks.map((b) => ({
+          versionId: version.id,
+          validationRunId: run.id,
+          runtime: bench.runtime,
+          backend: bench.backend,
+          nodeVersion: bench.nodeVersion,
+          cpuModel: bench.cpuModel,
+          batch: b.batch,
+          archiveSize: version.size,
+          paramCount: bench.paramCount ?? result.parameterCount ?? null,
+          loadMs: bench.loadMs,
+          firstInferenceMs: b.firstInferenceMs,
+          p50Ms: b.p50Ms,
+          p95Ms: b.p95Ms,
+          p99Ms: b.p99Ms,
+          throughputPerSec: b.throughputPerSec,
+          peakRssBytes: BigInt(bench.peakRssBytes),
+          samplesMs: b.samplesMs,
+        })),
+      });
+    }
+    const applied = await transitionVersion(version.id, ["validating"], status, {}, { tx });
+    return { applied, versionStatus: applied ? status : (await tx.version.findUnique({ where: { id: version.id }, select: { status: true } }))?.status };
+  });
+  // Taken over by another worker (this one was presumed dead): it validates again; this one says nothing.
+  if (!written) throw lostRace(version, "validating");
   await recordAudit({
     actor: input.actor ?? null,
     action: "version.validate",
     outcome: outcome === "passed" ? "ok" : "denied",
     targetType: "version",
     target: `${version.module.handle}/${version.number}`,
-    details: { runId: run.id, status, level, runtime: verdict?.runtime ?? "static", error, findings: findings.length },
+    details: { runId: run.id, status, level, runtime: verdict?.runtime ?? "static", error, findings: findings.length, ...(written.applied ? {} : { versionStatus: written.versionStatus }) },
   });
   return { runId: run.id, status, level, result, verdict };
 }
