@@ -8,7 +8,7 @@ import type { BlobStore } from "../storage/blob-store.ts";
 import { storeArchiveEntries } from "../archive/tar-entries.ts";
 import type { ArchiveFile } from "../archive/tar-entries.ts";
 import { checkHandle } from "../upstream/handles.ts";
-import { checkManifestPath } from "../formats/tfjs.ts";
+import { checkManifestPath, detectTfjsFormat } from "../formats/tfjs.ts";
 import { publishVersion, type PublishedVersion } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
 import { enqueueValidation } from "./mirrors.ts";
@@ -77,7 +77,7 @@ async function recognise(store: BlobStore, primary: { digest: string; size: numb
     const shards = (json.weightsManifest ?? []).flatMap((g) => (Array.isArray(g.paths) ? g.paths.map((p) => checkManifestPath(String(p))) : []));
     const missing = shards.filter((s) => !paths.has(s));
     if (missing.length) throw new AppError("unprocessable_entity", `model.json names weight files the archive does not hold: ${missing.slice(0, 5).join(", ")}`);
-    return { format: json.format === "layers-model" ? "tfjs_layers" : "tfjs_graph", files };
+    return { format: detectTfjsFormat(json) ?? "tfjs_graph", files };
   }
   const found = [...paths].slice(0, 8).join(", ");
   throw new AppError("unprocessable_entity", `the archive has no saved_model.pb or model.json at its root (found ${found || "no files"}${paths.size > 8 ? ", …" : ""})`);
