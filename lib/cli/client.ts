@@ -1,5 +1,6 @@
 // CLI commands that talk to a running server (HUBKEEP_URL, HUBKEEP_TOKEN).
 import { AppError } from "../errors.ts";
+import { parseModelUrl } from "../upstream/handles.ts";
 
 export type ClientConfig = { url: string; token?: string };
 
@@ -38,12 +39,22 @@ function bar(done: number, total: number | null, width = 30): string {
 
 type MirrorView = { id: string; handle: string; version: number; status: string; bytesDone: number; bytesTotal: number | null; error?: string };
 
+function isUnversioned(url: string): boolean {
+  try {
+    return parseModelUrl(url).version === "latest";
+  } catch {
+    return false; // the server says what is wrong with it
+  }
+}
+
 /** `hubkeep mirror <url>`: requests a mirror and follows it to the end, with a progress bar on a TTY. */
 export async function mirrorCommand(cfg: ClientConfig, url: string, opts: { pollMs?: number; out?: NodeJS.WriteStream } = {}): Promise<number> {
   const out = opts.out ?? process.stderr;
   const tty = Boolean(out.isTTY);
   let { data: m } = await call<MirrorView>(cfg, "POST", "/api/v1/mirrors", { url });
-  out.write(`mirror ${m.id}: ${m.handle} version ${m.version} (${m.status})\n`);
+  // An unversioned URL means the upstream's latest: the server pinned it; say which.
+  const pinned = isUnversioned(url);
+  out.write(`mirror ${m.id}: ${m.handle} version ${m.version}${pinned ? " (the upstream's latest, pinned)" : ""} (${m.status})\n`);
   let lastLine = "";
   while (m.status === "queued" || m.status === "fetching") {
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));

@@ -19,7 +19,8 @@ through the running server's socket when npm start holds it):
   user create --email <email> --role <viewer|publisher|admin> [--password <pw>]
       Creates a user or changes its role; prints a generated password when none is given.
   mirror <url>
-      Asks the server (HUBKEEP_URL, with HUBKEEP_TOKEN) to mirror a tfhub.dev or Kaggle model version,
+      Asks the server (HUBKEEP_URL, with HUBKEEP_TOKEN) to mirror a tfhub.dev or Kaggle model version
+      (a URL without a version: the upstream's latest, and it prints which version that pinned),
       and follows it with a progress bar; prints the final mirror request as JSON on stdout.
   push <handle> <version> <file>
       Uploads a .tar.gz of a SavedModel, TF1 Hub module or TF.js model, or a .tflite, to the server

@@ -16,6 +16,11 @@ export type Operation = {
   /** A raw (non-JSON) request body, e.g. an upload. */
   rawBody?: { contentType: string; description: string };
   responses: Record<number, string>;
+  /**
+   * Served by the Node server's download handler (lib/serving), not by a Next.js route file; the
+   * OpenAPI test checks that handler recognises the path instead.
+   */
+  servedBy?: "download-handler";
 };
 
 const versionPath = "/api/v1/models/{handle}/versions/{n}";
@@ -25,6 +30,13 @@ export const OPERATIONS: Operation[] = [
   { method: "get", path: "/api/v1/openapi.json", summary: "This document", access: "anyone", responses: { 200: "OpenAPI 3.1" } },
   { method: "get", path: "/api/v1/me", summary: "Who the credentials belong to", access: "signed-in", responses: { 200: "id, email, role, scope, via, namespaces" } },
   { method: "get", path: "/api/v1/models", summary: "Catalogue search with facets, sort and pages", access: "anonymous-read", query: S.catalogueQuerySchema, responses: { 200: "{items,total,page,pageSize,facets}" } },
+  {
+    method: "get",
+    path: "/api/v1/models/{handle}",
+    summary: "A model: handle, format, metadata, source, aliases and the versions the caller may see",
+    access: "anonymous-read",
+    responses: { 200: '{"handle","format","title","description","task","tags","license","source"?,"aliases":{},"versions":[{"version","status","digest","size","createdAt"}]} (approved versions; publishers also see their namespace\'s others, admins all)', 404: "no such model, or none of its versions is visible to the caller" },
+  },
   { method: "patch", path: "/api/v1/models/{handle}", summary: "Set a model's catalogue metadata (markdown description)", access: "publisher", body: S.metadataSchema, responses: { 200: "the model's metadata", 404: "no such model", 422: "invalid metadata" } },
   { method: "get", path: versionPath, summary: "A version: files, validation, benchmarks, provenance", access: "anonymous-read", responses: { 200: "the version document", 404: "unknown or not visible" } },
   {
@@ -38,10 +50,18 @@ export const OPERATIONS: Operation[] = [
   { method: "post", path: `${versionPath}/approve`, summary: "Approve a validated version (quarantined: overrideReason)", access: "admin", body: S.approveSchema, responses: { 200: "approved", 409: "not validated (details.status)" } },
   { method: "post", path: `${versionPath}/reject`, summary: "Reject a version", access: "admin", body: S.rejectSchema, responses: { 200: "rejected", 422: "no reason" } },
   { method: "post", path: `${versionPath}/validate`, summary: "Re-validate a version", access: "admin", responses: { 202: "queued", 409: "decided or running" } },
+  {
+    method: "get",
+    path: "/api/v1/blobs/sha256:{hex}",
+    summary: "Any blob of an approved version, by digest (as downloads: Range, If-None-Match, HEAD)",
+    access: "anonymous-read",
+    servedBy: "download-handler",
+    responses: { 200: "the bytes, with ETag and Content-Digest", 206: "a range", 304: "not modified", 400: "not a sha256 digest", 404: "no approved version holds this blob" },
+  },
   { method: "get", path: "/api/v1/review", summary: "The review queue with evidence and the diff against the previous approved version", access: "admin", query: S.reviewQuerySchema, responses: { 200: "{items}" } },
   { method: "post", path: "/api/v1/review/decisions", summary: "Approve or reject several versions", access: "admin", body: S.decisionSchema, responses: { 200: "{results,decided,refused}", 422: "a rejection without a reason" } },
   { method: "get", path: "/api/v1/mirrors", summary: "Recent mirror requests", access: "signed-in", responses: { 200: "{items}" } },
-  { method: "post", path: "/api/v1/mirrors", summary: "Mirror an allowlisted upstream version", access: "publisher", body: S.mirrorRequestSchema, responses: { 200: "already mirrored", 202: "queued", 403: "not allowlisted (names the rule)", 422: "not a model URL" } },
+  { method: "post", path: "/api/v1/mirrors", summary: "Mirror an allowlisted upstream version (a URL without a version: the upstream's latest, pinned and named in `version`)", access: "publisher", body: S.mirrorRequestSchema, responses: { 200: "already mirrored", 202: "queued", 403: "not allowlisted (names the rule); checked before any upstream contact", 422: "not a model URL", 502: "unversioned URL: the upstream named no version (names what it answered)", 503: "unversioned URL: the upstream did not answer" } },
   { method: "get", path: "/api/v1/mirrors/{id}", summary: "A mirror request's progress", access: "signed-in", responses: { 200: "status, bytesDone, bytesTotal", 404: "unknown or not yours" } },
   { method: "post", path: "/api/v1/mirrors/{id}/resync", summary: "Check a mirrored version against upstream", access: "admin", responses: { 200: "the comparison" } },
   { method: "get", path: "/api/v1/allowlist", summary: "Allow and deny rules", access: "admin", responses: { 200: "{items}" } },
@@ -66,7 +86,7 @@ function parameters(op: Operation) {
   const out: Array<Record<string, unknown>> = [];
   for (const name of op.path.match(/\{(\w+)\}/g) ?? []) {
     const n = name.slice(1, -1);
-    out.push({ name: n, in: "path", required: true, schema: n === "n" ? { type: "integer", minimum: 1 } : { type: "string" }, ...(n === "handle" ? { description: "a model handle; it holds slashes, e.g. google/imagenet/mobilenet_v2_100_224/feature_vector" } : {}) });
+    out.push({ name: n, in: "path", required: true, schema: n === "n" ? { type: "integer", minimum: 1 } : n === "hex" ? { type: "string", pattern: "^[0-9a-f]{64}$" } : { type: "string" }, ...(n === "handle" ? { description: "a model handle; it holds slashes, e.g. google/imagenet/mobilenet_v2_100_224/feature_vector" } : {}) });
   }
   if (op.query) {
     const js = jsonSchema(op.query) as { properties?: Record<string, unknown>; required?: string[] };
@@ -82,7 +102,9 @@ export function openApiDocument(serverUrl: string) {
   for (const op of OPERATIONS) {
     const responses: Record<string, unknown> = {};
     for (const [code, description] of Object.entries(op.responses)) {
-      responses[code] = Number(code) >= 400 ? { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } } : { description };
+      // The download handler answers errors as plain text (hub clients read them), the API as JSON.
+      const errorBody = op.servedBy === "download-handler" ? { "text/plain": { schema: { type: "string" } } } : { "application/json": { schema: { $ref: "#/components/schemas/Error" } } };
+      responses[code] = Number(code) >= 400 ? { description, content: errorBody } : { description };
     }
     if (op.access !== "anyone") {
       responses["401"] ??= { description: "no or bad credentials", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };

@@ -3,6 +3,7 @@ import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "../audit.ts";
 import type { Principal } from "../auth/principal.ts";
+import { canReadUnapprovedIn } from "../auth/permissions.ts";
 
 /** A model page: the module, its versions visible to the caller, and their download totals. */
 export async function getModelPage(handle: string, opts: { includeUnapproved: boolean }) {
@@ -28,6 +29,43 @@ export async function getModelPage(handle: string, opts: { includeUnapproved: bo
     task: m.task,
     license: m.license,
     versions: m.versions.map(({ id, ...v }) => ({ ...v, downloads: downloads.get(id) ?? 0 })),
+  };
+}
+
+/**
+ * The model document (GET /api/v1/models/{handle}): metadata and the versions the caller may see,
+ * newest first: approved ones, and the others too for whoever may read a version that is not
+ * approved (canReadUnapprovedIn: admins, publishers in their namespace), as the version document
+ * decides. Null when no version is visible (or no such model), so a hidden model answers exactly
+ * like a missing one. The caller has already passed canReadApproved.
+ */
+export async function getModelDocument(input: { handle: string; principal: Principal }) {
+  const prisma = await db();
+  const handle = input.handle.toLowerCase();
+  const includeUnapproved = canReadUnapprovedIn(input.principal, handle);
+  const m = await prisma.module.findUnique({
+    where: { handle },
+    include: {
+      versions: {
+        where: includeUnapproved ? {} : { status: "approved" },
+        orderBy: { number: "desc" },
+        select: { number: true, status: true, format: true, digest: true, size: true, createdAt: true },
+      },
+    },
+  });
+  if (!m || m.versions.length === 0) return null;
+  return {
+    handle: m.handle,
+    // A model's format is its newest visible version's (versions of one handle share a format in practice).
+    format: m.versions[0]!.format,
+    title: m.title,
+    description: m.description,
+    task: m.task,
+    tags: m.tags,
+    license: m.license,
+    ...(m.source === "upstream" && m.upstreamUrl ? { source: { url: m.upstreamUrl } } : {}),
+    aliases: {} as Record<string, number>,
+    versions: m.versions.map((v) => ({ version: v.number, status: v.status, digest: v.digest, size: v.size, createdAt: v.createdAt })),
   };
 }
 

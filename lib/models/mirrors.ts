@@ -13,7 +13,9 @@ import { recordAudit } from "../audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { parseModelUrl, type ParsedModelUrl } from "../upstream/handles.ts";
 import { assertAllowed } from "../upstream/allowlist.ts";
-import { openUpstream, policyFromEnv, UpstreamError, type FetchPolicy } from "../upstream/fetcher.ts";
+import { openUpstream, policyFromEnv, type FetchPolicy } from "../upstream/fetcher.ts";
+import { askLatestVersion } from "../upstream/latest.ts";
+import { pinLatestVersion } from "./latest-version.ts";
 import { getBlobStore } from "../storage/index.ts";
 import { SourceStreamError, type BlobStore } from "../storage/blob-store.ts";
 import { storeArchiveEntries, type ArchiveFile } from "../archive/tar-entries.ts";
@@ -21,7 +23,7 @@ import { packTarGz } from "../archive/pack.ts";
 import { publishVersion } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
 import { defineJob, PermanentJobError } from "../jobs/define-job.ts";
-import { checkManifestPath } from "../formats/tfjs.ts";
+import { checkManifestPath, detectTfjsFormat } from "../formats/tfjs.ts";
 import { getQueue } from "../jobs/queue.ts";
 
 export type MirrorView = {
@@ -55,6 +57,11 @@ export function toMirrorView(r: MirrorRow): MirrorView {
 /**
  * Starts (or joins) a mirror. Returns `existing: true` with status `stored` when the version is
  * already mirrored, and the in-flight request when one is running.
+ *
+ * Upstream contact: none for a versioned URL (the fetch job's download is the only upstream request
+ * of a mirror, and it reports an unreachable upstream as the mirror's error). An unversioned URL
+ * first pins the upstream's latest version: one request, shared by concurrent callers
+ * (pinLatestVersion); it fails the call with 502 (the upstream named no version) or 503 (no answer).
  */
 export async function requestMirror(input: {
   url: string;
@@ -62,12 +69,32 @@ export async function requestMirror(input: {
   ip?: string | null;
   /** Test hook: runs between the version check and the single-flight insert (race tests). */
   afterVersionCheck?: () => Promise<void>;
+  /** Where Kaggle's API is asked for the latest version (tests: the fake upstream). */
+  kaggleBase?: string;
 }): Promise<{ mirror: MirrorView; existing: boolean }> {
-  const parsed = parseModelUrl(input.url);
-  if (parsed.version === "latest") {
-    throw new AppError("unprocessable_entity", `pin a version: mirrored versions are immutable, so ask for ${parsed.canonicalUrl}/<n>`);
-  }
-  await assertAllowed(parsed.handle, { actor: input.actor, ip: input.ip });
+  const requested = parseModelUrl(input.url);
+  // The allowlist decides before anything reaches the upstream.
+  await assertAllowed(requested.handle, { actor: input.actor, ip: input.ip });
+  const parsed = requested.version === "latest" ? await pinLatest(requested, input.kaggleBase) : { ...requested, version: requested.version };
+  return requestPinnedMirror({ ...input, parsed, requestedUrl: requested.version === "latest" ? requested.canonicalUrl : undefined });
+}
+
+/** The upstream's latest version of an unversioned URL, as a versioned one. */
+async function pinLatest(requested: ParsedModelUrl, kaggleBase?: string): Promise<ParsedModelUrl & { version: number }> {
+  const { version } = await pinLatestVersion(requested, () => askLatestVersion(requested, policyFromEnv(getEnv()), { kaggleBase }));
+  const pinned = parseModelUrl(`${requested.canonicalUrl}/${version}`);
+  return { ...pinned, version };
+}
+
+/** The single-flight: the MirrorRequest.activeKey unique column decides, in whichever process. */
+async function requestPinnedMirror(input: {
+  parsed: ParsedModelUrl & { version: number };
+  requestedUrl?: string;
+  actor: Principal;
+  ip?: string | null;
+  afterVersionCheck?: () => Promise<void>;
+}): Promise<{ mirror: MirrorView; existing: boolean }> {
+  const { parsed } = input;
   const prisma = await db();
   const requestedById = input.actor.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null;
 
@@ -86,7 +113,6 @@ export async function requestMirror(input: {
   const activeKey = `${parsed.handle}@${parsed.version}`;
   const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
   if (running) return { mirror: toMirrorView(running), existing: false };
-  await probeUpstream(parsed);
   try {
     const row = await prisma.mirrorRequest.create({
       data: { url: parsed.canonicalUrl, handle: parsed.handle, versionNumber: parsed.version, format: parsed.format, activeKey, requestedById },
@@ -101,7 +127,7 @@ export async function requestMirror(input: {
       });
       return { mirror: toMirrorView(joined), existing: true };
     }
-    await recordAudit({ actor: input.actor, action: "mirror.request", ip: input.ip, targetType: "version", target: `${parsed.handle}/${parsed.version}`, details: { url: parsed.canonicalUrl, mirrorId: row.id } });
+    await recordAudit({ actor: input.actor, action: "mirror.request", ip: input.ip, targetType: "version", target: `${parsed.handle}/${parsed.version}`, details: { url: parsed.canonicalUrl, mirrorId: row.id, ...(input.requestedUrl ? { requestedUrl: input.requestedUrl, pinned: "latest" } : {}) } });
     try {
       const queue = await getQueue();
       await queue.enqueue(mirrorFetchJob, { mirrorId: row.id });
@@ -115,25 +141,7 @@ export async function requestMirror(input: {
     // Someone else is fetching this version right now: join their request.
     const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
     if (running) return { mirror: toMirrorView(running), existing: false };
-    return requestMirror(input);
-  }
-}
-
-/**
- * Fails fast (503 with the reason) when the upstream cannot be reached at all, instead of queueing
- * a fetch that is bound to fail. Other answers (404, HTML...) are left to the fetch to report.
- */
-async function probeUpstream(parsed: ParsedModelUrl): Promise<void> {
-  // First hop only (a redirect ends the probe): reachability, not a download.
-  const policy = { ...policyFromEnv(getEnv()), retries: 0, maxRedirects: 0, connectTimeoutMs: 5000, idleTimeoutMs: 10_000, totalTimeoutMs: 15_000 };
-  const urls = upstreamUrls(parsed, policy.upstreamBase);
-  const url = parsed.format === "tflite" ? urls.tflite : parsed.format === "tfjs_graph" ? `${urls.tfjsDir}/model.json?tfjs-format=file` : urls.compressed;
-  try {
-    const res = await openUpstream(url, policy, { expect: "json" });
-    await res.discard();
-  } catch (err) {
-    // Only "no answer at all" fails the request now; an HTTP error is left to the fetch (it retries 5xx).
-    if (err instanceof UpstreamError && err.kind === "unavailable" && err.httpStatus === undefined) throw err;
+    return requestPinnedMirror(input);
   }
 }
 
@@ -264,7 +272,7 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
       const archive = await put(
         packTarGz(files.map((f) => ({ path: f.path, size: f.size, open: () => store.get(f.digest) }))),
       );
-      const format = (json as { format?: string }).format === "layers-model" ? "tfjs_layers" : "tfjs_graph";
+      const format = detectTfjsFormat(json) ?? "tfjs_graph";
       return { primary: archive, files, format, sourceUrl: modelUrl, created };
     }
     // SavedModel / TF1 Hub: keep the original archive as the primary blob, then record its files.

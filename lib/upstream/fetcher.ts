@@ -136,6 +136,12 @@ function header(h: Dispatcher.ResponseData["headers"], name: string): string | u
   return Array.isArray(v) ? v[0] : v;
 }
 
+function flatten(h: Dispatcher.ResponseData["headers"]): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(", ") : v;
+  return flat;
+}
+
 function describeNetworkError(err: unknown, url: URL, totalMs: number): UpstreamError {
   const e = err as { name?: string; code?: string; message?: string; cause?: { name?: string; code?: string; message?: string } };
   const inner = e.cause ?? e;
@@ -157,7 +163,7 @@ function sniffMarkup(first: Buffer): "HTML" | "XML" | null {
 }
 
 /** One attempt: follow redirects by hand, return the final 2xx response with a guarded body. */
-async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, init: { headers?: Record<string, string>; expect: "file" | "json"; signal: AbortSignal; startedAt: number }): Promise<UpstreamResponse> {
+async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, init: { headers?: Record<string, string>; expect: "file" | "json"; redirect: "follow" | "manual"; signal: AbortSignal; startedAt: number }): Promise<UpstreamResponse> {
   const maxRedirects = policy.maxRedirects ?? DEFAULTS.maxRedirects;
   const maxBytes = policy.maxBytes ?? DEFAULTS.maxBytes;
   let url = start;
@@ -174,6 +180,10 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
     if ([301, 302, 303, 307, 308].includes(res.statusCode)) {
       await res.body.dump().catch(() => {});
       const location = header(res.headers, "location");
+      if (init.redirect === "manual") {
+        // The caller reads the redirect itself (e.g. which version "latest" points to); no body.
+        return { url: url.toString(), status: res.statusCode, headers: flatten(res.headers), contentLength: 0, body: (async function* () {})(), discard: async () => {} };
+      }
       if (!location) throw new UpstreamError(`upstream answered ${res.statusCode} without a Location`, "bad_response");
       if (hop + 1 > maxRedirects) throw new UpstreamError(`too many redirects (more than ${maxRedirects})`, "bad_response");
       const next = new URL(location, url);
@@ -226,12 +236,10 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
         throw new UpstreamError(`body shorter than Content-Length: got ${seen} of ${contentLength} bytes`, "unavailable", true);
       }
     };
-    const flat: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(", ") : v;
     return {
       url: finalUrl.toString(),
       status: res.statusCode,
-      headers: flat,
+      headers: flatten(res.headers),
       contentLength,
       body: guarded(),
       discard: async () => void (await body.dump().catch(() => {})),
@@ -246,7 +254,14 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
 export async function openUpstream(
   input: string,
   policy: FetchPolicy,
-  init: { headers?: Record<string, string>; expect?: "file" | "json"; signal?: AbortSignal; dispatcher?: Dispatcher } = {},
+  init: {
+    headers?: Record<string, string>;
+    expect?: "file" | "json";
+    /** `manual`: a redirect is returned as the response (status 3xx, `headers.location`), not followed. */
+    redirect?: "follow" | "manual";
+    signal?: AbortSignal;
+    dispatcher?: Dispatcher;
+  } = {},
 ): Promise<UpstreamResponse> {
   let start: URL;
   try {
@@ -263,7 +278,7 @@ export async function openUpstream(
   const startedAt = Date.now();
   for (let i = 0; ; i++) {
     try {
-      return await attempt(start, policy, dispatcher, { headers: init.headers, expect: init.expect ?? "file", signal, startedAt });
+      return await attempt(start, policy, dispatcher, { headers: init.headers, expect: init.expect ?? "file", redirect: init.redirect ?? "follow", signal, startedAt });
     } catch (err) {
       if (!(err instanceof UpstreamError) || !err.retryable || i >= retries || signal.aborted) {
         if (signal.aborted && timeout.aborted && !(err instanceof UpstreamError && err.kind === "refused")) {

@@ -27,7 +27,22 @@ export const FAKE_MODELS: Record<string, Model> = {
   "tensorflow/tfjs-model/matmul/1/default@1": { kind: "tfjs", dir: fixturePath("tfjs-graph-model-matmul"), modelJson: "model.json" },
   "tensorflow/lite-model/half_plus_two/1/default@1": { kind: "tflite", file: fixturePath("serving-half_plus_two_tflite", "model.tflite") },
   "tensorflow/lite-model/add4/1/default@1": { kind: "tflite", file: fixturePath("tfjs-tflite-add4", "add4.tflite") },
+  // Only version 3 exists: a mirror of the unversioned URL must pin 3, which nothing could guess.
+  "google/latest_demo@3": { kind: "dir", dir: fixturePath("hub-module_v1_mini") },
 };
+
+/** Kaggle model instances (`owner/model/framework/variation`) -> latest version, for Kaggle's API. */
+export const FAKE_KAGGLE_LATEST: Record<string, number> = {
+  "google/latest-demo/tensorflow2/default": 3,
+};
+
+/** The highest version FAKE_MODELS holds for a handle (what tfhub.dev's unversioned URL redirects to). */
+function latestOf(handle: string): number | undefined {
+  const versions = Object.keys(FAKE_MODELS)
+    .filter((k) => k.slice(0, k.lastIndexOf("@")) === handle)
+    .map((k) => Number(k.slice(k.lastIndexOf("@") + 1)));
+  return versions.length ? Math.max(...versions) : undefined;
+}
 
 export type FakeUpstream = {
   base: string;
@@ -36,6 +51,12 @@ export type FakeUpstream = {
   fetches: Map<string, number>;
   /** Requests per path. */
   hits: Map<string, number>;
+  /** Every HTTP request the fake received (each hop of a redirect chain counts). */
+  requests: number;
+  /** Overrides of the latest version an unversioned tfhub.dev URL redirects to, per handle. */
+  latest: Map<string, number>;
+  /** Delay before answering an unversioned URL (keeps a "latest" lookup in flight in race tests). */
+  latestDelayMs?: number;
   /** Slow mode: bytes per chunk and delay between chunks for the final download. */
   throttle?: { chunk: number; delayMs: number };
   /** Upstream drift: serve these bytes instead of the fixture archive, per `handle@version`. */
@@ -72,7 +93,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   const fetches = new Map<string, number>();
   const hits = new Map<string, number>();
   const sockets = new Set<net.Socket>();
-  const state: FakeUpstream = { base: "", port: 0, fetches, hits, overrides: new Map(), close: async () => {} };
+  const state: FakeUpstream = { base: "", port: 0, fetches, hits, requests: 0, latest: new Map(), overrides: new Map(), close: async () => {} };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
   const server = http.createServer((req, res) => {
@@ -80,6 +101,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       const url = new URL(req.url!, "http://fake");
       const p = decodeURIComponent(url.pathname);
       bump(hits, p);
+      state.requests++;
       // Final hop: the "signed storage URL".
       const gcs = /^\/gcs\/(.+)@(\d+)\/(.*)$/.exec(p);
       if (gcs) {
@@ -122,8 +144,32 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         res.writeHead(302, { location: `/gcs/${kaggle[1]}@${kaggle[2]}/${kaggle[3]}?X-Goog-Signature=fake&X-Goog-Expires=600` });
         return res.end();
       }
+      // Kaggle's API: a model instance with its latest version number (Kaggle's SDK reads
+      // `versionNumber`); unknown instances are a JSON 404.
+      const kaggleApi = /^\/api\/v1\/models\/(.+)\/get$/.exec(p);
+      if (kaggleApi) {
+        const latest = FAKE_KAGGLE_LATEST[kaggleApi[1]!.toLowerCase()];
+        res.writeHead(latest ? 200 : 404, { "content-type": "application/json" });
+        return res.end(JSON.stringify(latest ? { id: 1, framework: "tensorFlow2", slug: "default", versionNumber: latest } : { code: 404, message: "Not found" }));
+      }
       // tfhub.dev hop: /<handle>/<n>[/<file>] with the format query.
       const m = /^\/(.+?)\/(\d+)(?:\/(model\.json|[^/]+\.bin|[^/]+shard[^/]*))?$/.exec(p);
+      if (!m && !p.startsWith("/models")) {
+        // tfhub.dev without a version: a redirect to the latest version on Kaggle, or to Kaggle's
+        // model search for an unknown handle (what tfhub.dev answers since the move to Kaggle).
+        if (state.latestDelayMs) await new Promise((r) => setTimeout(r, state.latestDelayMs));
+        const h = p.replace(/^\/+|\/+$/g, "");
+        if (h === "google/html-page") return send(res, Buffer.from("<!DOCTYPE html><html><head><title>Kaggle</title></head><body>Not found</body></html>"), "text/html");
+        const latest = state.latest.get(h) ?? latestOf(h);
+        if (latest === undefined) {
+          res.writeHead(302, { location: "/models?tfhub-redirect=true" });
+          return res.end();
+        }
+        const [owner, ...rest] = h.split("/");
+        const framework = h.includes("tfjs-model/") ? "tfJs" : h.includes("lite-model/") ? "tfLite" : "tensorFlow2";
+        res.writeHead(302, { location: `/models/${owner}/${rest.join("-").replace(/_/g, "-")}/${framework}/default/${latest}?tfhub-redirect=true` });
+        return res.end();
+      }
       const handle = m?.[1];
       const version = m?.[2];
       switch (handle) {

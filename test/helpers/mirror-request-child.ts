@@ -14,5 +14,6 @@ await new Promise((r) => process.stdin.once("data", r));
 const n = Number(process.env.N ?? 25);
 const results = await Promise.all(Array.from({ length: n }, () => requestMirror({ url: process.env.URL!, actor })));
 process.stdout.write(`IDS ${JSON.stringify(results.map((r) => r.mirror.id))}\n`);
+process.stdout.write(`VERSIONS ${JSON.stringify(results.map((r) => r.mirror.version))}\n`);
 await queue.stop({ graceful: false, timeoutMs: 2000 });
 await handle.close();

@@ -118,6 +118,7 @@ type Route = { method: string; path: string; body?: unknown; need: "anyone" | "a
 const ROUTES: Route[] = [
   { method: "GET", path: "/healthz", need: "anyone" },
   { method: "GET", path: "/api/v1/models/google/none/versions/1", need: "anon-read" },
+  { method: "GET", path: "/api/v1/models/google/none", need: "anon-read" },
   { method: "GET", path: "/api/v1/me", need: 1 },
   { method: "GET", path: "/api/v1/tokens", need: 1 },
   { method: "POST", path: "/api/v1/tokens", body: { scope: "read", name: "matrix" }, need: 1 },

@@ -105,3 +105,31 @@ test("a flushed download raises the model's total, which the downloads sort uses
   const r = await searchCatalogue({ q: "universal", includeUnapproved: false });
   assert.equal(r.items[0]!.downloads, 8);
 });
+
+test("the model document lists only the versions the caller may see, and is null when none is visible", async () => {
+  const { getModelDocument } = await import("../../lib/models/catalogue.ts");
+  const { ANONYMOUS } = await import("../../lib/auth/principal.ts");
+  await model("internal/team/mixed", { title: "Mixed", description: "three states", task: "image-classification", tags: ["vision"], license: "MIT" }, [{ status: "approved" }, { status: "validated" }, { status: "rejected" }]);
+  await model("internal/team/unreviewed", { title: "Unreviewed" }, [{ status: "pending" }]);
+  const user = (role: "viewer" | "publisher" | "admin", namespaces: string[] = []) => ({ kind: "user" as const, userId: `u-${role}`, email: `${role}@example.com`, role, scope: null, via: "token" as const, namespaces });
+  const numbers = async (principal: Parameters<typeof getModelDocument>[0]["principal"], handle = "internal/team/mixed") => (await getModelDocument({ handle, principal }))?.versions.map((v) => `${v.version}:${v.status}`) ?? null;
+
+  assert.deepEqual(await numbers(ANONYMOUS), ["1:approved"]);
+  assert.deepEqual(await numbers(user("viewer")), ["1:approved"]);
+  assert.deepEqual(await numbers(user("publisher", ["google/*"])), ["1:approved"], "a publisher outside the namespace sees approved only");
+  assert.deepEqual(await numbers(user("publisher", ["internal/team/*"])), ["3:rejected", "2:validated", "1:approved"], "a publisher sees their namespace's versions, newest first");
+  assert.deepEqual(await numbers(user("admin")), ["3:rejected", "2:validated", "1:approved"]);
+  assert.deepEqual(await numbers({ ...user("admin"), scope: "read" }), ["1:approved"], "an admin's read-scoped token reads like a viewer");
+
+  // Nothing visible reads exactly like a missing model.
+  assert.equal(await numbers(user("viewer"), "internal/team/unreviewed"), null);
+  assert.equal(await numbers(user("admin"), "internal/team/no-such-model"), null);
+  assert.deepEqual(await numbers(user("admin"), "internal/team/unreviewed"), ["1:pending"]);
+
+  const doc = await getModelDocument({ handle: "INTERNAL/team/mixed", principal: user("viewer") });
+  assert.ok(doc);
+  const { versions, ...rest } = doc;
+  assert.deepEqual(rest, { handle: "internal/team/mixed", format: "saved_model", title: "Mixed", description: "three states", task: "image-classification", tags: ["vision"], license: "MIT", aliases: {} }, "no source: the seeded model records no upstream URL");
+  assert.deepEqual(Object.keys(versions[0]!).sort(), ["createdAt", "digest", "size", "status", "version"]);
+  assert.match(versions[0]!.digest, /^sha256:[0-9a-f]{64}$/);
+});

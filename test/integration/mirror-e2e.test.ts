@@ -115,15 +115,60 @@ test("the mirror API refuses what it must, with the contract's statuses", async 
   assert.equal((await fetch(`${server.url}/api/v1/mirrors/nope`, { headers: auth(token) })).status, 404);
 });
 
-test("50 concurrent requests from clients cause exactly one upstream fetch", async () => {
+test("50 concurrent requests from clients cause exactly one upstream request in all", async () => {
   const url = "https://tfhub.dev/google/times_three_float/1";
+  const before = up.requests;
   const answers = await Promise.all(
     Array.from({ length: 50 }, () => fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { id: string } }))),
   );
   for (const a of answers) assert.ok(a.status === 202 || a.status === 200, String(a.status));
   const ids = new Set(answers.map((a) => a.body.id));
+  assert.equal(ids.size, 1, "every request joined one mirror request");
   for (const id of ids) assert.equal((await waitStored(id)).status, "stored");
   assert.equal(up.fetches.get("google/times_three_float@1"), 1);
+  // No probes, no joiner contact: the only request is the download, whose redirect chain
+  // (tfhub.dev -> Kaggle -> signed storage URL) is three HTTP hops.
+  assert.equal(up.hits.get("/google/times_three_float/1"), 1, "one request started at the upstream");
+  assert.equal(up.requests - before, 3, "and nothing else reached the upstream");
+});
+
+test("20 concurrent requests for an unversioned URL: one lookup of the latest version, one download", async () => {
+  const url = "https://tfhub.dev/google/latest_demo";
+  const before = up.requests;
+  up.latestDelayMs = 200; // the lookup is still in flight when the others arrive
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, () => fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { id: string; version: number; handle: string } }))),
+  ).finally(() => (up.latestDelayMs = undefined));
+  for (const a of answers) assert.ok(a.status === 202 || a.status === 200, JSON.stringify(a));
+  assert.deepEqual(new Set(answers.map((a) => a.body.version)), new Set([3]), "every answer names the pinned version");
+  const ids = new Set(answers.map((a) => a.body.id));
+  assert.equal(ids.size, 1);
+  assert.equal((await waitStored([...ids][0]!)).status, "stored");
+  assert.equal(up.hits.get("/google/latest_demo"), 1, "one lookup");
+  assert.equal(up.hits.get("/google/latest_demo/3"), 1, "one download");
+  assert.equal(up.requests - before, 1 + 3);
+
+  // The CLI says which version it pinned.
+  const r = await runCommand(["bin/hubkeep.mjs", "mirror", url], baseEnv({ HUBKEEP_URL: server.url, HUBKEEP_TOKEN: token }), 60_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /: google\/latest_demo version 3 \(the upstream's latest, pinned\)/);
+  assert.equal((JSON.parse(r.stdout.trim()) as { version: number }).version, 3);
+});
+
+test("unversioned URLs: 502 naming what the upstream answered; 403 before any upstream contact", async () => {
+  const post = (url: string) => fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(token), body: JSON.stringify({ url }) });
+  const before = up.requests;
+  const denied = await post("https://tfhub.dev/evilcorp/model");
+  assert.equal(denied.status, 403);
+  assert.equal(up.requests, before, "refused before the upstream was asked");
+  const unknown = await post("https://tfhub.dev/google/nothing_here");
+  assert.equal(unknown.status, 502);
+  const body = (await unknown.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, "upstream_error");
+  assert.match(body.error.message, /redirected google\/nothing_here to .*\/models\?tfhub-redirect=true \(Kaggle's model search\), which names no version/);
+  const cli = await runCommand(["bin/hubkeep.mjs", "mirror", "https://tfhub.dev/google/html-page"], baseEnv({ HUBKEEP_URL: server.url, HUBKEEP_TOKEN: token }), 60_000);
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, /502: .*answered 200 \(text\/html\)/);
 });
 
 test("hubkeep mirror follows a mirror to the end and prints it", async () => {
@@ -180,4 +225,31 @@ test("the worker validates a mirrored version after it is stored", async () => {
   assert.ok(ev, "validation ran");
   assert.equal(ev.details.status, "validated");
   assert.equal(ev.details.level, "executed");
+});
+
+test("GET /api/v1/models/{handle}: the model with the versions the caller may see; 404 when none is", async () => {
+  const get = (t?: string) => fetch(`${server.url}/api/v1/models/google/half_plus_two`, { headers: t ? auth(t) : {} });
+  const admin = await get(adminToken);
+  assert.equal(admin.status, 200);
+  const doc = (await admin.json()) as { handle: string; format: string; aliases: object; source?: { url: string }; versions: Array<{ version: number; status: string; digest: string; size: number; createdAt: string }> };
+  assert.equal(doc.handle, "google/half_plus_two");
+  assert.equal(doc.format, "tf1_hub");
+  assert.deepEqual(doc.aliases, {});
+  assert.deepEqual(doc.source, { url: "https://tfhub.dev/google/half_plus_two" });
+  assert.deepEqual(doc.versions.map((v) => [v.version, v.status]), [[1, "validated"]]);
+  assert.match(doc.versions[0]!.digest, /^sha256:[0-9a-f]{64}$/);
+  // Not approved yet: viewers, anonymous callers and publishers outside the namespace see nothing.
+  for (const t of [viewerToken, token, undefined]) {
+    const r = await get(t);
+    assert.equal(r.status, 404, `as ${t ? "a token" : "anonymous"}`);
+  }
+  const approve = await fetch(`${server.url}/api/v1/models/google/half_plus_two/versions/1/approve`, { method: "POST", headers: auth(adminToken), body: "{}" });
+  assert.equal(approve.status, 200, await approve.text());
+  for (const t of [viewerToken, undefined]) {
+    const r = await get(t);
+    assert.equal(r.status, 200);
+    assert.deepEqual(((await r.json()) as typeof doc).versions.map((v) => [v.version, v.status]), [[1, "approved"]]);
+  }
+  assert.equal((await fetch(`${server.url}/api/v1/models/google/no_such_model`, { headers: auth(adminToken) })).status, 404);
+  assert.equal((await fetch(`${server.url}/api/v1/models/google/half_plus_two/versions`, { headers: auth(adminToken) })).status, 404, "only the table's sub-routes are served");
 });

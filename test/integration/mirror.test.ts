@@ -104,13 +104,17 @@ test("TF2 SavedModels, TF.js graph models and TFLite files mirror", async () => 
   assert.equal(litev.digest, sha(fixturePath("serving-half_plus_two_tflite", "model.tflite")));
 });
 
-test("50 concurrent requests for one version make exactly one mirror request and one fetch", async () => {
+test("50 concurrent requests for one version make exactly one mirror request and one upstream request", async () => {
+  const before = up.requests;
   const results = await Promise.all(Array.from({ length: 50 }, () => requestMirror({ url: "https://tfhub.dev/google/times_three_float/1", actor })));
   const ids = new Set(results.map((r) => r.mirror.id));
   assert.equal(ids.size, 1);
+  assert.equal(up.requests, before, "requesting (creating or joining) contacts no upstream");
   const done = await runMirrorFetch([...ids][0]!, { policy });
   assert.equal(done.status, "stored", done.error);
   assert.equal(up.fetches.get("google/times_three_float@1"), 1);
+  assert.equal(up.hits.get("/google/times_three_float/1"), 1);
+  assert.equal(up.requests - before, 3, "one download: tfhub.dev -> Kaggle -> signed storage");
 });
 
 async function expectFailure(url: string, reason: RegExp) {
@@ -145,19 +149,114 @@ test("5xx then success mirrors after retries; a failed request can be retried la
   assert.equal(again.mirror.status, "queued", "a new attempt starts");
 });
 
-test("a new request while the upstream is unreachable fails fast with 503 and the reason", async () => {
+async function withUnreachableUpstream<T>(fn: () => Promise<T>): Promise<T> {
   const saved = { ...process.env };
   Object.assign(process.env, { HUBKEEP_UPSTREAM_TFHUB: "http://127.0.0.1:9", HUBKEEP_UPSTREAM_HOSTS: "127.0.0.1:9" });
   (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
   try {
-    const started = Date.now();
-    await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/unreachable_model/1", actor }), { status: 503, message: /upstream unreachable: 127\.0\.0\.1:9 refused the connection/ });
-    assert.ok(Date.now() - started < 5000);
-    assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/unreachable_model" } }), 0);
+    return await fn();
   } finally {
     process.env = saved;
     (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
   }
+}
+
+test("an unreachable upstream: an unversioned request fails fast with 503; a versioned one fails its fetch with the reason", async () => {
+  await withUnreachableUpstream(async () => {
+    const started = Date.now();
+    await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/unreachable_model", actor }), { status: 503, message: /upstream unreachable: 127\.0\.0\.1:9 refused the connection/ });
+    assert.ok(Date.now() - started < 5000);
+    assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/unreachable_model" } }), 0);
+    // A versioned request does not contact the upstream (the download is the mirror's only
+    // upstream request): it is queued, and the fetch ends failed naming the cause.
+    const { mirror: m } = await requestMirror({ url: "https://tfhub.dev/google/unreachable_model/1", actor });
+    assert.equal(m.status, "queued");
+    const done = await runMirrorFetch(m.id, { policy: { allowedHosts: ["127.0.0.1:9"], upstreamBase: "http://127.0.0.1:9", allowPrivate: true, retries: 1, backoffMs: 10 } });
+    assert.equal(done.status, "failed");
+    assert.match(done.error ?? "", /upstream unreachable: 127\.0\.0\.1:9 refused the connection/);
+    assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/unreachable_model", activeKey: { not: null } } }), 0);
+  });
+});
+
+const expireLatest = (handle: string) => t.handle.prisma.setting.deleteMany({ where: { key: `mirror.latest:tfhub:${handle}` } });
+
+test("an unversioned URL mirrors the upstream's latest version and names it", async () => {
+  const before = up.requests;
+  const { mirror: m, existing } = await requestMirror({ url: "https://tfhub.dev/google/latest_demo", actor });
+  assert.equal(existing, false);
+  assert.equal(m.version, 3, "the number the upstream's redirect named");
+  assert.equal(m.url, "https://tfhub.dev/google/latest_demo/3");
+  assert.equal(up.requests - before, 1, "one upstream request: the redirect is read, not followed");
+  assert.equal(up.hits.get("/google/latest_demo"), 1);
+  const done = await runMirrorFetch(m.id, { policy });
+  assert.equal(done.status, "stored", done.error);
+  assert.equal(done.version, 3);
+  const v = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/latest_demo" } } });
+  assert.equal(v.number, 3);
+  const audit = await t.handle.prisma.auditEvent.findFirstOrThrow({ where: { action: "mirror.request", target: "google/latest_demo/3" } });
+  assert.deepEqual(audit.details, { url: "https://tfhub.dev/google/latest_demo/3", mirrorId: m.id, requestedUrl: "https://tfhub.dev/google/latest_demo", pinned: "latest" });
+
+  // A newer upstream version: once the last answer has aged, the next request pins it.
+  up.latest.set("google/latest_demo", 4);
+  try {
+    const cached = await requestMirror({ url: "https://tfhub.dev/google/latest_demo", actor });
+    assert.equal(cached.mirror.version, 3, "a fresh answer is reused");
+    assert.equal(cached.existing, true);
+    await expireLatest("google/latest_demo");
+    const newer = await requestMirror({ url: "https://tfhub.dev/google/latest_demo", actor });
+    assert.equal(newer.mirror.version, 4);
+    assert.equal(newer.mirror.status, "queued");
+    assert.equal((await runMirrorFetch(newer.mirror.id, { policy })).status, "failed", "the fake has no version 4 to download");
+  } finally {
+    up.latest.delete("google/latest_demo");
+    await expireLatest("google/latest_demo");
+  }
+});
+
+test("20 concurrent unversioned requests ask the upstream for the latest version once", async () => {
+  up.latestDelayMs = 300;
+  try {
+    const before = up.requests;
+    const results = await Promise.all(Array.from({ length: 20 }, () => requestMirror({ url: "https://tfhub.dev/google/latest_demo", actor })));
+    assert.deepEqual(new Set(results.map((r) => r.mirror.version)), new Set([3]));
+    assert.equal(new Set(results.map((r) => r.mirror.id)).size, 1);
+    assert.ok(results.every((r) => r.existing && r.mirror.status === "stored"));
+    assert.equal(up.requests - before, 1, "one upstream request in all");
+  } finally {
+    up.latestDelayMs = undefined;
+  }
+});
+
+test("unversioned URLs the upstream cannot pin: 502 naming its answer; 403 before any upstream contact", async () => {
+  const before = up.requests;
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/evilcorp/model", actor }), { status: 403, message: /no rule allows "evilcorp\/model"/ });
+  assert.equal(up.requests, before, "the allowlist refused before the upstream was asked");
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/no_such_model", actor }), {
+    status: 502,
+    message: /upstream has no such model: 127\.0\.0\.1:\d+ redirected google\/no_such_model to .*\/models\?tfhub-redirect=true \(Kaggle's model search\)/,
+  });
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/html-page", actor }), { status: 502, message: /answered 200 \(text\/html\) for .*google\/html-page instead of a redirect to a versioned URL/ });
+  assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: { in: ["google/no_such_model", "google/html-page"] }, versionNumber: null } }), 0);
+  // A failure is not remembered: the next request asks again.
+  const again = up.requests;
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/no_such_model", actor }), { status: 502 });
+  assert.equal(up.requests - again, 1);
+});
+
+test("a Kaggle URL without a version pins the latest version Kaggle's API names", async () => {
+  const { mirror: m } = await requestMirror({ url: "https://www.kaggle.com/models/google/latest-demo/tensorFlow2/default", actor, kaggleBase: up.base });
+  assert.equal(m.handle, "google/latest-demo/tensorflow2/default");
+  assert.equal(m.version, 3);
+  assert.equal(m.url, "https://www.kaggle.com/models/google/latest-demo/tensorflow2/default/3");
+  assert.equal(up.hits.get("/api/v1/models/google/latest-demo/tensorflow2/default/get"), 1);
+  // (Its download goes to www.kaggle.com, which this test's fetch policy refuses: no network.)
+  const done = await runMirrorFetch(m.id, { policy });
+  assert.equal(done.status, "failed");
+  assert.match(done.error ?? "", /www\.kaggle\.com refused/);
+  await assert.rejects(requestMirror({ url: "https://www.kaggle.com/models/google/nothing/tensorFlow2/default", actor, kaggleBase: up.base }), {
+    status: 502,
+    message: /upstream has no such model \(404 from 127\.0\.0\.1:\d+\)/,
+  });
 });
 
 test("the allowlist refuses with 403 naming the rule, audited; bad URLs are 422", async () => {
@@ -166,9 +265,8 @@ test("the allowlist refuses with 403 naming the rule, audited; bad URLs are 422"
     message: `not allowlisted: "google/experimental/thing" is denied by rule "!google/experimental/*"`,
   });
   await assert.rejects(requestMirror({ url: "https://tfhub.dev/evilcorp/model/1", actor }), { status: 403, message: /no rule allows "evilcorp\/model"/ });
-  assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "mirror.refused", outcome: "denied" } }), 2);
+  assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "mirror.refused", outcome: "denied", target: { in: ["google/experimental/thing", "evilcorp/model"] } } }), 3, "each refusal, including the unversioned one earlier");
   await assert.rejects(requestMirror({ url: "https://example.com/x/1", actor }), { status: 422 });
-  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/x", actor }), { status: 422, message: /pin a version/ });
 });
 
 test("progress is visible while a fetch runs", async () => {

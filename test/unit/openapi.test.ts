@@ -7,6 +7,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { OPERATIONS, openApiDocument } from "../../lib/http/openapi.ts";
 import * as S from "../../lib/http/schemas.ts";
+import { MODEL_ROUTES } from "../../lib/http/model-path.ts";
+import { parseHubRequest } from "../../lib/serving/hub-path.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -31,31 +33,64 @@ function routes(): Array<{ file: string; template: string; methods: string[] }> 
   return out;
 }
 
-const matches = (template: string, docPath: string) => {
-  if (template.endsWith("/**")) return docPath.startsWith(template.slice(0, -3).replace(/\/models$/, "/models/{handle}").replace(/\/\{handle\}$/, "/{handle}"));
-  return docPath === template;
+/**
+ * The sub-routes of each catch-all route file ("METHOD template"), from the table the route itself
+ * dispatches through. A catch-all without a table here fails the tests below.
+ */
+const CATCH_ALL_TABLES: Record<string, readonly string[]> = {
+  "/api/v1/models/**": MODEL_ROUTES,
 };
 
-test("every route file's every method is in the OpenAPI document", () => {
-  const found = routes();
-  assert.ok(found.length >= 18, `found ${found.length} route files`);
-  for (const r of found) {
-    assert.ok(r.methods.length > 0, `${r.file} exports no method`);
-    for (const m of r.methods) {
-      assert.ok(
-        OPERATIONS.some((op) => op.method === m && matches(r.template, op.path)),
-        `${m.toUpperCase()} ${r.template} (${r.file}) is not documented in lib/http/openapi.ts`,
-      );
-    }
+/** Every served "method path": file-system routes as they are, catch-alls expanded from their table. */
+function served(): Array<{ method: string; path: string; file: string }> {
+  return routes().flatMap((r) => {
+    if (!r.template.endsWith("/**")) return r.methods.map((m) => ({ method: m, path: r.template, file: r.file }));
+    const table = CATCH_ALL_TABLES[r.template];
+    assert.ok(table, `${r.file} is a catch-all without a sub-route table in CATCH_ALL_TABLES`);
+    return table.map((entry) => {
+      const [method, path] = entry.split(" ") as [string, string];
+      return { method: method.toLowerCase(), path, file: r.file };
+    });
+  });
+}
+
+test("each catch-all serves exactly its table: the methods it exports, each dispatched through the table", () => {
+  for (const r of routes().filter((x) => x.template.endsWith("/**"))) {
+    const table = CATCH_ALL_TABLES[r.template];
+    assert.ok(table, `${r.file} is a catch-all without a sub-route table in CATCH_ALL_TABLES`);
+    assert.deepEqual(new Set(r.methods), new Set(table.map((e) => e.split(" ")[0]!.toLowerCase())), `${r.file} exports the methods of its table`);
+    const src = fs.readFileSync(path.join(ROOT, r.file), "utf8");
+    for (const m of r.methods) assert.match(src, new RegExp(`dispatchModelRoute\\("${m.toUpperCase()}"`), `${r.file}: ${m.toUpperCase()} dispatches through the table`);
+    for (const entry of table) assert.ok(entry.split(" ")[1]!.startsWith(r.template.slice(0, -3)), `${entry} lies under ${r.template}`);
   }
 });
 
-test("every documented operation has a route that exports its method", () => {
+test("every route file's every method (and every catch-all sub-route) is in the OpenAPI document", () => {
   const found = routes();
-  for (const op of OPERATIONS) {
+  assert.ok(found.length >= 18, `found ${found.length} route files`);
+  for (const r of found) assert.ok(r.methods.length > 0, `${r.file} exports no method`);
+  const all = served();
+  assert.ok(all.some((s) => s.method === "get" && s.path === "/api/v1/models/{handle}"), "the model document is served");
+  for (const s of all) {
     assert.ok(
-      found.some((r) => r.methods.includes(op.method) && matches(r.template, op.path)),
-      `${op.method.toUpperCase()} ${op.path} is documented but no route file serves it`,
+      OPERATIONS.some((op) => op.method === s.method && op.path === s.path),
+      `${s.method.toUpperCase()} ${s.path} (${s.file}) is not documented in lib/http/openapi.ts`,
+    );
+  }
+});
+
+test("every documented operation is served: by a route file, a catch-all's table, or the download handler", () => {
+  const all = served();
+  for (const op of OPERATIONS) {
+    if (op.servedBy === "download-handler") {
+      const sample = op.path.replace("{hex}", "0".repeat(64));
+      assert.equal(op.method, "get");
+      assert.equal(parseHubRequest(sample, "")?.kind, "blob", `${op.path}: the download handler does not serve ${sample}`);
+      continue;
+    }
+    assert.ok(
+      all.some((s) => s.method === op.method && s.path === op.path),
+      `${op.method.toUpperCase()} ${op.path} is documented but nothing serves it`,
     );
   }
 });

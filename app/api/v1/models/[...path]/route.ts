@@ -1,9 +1,10 @@
 import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
 import { approveVersion, rejectVersion } from "@/lib/models/approval.ts";
-import { parseModelPath } from "@/lib/http/model-path.ts";
+import { dispatchModelRoute, type ModelPath } from "@/lib/http/model-path.ts";
+import type { ApiContext } from "@/lib/http/api.ts";
 import { canAdminister, canApprove, canPublishTo, canReadApproved, canReadUnapprovedIn, effectiveLevel } from "@/lib/auth/permissions.ts";
 import { discardBody, uploadVersion } from "@/lib/models/upload.ts";
-import { modelSource, updateModelMetadata } from "@/lib/models/catalogue.ts";
+import { getModelDocument, modelSource, updateModelMetadata } from "@/lib/models/catalogue.ts";
 import { getVersionView } from "@/lib/models/versions.ts";
 import { requestRevalidation } from "@/lib/validation/job.ts";
 import { AppError } from "@/lib/errors.ts";
@@ -14,25 +15,49 @@ export const dynamic = "force-dynamic";
 
 type Params = { path: string[] };
 
+// Every sub-route is an entry of MODEL_ROUTES (lib/http/model-path.ts); each method dispatches
+// through that table, so the OpenAPI test sees exactly what is served.
+export const GET = apiRoute<Params>((ctx) =>
+  dispatchModelRoute("GET", ctx.params.path, {
+    "GET /api/v1/models/{handle}": (p) => getModel(ctx, p),
+    "GET /api/v1/models/{handle}/versions/{n}": (p) => getModelVersion(ctx, p),
+  }),
+);
+
+// GET /api/v1/models/{handle}: the model with the versions the caller may see (approved ones;
+// publishers also their namespace's others, admins all); 404 when none is visible.
+async function getModel(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
+  await requirePermission(ctx, canReadApproved(ctx.principal, { anonymousRead: getEnv().anonymousRead }), "read", p.handle);
+  const doc = await getModelDocument({ handle: p.handle, principal: ctx.principal });
+  if (!doc) throw new AppError("not_found", `no model ${p.handle}`);
+  return json(doc);
+}
+
 // GET /api/v1/models/{handle}/versions/{n}: the version with its validation (level, runtime,
-// findings, isolation) and benchmark scores. Unapproved versions are visible to admins only.
-export const GET = apiRoute<Params>(async (ctx) => {
-  const p = parseModelPath(ctx.params.path);
-  if (p.version === undefined || p.action !== undefined) throw new AppError("not_found", `no such resource: /api/v1/models/${ctx.params.path.join("/")}`);
-  await requirePermission(ctx, canReadApproved(ctx.principal, { anonymousRead: getEnv().anonymousRead }), "read", `${p.handle}/${p.version}`);
-  const view = await getVersionView(p.handle, p.version);
-  if (!view || (view.status !== "approved" && !canReadUnapprovedIn(ctx.principal, p.handle))) throw new AppError("not_found", `no version ${p.version} of ${p.handle}`);
+// findings, isolation) and benchmark scores. Unapproved versions: admins, and publishers in their namespace.
+async function getModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
+  const n = p.version!;
+  await requirePermission(ctx, canReadApproved(ctx.principal, { anonymousRead: getEnv().anonymousRead }), "read", `${p.handle}/${n}`);
+  const view = await getVersionView(p.handle, n);
+  if (!view || (view.status !== "approved" && !canReadUnapprovedIn(ctx.principal, p.handle))) throw new AppError("not_found", `no version ${n} of ${p.handle}`);
   return json(view);
-});
+}
 
 
 // POST /api/v1/models/{handle}/versions/{n}/{validate|approve|reject} (admin).
 //   validate: re-validate; a new run, the history kept (202).
 //   approve {"note"?, "overrideReason"?}: only from validated (quarantined needs overrideReason).
 //   reject {"reason"}: -> rejected.
-export const POST = apiRoute<Params>(async (ctx) => {
-  const p = parseModelPath(ctx.params.path);
-  if (p.version === undefined || !["validate", "approve", "reject"].includes(p.action ?? "")) throw new AppError("not_found", `no such action: POST /api/v1/models/${ctx.params.path.join("/")}`);
+export const POST = apiRoute<Params>((ctx) =>
+  dispatchModelRoute("POST", ctx.params.path, {
+    "POST /api/v1/models/{handle}/versions/{n}/validate": (p) => actOnVersion(ctx, p),
+    "POST /api/v1/models/{handle}/versions/{n}/approve": (p) => actOnVersion(ctx, p),
+    "POST /api/v1/models/{handle}/versions/{n}/reject": (p) => actOnVersion(ctx, p),
+  }),
+);
+
+async function actOnVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
+  if (p.version === undefined) throw new AppError("not_found", "no version in the path");
   const target = { handle: p.handle, version: p.version, actor: ctx.principal, ip: ctx.ip };
   if (p.action === "validate") {
     await requirePermission(ctx, canAdminister(ctx.principal), "admin", `${p.handle}/${p.version}`);
@@ -41,15 +66,20 @@ export const POST = apiRoute<Params>(async (ctx) => {
   await requirePermission(ctx, canApprove(ctx.principal), "approve", `${p.handle}/${p.version}`);
   if (p.action === "approve") return json(await approveVersion({ ...target, ...(await parseBody(ctx.req, approveSchema)) }));
   return json(await rejectVersion({ ...target, ...(await parseBody(ctx.req, rejectSchema)) }));
-});
+}
 
 // PUT /api/v1/models/{handle}/versions/{n}: upload a version (publisher in their namespace, admin).
 // The body (a .tar.gz of a SavedModel / TF1 Hub / TF.js model, or a .tflite) streams straight into
 // the blob store. 201 with the version (pending); the same bytes again 200; other bytes 409; over
 // HUBKEEP_MAX_UPLOAD_BYTES 413; not a model 422 naming what was found.
-export const PUT = apiRoute<Params>(async (ctx) => {
-  const p = parseModelPath(ctx.params.path);
-  if (p.version === undefined || p.action !== undefined) throw new AppError("not_found", `PUT goes to /api/v1/models/{handle}/versions/{n}`);
+export const PUT = apiRoute<Params>((ctx) =>
+  dispatchModelRoute("PUT", ctx.params.path, {
+    "PUT /api/v1/models/{handle}/versions/{n}": (p) => uploadModelVersion(ctx, p),
+  }),
+);
+
+async function uploadModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
+  if (p.version === undefined) throw new AppError("not_found", "no version in the path");
   const p2 = ctx.principal;
   const why =
     p2.kind === "user" && effectiveLevel(p2) >= 2 && !canPublishTo(p2, p.handle)
@@ -71,17 +101,21 @@ export const PUT = apiRoute<Params>(async (ctx) => {
     ip: ctx.ip,
   });
   return json(await getVersionView(published.handle, published.version), { status: published.created ? 201 : 200 });
-});
+}
 
 // PATCH /api/v1/models/{handle} {"title"?,"description"?,"task"?,"tags"?,"license"?}: catalogue
 // metadata (descriptions are markdown). Uploaded models: their publisher (namespace) or an admin;
 // mirrored models: admins.
-export const PATCH = apiRoute<Params>(async (ctx) => {
-  const p = parseModelPath(ctx.params.path);
-  if (p.version !== undefined || p.action !== undefined) throw new AppError("not_found", `PATCH goes to /api/v1/models/{handle}`);
+export const PATCH = apiRoute<Params>((ctx) =>
+  dispatchModelRoute("PATCH", ctx.params.path, {
+    "PATCH /api/v1/models/{handle}": (p) => patchModel(ctx, p),
+  }),
+);
+
+async function patchModel(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
   const source = await modelSource(p.handle);
   const allowed = source === "upstream" ? canAdminister(ctx.principal) : canPublishTo(ctx.principal, p.handle);
   await requirePermission(ctx, allowed, source === "upstream" ? "admin" : "publish", p.handle);
   const patch = await parseBody(ctx.req, metadataSchema);
   return json(await updateModelMetadata({ handle: p.handle, patch, actor: ctx.principal, ip: ctx.ip }));
-});
+}
