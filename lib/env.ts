@@ -113,6 +113,12 @@ const rawSchema = z.object({
   HUBKEEP_VALIDATE_TIMEOUT_SECONDS: positiveInt(300, "seconds", 86_400),
   HUBKEEP_VALIDATE_MEMORY_MB: positiveInt(2048, "MiB", 1_048_576),
   HUBKEEP_VALIDATE_BACKEND: z.enum(["wasm", "cpu"], { error: 'expected "wasm" or "cpu"' }).optional(),
+  // Archives (lib/archive/read-archive.ts) and job budgets (lib/jobs/worker.ts).
+  HUBKEEP_ARCHIVE_MAX_ENTRIES: positiveInt(10_000, "entries", 10_000_000),
+  HUBKEEP_ARCHIVE_MAX_RATIO: positiveInt(200, "(ratio to 1)", 100_000),
+  HUBKEEP_MIRROR_BUDGET_SECONDS: positiveInt(3600, "seconds", 7 * 86_400),
+  HUBKEEP_VALIDATE_BUDGET_SECONDS: positiveInt(900, "seconds", 7 * 86_400),
+  HUBKEEP_MIRROR_CONCURRENCY: positiveInt(4, "jobs", 256),
   // Start-up and shutdown (lib/server/).
   HUBKEEP_SHUTDOWN_GRACE_SECONDS: positiveInt(30, "seconds", 3600),
   HUBKEEP_MIGRATION_WAIT_SECONDS: positiveInt(120, "seconds", 3600),
@@ -195,6 +201,12 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
       timeoutMs: raw.HUBKEEP_VALIDATE_TIMEOUT_SECONDS * 1000,
       memoryBytes: raw.HUBKEEP_VALIDATE_MEMORY_MB * 1024 * 1024,
       backend: raw.HUBKEEP_VALIDATE_BACKEND ?? "wasm",
+    },
+    archive: { maxEntries: raw.HUBKEEP_ARCHIVE_MAX_ENTRIES, maxRatio: raw.HUBKEEP_ARCHIVE_MAX_RATIO },
+    jobs: {
+      mirrorBudgetMs: raw.HUBKEEP_MIRROR_BUDGET_SECONDS * 1000,
+      validateBudgetMs: raw.HUBKEEP_VALIDATE_BUDGET_SECONDS * 1000,
+      mirrorConcurrency: raw.HUBKEEP_MIRROR_CONCURRENCY,
     },
     shutdownGraceMs: raw.HUBKEEP_SHUTDOWN_GRACE_SECONDS * 1000,
     migrationWaitMs: raw.HUBKEEP_MIGRATION_WAIT_SECONDS * 1000,

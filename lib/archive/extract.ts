@@ -10,7 +10,7 @@ import { readArchive, type ArchiveLimits } from "./read-archive.ts";
 
 export type Extracted = { dir: string; files: Array<{ path: string; size: number }>; cleanup(): Promise<void> };
 
-export async function extractArchive(source: Readable | AsyncIterable<Buffer>, opts: { limits?: ArchiveLimits; parentDir?: string } = {}): Promise<Extracted> {
+export async function extractArchive(source: Readable | AsyncIterable<Buffer>, opts: { limits?: ArchiveLimits; parentDir?: string; signal?: AbortSignal } = {}): Promise<Extracted> {
   const dir = await fsp.mkdtemp(path.join(opts.parentDir ?? os.tmpdir(), "hubkeep-extract-"));
   await fsp.chmod(dir, 0o700);
   const cleanup = () => fsp.rm(dir, { recursive: true, force: true });
@@ -27,7 +27,7 @@ export async function extractArchive(source: Readable | AsyncIterable<Buffer>, o
         await pipeline(stream, fs.createWriteStream(target, { flags: "wx", mode: 0o600 }));
         files.push({ path: rel, size });
       },
-      { limits: opts.limits, onDirectory: async (rel) => void (await fsp.mkdir(path.join(dir, rel), { recursive: true, mode: 0o700 })) },
+      { limits: opts.limits, signal: opts.signal, onDirectory: async (rel) => void (await fsp.mkdir(path.join(dir, rel), { recursive: true, mode: 0o700 })) },
     );
     return { dir, files: files.sort((a, b) => a.path.localeCompare(b.path)), cleanup };
   } catch (err) {

@@ -1,31 +1,45 @@
 // The one streaming reader for model archives (tar, or tar.gz). Every archive Hubkeep reads goes
 // through it, and it refuses, each with its own reason:
-//  - entry types other than regular files and directories (symlinks, hard links, devices, FIFOs);
+//  - entry types other than regular files and directories (symlinks, hard links, devices, FIFOs),
+//    and entries with setuid or setgid bits, or files with the sticky bit;
 //  - absolute paths, drive letters, ".." after normalisation, NUL bytes;
 //  - names that collide after Unicode normalisation (NFC) or case folding, and duplicates;
 //  - more than `maxEntries` entries, paths deeper than `maxDepth`, more than `maxTotalBytes`
 //    uncompressed, or a decompression ratio above `maxRatio`:1;
+// each as soon as it is crossed: entries and sizes from each tar header before its data is read, the
+// ratio on every chunk gunzip produces, against the compressed bytes gunzip has consumed so far (after
+// a small allowance), so a bomb stops after a few MB of output rather than after all of it.
 //  - truncated or corrupt gzip or tar data.
 import type { Readable } from "node:stream";
 import { PassThrough, Readable as ReadableStream } from "node:stream";
 import zlib from "node:zlib";
 import tar from "tar-stream";
 import { AppError } from "../errors.ts";
+import { getEnv } from "../env.ts";
 
-export type ArchiveLimits = { maxEntries?: number; maxDepth?: number; maxTotalBytes?: number; maxRatio?: number };
+export type ArchiveLimits = { maxEntries?: number; maxDepth?: number; maxTotalBytes?: number; maxRatio?: number; ratioAllowanceBytes?: number };
 
+/** Real models have tens to a few thousand files and compress a few to one; these are generous. */
 export const DEFAULT_LIMITS: Required<ArchiveLimits> = {
-  maxEntries: 100_000,
+  maxEntries: 10_000,
   maxDepth: 32,
   maxTotalBytes: 64 * 1024 ** 3,
-  maxRatio: 1000,
+  maxRatio: 200,
+  // Output below this is never refused for its ratio: tar headers and small, sparse files compress well.
+  ratioAllowanceBytes: 8 * 1024 * 1024,
 };
+
+/** The defaults, with HUBKEEP_ARCHIVE_MAX_ENTRIES and HUBKEEP_ARCHIVE_MAX_RATIO applied. */
+export function configuredLimits(): Required<ArchiveLimits> {
+  const { archive } = getEnv();
+  return { ...DEFAULT_LIMITS, maxEntries: archive.maxEntries, maxRatio: archive.maxRatio };
+}
 
 /** A refusal, with the reason in words an ML engineer understands. */
 export class ArchiveError extends AppError {
   constructor(
     message: string,
-    readonly reason: "entry_type" | "path" | "collision" | "entries" | "depth" | "size" | "ratio" | "corrupt" | "not_archive" | "empty",
+    readonly reason: "entry_type" | "mode" | "path" | "collision" | "entries" | "depth" | "size" | "ratio" | "corrupt" | "not_archive" | "empty" | "aborted",
   ) {
     super("unprocessable_entity", message);
     this.name = "ArchiveError";
@@ -66,9 +80,9 @@ export type ArchiveEntry = { path: string; size: number; stream: Readable };
 export async function readArchive(
   source: AsyncIterable<Buffer> | Readable,
   onFile: (entry: ArchiveEntry) => Promise<void>,
-  opts: { limits?: ArchiveLimits; onDirectory?: (path: string) => Promise<void> } = {},
+  opts: { limits?: ArchiveLimits; onDirectory?: (path: string) => Promise<void>; signal?: AbortSignal } = {},
 ): Promise<{ entries: number; files: number; totalBytes: number; compressedBytes: number }> {
-  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits = { ...configuredLimits(), ...opts.limits };
   const iterator = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   // Refusing early must still release the source (a file descriptor, a socket).
   const release = () => void Promise.resolve(iterator.return?.()).catch(() => {});
@@ -103,10 +117,15 @@ export async function readArchive(
   let totalBytes = 0;
   let inflated = 0;
 
+  const gunzip = gzip ? zlib.createGunzip() : null;
   const checkRatio = () => {
-    // Compare once enough has come through that small archives' headers do not dominate.
-    if (inflated > 1024 * 1024 && inflated > limits.maxRatio * Math.max(compressedBytes, 1)) {
-      throw new ArchiveError(`the archive decompresses more than ${limits.maxRatio}:1 (${inflated} bytes from ${compressedBytes}): refused as a decompression bomb`, "ratio");
+    // Against what gunzip has consumed (its bytesWritten), not what was read ahead of it.
+    const consumed = gunzip ? gunzip.bytesWritten : inflated;
+    if (inflated > limits.ratioAllowanceBytes && inflated > limits.maxRatio * Math.max(consumed, 1)) {
+      throw new ArchiveError(
+        `the archive decompresses more than ${limits.maxRatio}:1 (${inflated} bytes from the first ${consumed} compressed bytes): refused as a decompression bomb (limit HUBKEEP_ARCHIVE_MAX_RATIO)`,
+        "ratio",
+      );
     }
   };
 
@@ -121,11 +140,19 @@ export async function readArchive(
       stream.on("error", () => {});
       inFlight = (async () => {
         entries++;
-        if (entries > limits.maxEntries) throw new ArchiveError(`the archive has more than ${limits.maxEntries} entries`, "entries");
+        if (entries > limits.maxEntries) throw new ArchiveError(`the archive has more than ${limits.maxEntries} entries (limit HUBKEEP_ARCHIVE_MAX_ENTRIES)`, "entries");
         const path = normaliseEntryName(header.name);
         const type = header.type ?? "file";
         if (type !== "file" && type !== "directory") {
           throw new ArchiveError(`archive entry '${header.name}' is ${TYPE_NAMES[type] ?? `of type ${type}: only files and directories are allowed`}`, "entry_type");
+        }
+        // setuid and setgid anywhere, and sticky on a file, are refused. A sticky directory is not:
+        // tfhub.dev's own archives carry it (half_plus_two v1: `assets/` and `variables/` are 01755),
+        // and Hubkeep never applies an archive's modes (it extracts 0700/0600).
+        const special = (header.mode ?? 0) & (type === "directory" ? 0o6000 : 0o7000);
+        if (special) {
+          const bits = [special & 0o4000 ? "setuid" : "", special & 0o2000 ? "setgid" : "", special & 0o1000 ? "sticky" : ""].filter(Boolean).join(", ");
+          throw new ArchiveError(`archive entry '${header.name}' has mode 0${((header.mode ?? 0) & 0o7777).toString(8)} (${bits}): special permission bits are not allowed`, "mode");
         }
         const depth = path === "" ? 0 : path.split("/").length;
         if (depth > limits.maxDepth) throw new ArchiveError(`archive entry '${header.name}' is nested ${depth} levels deep (limit ${limits.maxDepth})`, "depth");
@@ -145,7 +172,7 @@ export async function readArchive(
         }
         seen.set(key, path);
         totalBytes += header.size ?? 0;
-        if (totalBytes > limits.maxTotalBytes) throw new ArchiveError(`the archive expands to more than ${limits.maxTotalBytes} bytes`, "size");
+        if (totalBytes > limits.maxTotalBytes) throw new ArchiveError(`the archive expands to more than ${limits.maxTotalBytes} bytes (entry '${path}' declares ${header.size} bytes)`, "size");
         files++;
         // Consumers get a Node stream: tar-stream's own entry streams, destroyed before a consumer
         // attached (an archive failing while the consumer was still creating its folder), would
@@ -174,7 +201,15 @@ export async function readArchive(
     extract.on("error", reject);
   });
 
-  const decoded = gzip ? input.pipe(zlib.createGunzip()) : input;
+  const decoded = gunzip ? input.pipe(gunzip) : input;
+  // A job past its time budget (or a worker stopping) aborts the read.
+  const onAbort = () => {
+    const why = opts.signal?.reason;
+    extract.destroy(why instanceof AppError ? why : new ArchiveError(`reading the archive was stopped: ${why instanceof Error ? why.message : "aborted"}`, "aborted"));
+    decoded.destroy();
+  };
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener("abort", onAbort, { once: true });
   // Late errors (a gunzip error after the tar side already failed or finished) must not escape as
   // uncaught exceptions: the outcome is decided by `done` below.
   const ignore = () => {};
@@ -199,7 +234,10 @@ export async function readArchive(
   });
   decoded.pipe(extract);
   try {
-    await done.finally(() => (settled = true));
+    await done.finally(() => {
+      settled = true;
+      opts.signal?.removeEventListener("abort", onAbort);
+    });
   } catch (err) {
     // Destroying `input` ends the source through its generator; releasing the source here as well
     // raced the gunzip side into a late error with no listener.

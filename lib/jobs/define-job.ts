@@ -13,8 +13,16 @@ export type JobDefinition<S extends z.ZodType = z.ZodType> = {
   expireInSeconds?: number;
   /** A job whose worker stops heartbeating this long (it died) is failed and retried; default 30. */
   heartbeatSeconds?: number;
-  /** Jobs of this kind one worker process runs at once; default 1. */
-  concurrency?: number;
+  /** Jobs of this kind one worker process runs at once (read when the worker starts); default 1. */
+  concurrency?: number | (() => number);
+  /**
+   * The job's time budget in ms (read when each job starts). Past it `ctx.signal` aborts with a
+   * JobBudgetError naming the budget; the handler must stop, leave nothing half-written and record
+   * the failure. Default: none.
+   */
+  budgetMs?: () => number;
+  /** The environment variable that sets the budget, for the failure message. */
+  budgetVariable?: string;
   handle(input: z.infer<S>, ctx: JobContext): Promise<unknown>;
 };
 
@@ -30,5 +38,17 @@ export class PermanentJobError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "PermanentJobError";
+  }
+}
+
+/** The abort reason of a job past its budget: final, and named in the job's recorded failure. */
+export class JobBudgetError extends PermanentJobError {
+  constructor(
+    readonly job: string,
+    readonly budgetMs: number,
+    readonly variable: string,
+  ) {
+    super(`${job} took longer than its time budget of ${Math.round(budgetMs / 1000)} s (${variable})`);
+    this.name = "JobBudgetError";
   }
 }

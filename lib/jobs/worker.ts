@@ -2,7 +2,7 @@
 // on its own by `npm run worker`. Stops gracefully: in-flight jobs finish (or are retried later).
 import type { Queue } from "./queue.ts";
 import { ensureQueue } from "./queue.ts";
-import { PermanentJobError, type JobDefinition } from "./define-job.ts";
+import { JobBudgetError, PermanentJobError, type JobDefinition } from "./define-job.ts";
 
 export type Worker = { stop(): Promise<void> };
 
@@ -16,7 +16,7 @@ export async function startWorker(
   const controller = new AbortController();
   for (const job of jobs) {
     await ensureQueue(queue.boss, job);
-    const concurrency = job.concurrency ?? 1;
+    const concurrency = typeof job.concurrency === "function" ? job.concurrency() : (job.concurrency ?? 1);
     await queue.boss.work(
       job.name,
       { batchSize: 1, localConcurrency: concurrency, perJobResults: true, pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 1 },
@@ -30,8 +30,14 @@ export async function startWorker(
             results.push({ id: item.id, status: "deadletter" as const, output: { error } });
             continue;
           }
+          // Each job's signal aborts when the worker stops or when the job's budget runs out.
+          const own = new AbortController();
+          const stop = () => own.abort(controller.signal.reason);
+          controller.signal.addEventListener("abort", stop, { once: true });
+          const budgetMs = job.budgetMs?.();
+          const budget = budgetMs ? setTimeout(() => own.abort(new JobBudgetError(job.name, budgetMs, job.budgetVariable ?? "its budget")), budgetMs) : undefined;
           try {
-            const output = await job.handle(parsed.data, { jobId: item.id, attempt: 0, signal: controller.signal });
+            const output = await job.handle(parsed.data, { jobId: item.id, attempt: 0, signal: own.signal });
             opts.onEvent?.({ job: job.name, id: item.id, outcome: "completed" });
             results.push({ id: item.id, status: "completed" as const, output: (output ?? {}) as object });
           } catch (err) {
@@ -40,6 +46,9 @@ export async function startWorker(
             opts.onEvent?.({ job: job.name, id: item.id, outcome: permanent ? "failed" : "retry", error });
             if (!permanent) console.error(`hubkeep: job ${job.name} ${item.id} failed (will retry): ${error}`);
             results.push({ id: item.id, status: permanent ? ("deadletter" as const) : ("failed" as const), output: { error } });
+          } finally {
+            clearTimeout(budget);
+            controller.signal.removeEventListener("abort", stop);
           }
         }
         return results;

@@ -22,7 +22,7 @@ import { storeArchiveEntries, type ArchiveFile } from "../archive/tar-entries.ts
 import { packTarGz } from "../archive/pack.ts";
 import { publishVersion } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
-import { defineJob, PermanentJobError } from "../jobs/define-job.ts";
+import { defineJob, JobBudgetError, PermanentJobError } from "../jobs/define-job.ts";
 import { checkManifestPath, detectTfjsFormat } from "../formats/tfjs.ts";
 import { getQueue } from "../jobs/queue.ts";
 
@@ -280,6 +280,7 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
     progress.setTotal(res.contentLength);
     const primary = await put(counted(res.body, progress), res.contentLength ?? undefined);
     const files = await storeArchiveEntries(await store.get(primary.digest), store, {
+      signal,
       onStored: (r) => {
         if (r.created) created.push(r.digest);
       },
@@ -338,7 +339,14 @@ export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSig
   } catch (caught) {
     // A failure of the upstream body surfaces from the store wrapped as SourceStreamError: report the upstream's reason.
     const err = caught instanceof SourceStreamError && caught.cause instanceof AppError ? caught.cause : caught;
-    const reason = err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
+    const aborted = opts.signal?.aborted ? opts.signal.reason : undefined;
+    if (opts.signal?.aborted && !(aborted instanceof JobBudgetError)) {
+      // The worker is stopping: not the mirror's fault. Queue it again; the job is retried.
+      await progress.flush().catch(() => {});
+      await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "queued", bytesDone: 0n } });
+      throw caught;
+    }
+    const reason = aborted instanceof JobBudgetError ? aborted.message : err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
     await progress.flush().catch(() => {});
     const failed = await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "failed", activeKey: null, error: reason, finishedAt: new Date() } });
     await recordAudit({ actor: null, action: "mirror.failed", outcome: "error", targetType: "version", target: `${row.handle}/${row.versionNumber}`, details: { mirrorId, reason } });
@@ -353,7 +361,11 @@ export const mirrorFetchJob = defineJob({
   // and the job expired, and then the fetch starts again from scratch.
   retryLimit: 2,
   expireInSeconds: 6 * 3600,
-  concurrency: 2,
+  // Fetches wait on the network, not the CPU: several at once, each within its budget, so a few slow
+  // upstreams cannot hold every slot for long.
+  concurrency: () => getEnv().jobs.mirrorConcurrency,
+  budgetMs: () => getEnv().jobs.mirrorBudgetMs,
+  budgetVariable: "HUBKEEP_MIRROR_BUDGET_SECONDS",
   async handle({ mirrorId }, ctx) {
     const view = await runMirrorFetch(mirrorId, { signal: ctx.signal });
     if (view.status === "failed") throw new PermanentJobError(view.error ?? "mirror failed");

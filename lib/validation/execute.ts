@@ -74,7 +74,7 @@ async function compareWithTfjsNode(dir: string, format: StaticResult["format"], 
  * Runs `dir` (an extracted, statically passed model) in the sandbox. Throws SandboxUnavailableError
  * only for host failures (the job retries); everything the model does becomes a verdict.
  */
-export type ExecutionOptions = { timeoutMs: number; memoryBytes: number; backend: "wasm" | "cpu"; minRuns?: number; maxBenchMs?: number };
+export type ExecutionOptions = { timeoutMs: number; memoryBytes: number; backend: "wasm" | "cpu"; minRuns?: number; maxBenchMs?: number; signal?: AbortSignal };
 
 export async function executeModel(dir: string, format: StaticResult["format"], opts: ExecutionOptions): Promise<ExecutionVerdict> {
   const choice = chooseRuntime(format, opts.backend);

@@ -7,6 +7,7 @@ import { defineJob } from "../jobs/define-job.ts";
 import { findVersion, transitionVersionOrThrow } from "../models/versions.ts";
 import { leaseExpired, releaseAbandoned } from "./lease.ts";
 import { getQueue } from "../jobs/queue.ts";
+import { getEnv } from "../env.ts";
 import type { Principal } from "../auth/principal.ts";
 
 // This file's own URL with its name swapped (no `new URL(..., import.meta.url)`: bundlers treat that as an asset).
@@ -20,13 +21,16 @@ export const validateVersionJob = defineJob({
   // A dead worker's job is retried after this; lease.ts's LEASE_EXPIRES_MS stays below it.
   heartbeatSeconds: 30,
   concurrency: 1,
-  async handle({ versionId }) {
+  // Extraction, static checks and every sandbox run together; the sandbox's own timeout is per run.
+  budgetMs: () => getEnv().jobs.validateBudgetMs,
+  budgetVariable: "HUBKEEP_VALIDATE_BUDGET_SECONDS",
+  async handle({ versionId }, ctx) {
     // Not followed by the page-app bundler: only the worker (plain Node) runs validations.
     const { validateVersion } = (await import(/* turbopackIgnore: true */ /* webpackIgnore: true */ VALIDATOR)) as typeof import("./validate-version.ts");
     try {
       // Only the `pending` version the job was queued for: a version another worker holds, has
       // already validated, or an admin decided is left alone (the job completes as skipped).
-      const r = await validateVersion({ versionId, from: ["pending"] });
+      const r = await validateVersion({ versionId, from: ["pending"], signal: ctx.signal });
       return { status: r.status };
     } catch (err) {
       if (err instanceof AppError && err.code === "conflict" && err.details?.status) return { status: err.details.status, skipped: true };

@@ -11,6 +11,7 @@ import { ArchiveError } from "../archive/read-archive.ts";
 import { validateDirectory, validateTfliteBytes, type StaticResult } from "./static.ts";
 import { chooseRuntime, executeModel, notExecuted, type ExecutionOptions, type ExecutionVerdict } from "./execute.ts";
 import { getEnv } from "../env.ts";
+import { JobBudgetError } from "../jobs/define-job.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { Prisma, VersionStatus } from "../db/generated/client.ts";
 import { transitionVersion } from "../models/versions.ts";
@@ -30,7 +31,7 @@ function lostRace(v: { number: number; module: { handle: string } }, status: Ver
   return new AppError("conflict", `${v.module.handle} version ${v.number} ${why}`, { status, lostRace: true });
 }
 
-export async function validateVersion(input: { versionId: string; actor?: Principal | null; execution?: Partial<ExecutionOptions>; from?: readonly VersionStatus[] }) {
+export async function validateVersion(input: { versionId: string; actor?: Principal | null; execution?: Partial<ExecutionOptions>; from?: readonly VersionStatus[]; signal?: AbortSignal }) {
   const prisma = await db();
   const load = async () => {
     const v = await prisma.version.findUnique({ where: { id: input.versionId }, include: { module: true } });
@@ -74,7 +75,10 @@ export async function validateVersion(input: { versionId: string; actor?: Princi
 
 type VersionRow = { id: string; number: number; format: string; digest: string; size: bigint; module: { handle: string } };
 
-async function runValidation(version: VersionRow, runId: string, input: { actor?: Principal | null; execution?: Partial<ExecutionOptions> }) {
+async function runValidation(version: VersionRow, runId: string, input: { actor?: Principal | null; execution?: Partial<ExecutionOptions>; signal?: AbortSignal }) {
+  // Stopped by the worker shutting down (not by the job's budget): not the model's fault, so this is
+  // an infrastructure error (the run closes as `error`, the version goes back to `pending`).
+  const stoppedByWorker = () => Boolean(input.signal?.aborted && !(input.signal.reason instanceof JobBudgetError));
   const prisma = await db();
   const run = { id: runId };
   const store = getBlobStore();
@@ -88,16 +92,17 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
     result = validateTfliteBytes(Buffer.concat(chunks));
   } else {
     try {
-      const extracted = await extractArchive(await store.get(version.digest));
+      const extracted = await extractArchive(await store.get(version.digest), { signal: input.signal });
       try {
         result = validateDirectory(extracted.dir);
         // Only a model that passed every static check is run; a quarantined one is never loaded.
-        if (result.status === "passed") verdict = await executeModel(extracted.dir, result.format, { ...env.validation, ...input.execution });
+        if (result.status === "passed") verdict = await executeModel(extracted.dir, result.format, { ...env.validation, ...input.execution, signal: input.signal });
+        if (stoppedByWorker()) throw new Error("the worker stopped during the validation");
       } finally {
         await extracted.cleanup();
       }
     } catch (err) {
-      if (!(err instanceof ArchiveError)) throw err;
+      if (!(err instanceof ArchiveError) || stoppedByWorker()) throw err;
       result = { status: "failed", format: "unknown", level: "static", signatures: null, findings: [], parameterCount: null, error: err.message };
     }
   }

@@ -195,6 +195,14 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
           res.writeHead(200, { "content-type": "application/x-tar", "content-length": 100_000 });
           res.write(Buffer.from([0x1f, 0x8b]));
           return; // never finishes
+        case "google/trickle": {
+          // A byte every 200 ms, forever: never idle long enough for the fetcher's idle timeout.
+          res.writeHead(200, { "content-type": "application/x-tar", "content-length": 10_000_000 });
+          res.write(Buffer.from([0x1f, 0x8b]));
+          const drip = setInterval(() => res.write(Buffer.from([0])), 200);
+          res.once("close", () => clearInterval(drip));
+          return;
+        }
         case "google/flaky":
           if ((hits.get(p) ?? 0) <= 2) {
             res.writeHead(503);

@@ -243,6 +243,8 @@ export type SandboxOptions = {
   /** Tests only: run another script under the same sandbox (it gets the same read rights as child.mjs). */
   script?: string;
   onProgress?: (stage: string) => void;
+  /** Aborting (the job's budget ran out, or the worker stops) kills the child like the timeout. */
+  signal?: AbortSignal;
 };
 
 /** Runs one validation request in a fresh sandboxed child. Never throws for what the child does. */
@@ -306,6 +308,9 @@ export async function runInSandbox(request: SandboxRequest, opts: SandboxOptions
   };
 
   const timer = setTimeout(() => kill("timeout", `did not finish within ${Math.round(opts.timeoutMs / 1000)} s`), opts.timeoutMs);
+  const onAbort = () => kill("timeout", `was stopped: ${opts.signal?.reason instanceof Error ? opts.signal.reason.message : "aborted"}`);
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener("abort", onAbort, { once: true });
   const watchdog = setInterval(() => {
     if (!child.pid) return;
     const rss = readRss(child.pid);
@@ -368,6 +373,7 @@ export async function runInSandbox(request: SandboxRequest, opts: SandboxOptions
   ]);
   clearTimeout(timer);
   clearInterval(watchdog);
+  opts.signal?.removeEventListener("abort", onAbort);
   killGroup(); // nothing the child started may outlive it
   const wallMs = performance.now() - started;
   const oom = cgroup?.failed() ?? false;
