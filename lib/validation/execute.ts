@@ -93,7 +93,9 @@ export async function executeModel(dir: string, format: StaticResult["format"], 
   const limitMiB = Math.round(opts.memoryBytes / 1048576);
   if (outcome.kind === "killed") {
     const error =
-      outcome.reason === "timeout"
+      outcome.reason === "timeout" && opts.signal?.aborted
+        ? `the sandbox run ${outcome.detail}`
+        : outcome.reason === "timeout"
         ? `the model did not finish within ${Math.round(opts.timeoutMs / 1000)} s in the sandbox and was killed`
         : outcome.reason === "memory"
           ? `the model needed more than the ${limitMiB} MiB memory cap and was killed (${outcome.detail})`

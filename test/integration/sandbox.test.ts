@@ -18,6 +18,7 @@ import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
 import { packTarGz } from "../../lib/archive/pack.ts";
 import { publishVersion } from "../../lib/models/versions.ts";
 import { validateVersion } from "../../lib/validation/validate-version.ts";
+import { JobBudgetError } from "../../lib/jobs/define-job.ts";
 
 const MiB = 1024 * 1024;
 let work: string;
@@ -146,6 +147,40 @@ test("non-finite outputs and unknown-rank inputs fail with a reason an ML engine
   assert.equal(rank.status, "failed");
   assert.equal(rank.level, "static", "never 'executed' for a model that did not run");
   assert.equal(rank.error, "signature input 'images' has unknown rank: cannot synthesise an input");
+  assertNothingLeft();
+});
+
+async function publishDir(dir: string, handle: string) {
+  const entries = listFixtureFiles(dir).map((rel) => {
+    const bytes = fs.readFileSync(path.join(dir, rel));
+    return { path: rel, size: bytes.length, open: () => Readable.from([bytes]) };
+  });
+  const primary = await store.put(packTarGz(entries));
+  return (await publishVersion({ handle, version: 1, format: "tfjs_graph", source: { kind: "upload", userId: null }, primary, files: [], actor: null })).id;
+}
+
+test("a validation past its job budget is stopped and recorded failed naming the budget; a stopping worker sends it back to pending", async () => {
+  const dir = writeForeverModel(path.join(work, "forever-budget"));
+  const budgeted = await publishDir(dir, "internal/sandbox/over-budget");
+  const ac = new AbortController();
+  const started = Date.now();
+  setTimeout(() => ac.abort(new JobBudgetError("validate-version", 2000, "HUBKEEP_VALIDATE_BUDGET_SECONDS")), 2000);
+  const r = await validateVersion({ versionId: budgeted, signal: ac.signal, execution: { backend: "cpu" } });
+  assert.ok(Date.now() - started < 20_000, "stopped at the budget, not the 300 s sandbox timeout");
+  assert.equal(r.status, "failed");
+  assert.match(JSON.stringify(r), /validate-version took longer than its time budget of 2 s \(HUBKEEP_VALIDATE_BUDGET_SECONDS\)/);
+  const run = await t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId: budgeted } });
+  assert.equal(run.status, "failed");
+  assertNothingLeft();
+
+  // A worker shutting down is not the model's fault: the run closes as `error`, the version is pending again.
+  const stopped = await publishDir(dir, "internal/sandbox/worker-stopped");
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 1500);
+  await assert.rejects(validateVersion({ versionId: stopped, signal: stop.signal, execution: { backend: "cpu" } }), /the worker stopped during the validation/);
+  const v = await t.handle.prisma.version.findUniqueOrThrow({ where: { id: stopped }, include: { validationRuns: true } });
+  assert.equal(v.status, "pending");
+  assert.deepEqual(v.validationRuns.map((x) => x.status), ["error"]);
   assertNothingLeft();
 });
 
