@@ -41,6 +41,14 @@ export class PermanentJobError extends Error {
   }
 }
 
+/**
+ * True when a job's signal aborted because its worker is stopping (not because its budget ran out):
+ * not the job's fault, so the handler puts its work back to be retried instead of failing it.
+ */
+export function stoppedByWorker(signal: AbortSignal | undefined): boolean {
+  return Boolean(signal?.aborted && !(signal.reason instanceof JobBudgetError));
+}
+
 /** The abort reason of a job past its budget: final, and named in the job's recorded failure. */
 export class JobBudgetError extends PermanentJobError {
   constructor(

@@ -5,20 +5,31 @@ import { recordAudit } from "../audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { canReadUnapprovedIn } from "../auth/permissions.ts";
 
-/** A model page: the module, its versions visible to the caller, and their download totals. */
-export async function getModelPage(handle: string, opts: { includeUnapproved: boolean }) {
+/**
+ * A module with the versions a caller may see, newest first (approved only, unless
+ * `includeUnapproved`); null when there is no such module or none of its versions is visible, so a
+ * hidden model reads exactly like a missing one. The model page and the model document both read it.
+ */
+async function findVisibleModel(handle: string, includeUnapproved: boolean) {
   const prisma = await db();
   const m = await prisma.module.findUnique({
     where: { handle: handle.toLowerCase() },
     include: {
       versions: {
-        where: opts.includeUnapproved ? {} : { status: "approved" },
+        where: includeUnapproved ? {} : { status: "approved" },
         orderBy: { number: "desc" },
-        select: { id: true, number: true, status: true, format: true, size: true, createdAt: true, approvedAt: true },
+        select: { id: true, number: true, status: true, format: true, digest: true, size: true, createdAt: true, approvedAt: true },
       },
     },
   });
-  if (!m || m.versions.length === 0) return null;
+  return m && m.versions.length > 0 ? m : null;
+}
+
+/** A model page: the module, its versions visible to the caller, and their download totals. */
+export async function getModelPage(handle: string, opts: { includeUnapproved: boolean }) {
+  const prisma = await db();
+  const m = await findVisibleModel(handle, opts.includeUnapproved);
+  if (!m) return null;
   const counts = await prisma.downloadCount.groupBy({ by: ["versionId"], where: { versionId: { in: m.versions.map((v) => v.id) } }, _sum: { count: true } });
   const downloads = new Map(counts.map((c) => [c.versionId, c._sum.count ?? 0]));
   return {
@@ -40,20 +51,9 @@ export async function getModelPage(handle: string, opts: { includeUnapproved: bo
  * like a missing one. The caller has already passed canReadApproved.
  */
 export async function getModelDocument(input: { handle: string; principal: Principal }) {
-  const prisma = await db();
   const handle = input.handle.toLowerCase();
-  const includeUnapproved = canReadUnapprovedIn(input.principal, handle);
-  const m = await prisma.module.findUnique({
-    where: { handle },
-    include: {
-      versions: {
-        where: includeUnapproved ? {} : { status: "approved" },
-        orderBy: { number: "desc" },
-        select: { number: true, status: true, format: true, digest: true, size: true, createdAt: true },
-      },
-    },
-  });
-  if (!m || m.versions.length === 0) return null;
+  const m = await findVisibleModel(handle, canReadUnapprovedIn(input.principal, handle));
+  if (!m) return null;
   return {
     handle: m.handle,
     // A model's format is its newest visible version's (versions of one handle share a format in practice).

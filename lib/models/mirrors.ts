@@ -22,7 +22,7 @@ import { storeArchiveEntries, type ArchiveFile } from "../archive/tar-entries.ts
 import { packTarGz } from "../archive/pack.ts";
 import { publishVersion } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
-import { defineJob, JobBudgetError, PermanentJobError } from "../jobs/define-job.ts";
+import { defineJob, JobBudgetError, PermanentJobError, stoppedByWorker } from "../jobs/define-job.ts";
 import { checkManifestPath, detectTfjsFormat } from "../formats/tfjs.ts";
 import { getQueue } from "../jobs/queue.ts";
 
@@ -340,7 +340,7 @@ export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSig
     // A failure of the upstream body surfaces from the store wrapped as SourceStreamError: report the upstream's reason.
     const err = caught instanceof SourceStreamError && caught.cause instanceof AppError ? caught.cause : caught;
     const aborted = opts.signal?.aborted ? opts.signal.reason : undefined;
-    if (opts.signal?.aborted && !(aborted instanceof JobBudgetError)) {
+    if (stoppedByWorker(opts.signal)) {
       // The worker is stopping: not the mirror's fault. Queue it again; the job is retried.
       await progress.flush().catch(() => {});
       await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "queued", bytesDone: 0n } });

@@ -66,13 +66,9 @@ export function lockDataDir(dataDir: string, holder: string): () => void {
       return release;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      let info: { pid?: number; holder?: string } = {};
-      try {
-        info = JSON.parse(fs.readFileSync(file, "utf8"));
-      } catch {
-        /* unreadable: treat as stale */
-      }
-      if (info.pid && info.pid !== process.pid && alive(info.pid)) {
+      // An unreadable lock, or one whose holder died, is stale.
+      const info = readDataDirLock(dataDir);
+      if (info) {
         throw new AppError(
           "service_unavailable",
           `the embedded database in ${dataDir} is in use by ${info.holder ?? "another process"} (pid ${info.pid}); stop it first, or set DATABASE_URL to use PostgreSQL`,

@@ -166,8 +166,7 @@ if (booted.db.kind === "pglite") {
 const { default: next } = await import("next");
 const app = next({ dev: false, dir: root, hostname: env.host, port: env.port });
 await app.prepare().catch((err: Error) => fail(`the web app is not built (${err.message}); run npm start, which builds it`));
-const nextHandler = app.getRequestHandler();
-appHandler = (req, res) => nextHandler(req, res);
+appHandler = app.getRequestHandler();
 if (getReadiness() === "starting") setReadiness("ready");
 log(`ready: ${env.publicUrl}  (health: ${env.publicUrl}/healthz, readiness: ${env.publicUrl}/readyz)`);
 if (admin) {

@@ -11,7 +11,7 @@ import { ArchiveError } from "../archive/read-archive.ts";
 import { validateDirectory, validateTfliteBytes, type StaticResult } from "./static.ts";
 import { chooseRuntime, executeModel, notExecuted, type ExecutionOptions, type ExecutionVerdict } from "./execute.ts";
 import { getEnv } from "../env.ts";
-import { JobBudgetError } from "../jobs/define-job.ts";
+import { stoppedByWorker } from "../jobs/define-job.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { Prisma, VersionStatus } from "../db/generated/client.ts";
 import { transitionVersion } from "../models/versions.ts";
@@ -78,7 +78,7 @@ type VersionRow = { id: string; number: number; format: string; digest: string; 
 async function runValidation(version: VersionRow, runId: string, input: { actor?: Principal | null; execution?: Partial<ExecutionOptions>; signal?: AbortSignal }) {
   // Stopped by the worker shutting down (not by the job's budget): not the model's fault, so this is
   // an infrastructure error (the run closes as `error`, the version goes back to `pending`).
-  const stoppedByWorker = () => Boolean(input.signal?.aborted && !(input.signal.reason instanceof JobBudgetError));
+  const workerStopped = () => stoppedByWorker(input.signal);
   const prisma = await db();
   const run = { id: runId };
   const store = getBlobStore();
@@ -97,12 +97,12 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
         result = validateDirectory(extracted.dir);
         // Only a model that passed every static check is run; a quarantined one is never loaded.
         if (result.status === "passed") verdict = await executeModel(extracted.dir, result.format, { ...env.validation, ...input.execution, signal: input.signal });
-        if (stoppedByWorker()) throw new Error("the worker stopped during the validation");
+        if (workerStopped()) throw new Error("the worker stopped during the validation");
       } finally {
         await extracted.cleanup();
       }
     } catch (err) {
-      if (!(err instanceof ArchiveError) || stoppedByWorker()) throw err;
+      if (!(err instanceof ArchiveError) || workerStopped()) throw err;
       result = { status: "failed", format: "unknown", level: "static", signatures: null, findings: [], parameterCount: null, error: err.message };
     }
   }
