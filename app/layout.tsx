@@ -2,7 +2,8 @@ import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import "./globals.css";
 import { pageContext } from "@/lib/http/page-context.ts";
-import { canAdminister, effectiveLevel } from "@/lib/auth/permissions.ts";
+import { canAdminister, canPublish } from "@/lib/auth/permissions.ts";
+import { isUser } from "@/lib/auth/principal.ts";
 import { SignOutButton } from "./ui/client.tsx";
 
 export const metadata: Metadata = {
@@ -12,7 +13,7 @@ export const metadata: Metadata = {
 
 export default async function RootLayout({ children }: { children: ReactNode }) {
   const { principal } = await pageContext("/");
-  const user = principal.kind === "user" ? principal : null;
+  const user = isUser(principal) ? principal : null;
   return (
     <html lang="en">
       <body>
@@ -25,7 +26,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           </a>
           <nav aria-label="Main">
             <a href="/">Catalogue</a>
-            {user && effectiveLevel(user) >= 2 && <a href="/upload">Upload</a>}
+            {user && canPublish(user) && <a href="/upload">Upload</a>}
             {user && canAdminister(user) && <a href="/admin">Admin</a>}
             {user && <a href="/tokens">API tokens</a>}
           </nav>

@@ -15,7 +15,7 @@ import { writeFillModel } from "../test/helpers/hostile-models.ts";
 import { FsBlobStore, setBlobStore } from "../lib/storage/index.ts";
 import { packTarGz } from "../lib/archive/pack.ts";
 import { publishVersion } from "../lib/models/versions.ts";
-import { validateVersion } from "../lib/validation/validate-version.ts";
+import { validateVersion } from "../lib/models/validate-version.ts";
 import { validateDirectory } from "../lib/validation/static.ts";
 import { executeModel } from "../lib/validation/execute.ts";
 import { runInSandbox } from "../lib/validation/sandbox/run.ts";

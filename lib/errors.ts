@@ -1,5 +1,6 @@
-// One error class, one code->status table, one mapper. Route handlers throw AppError (or let zod and
-// Prisma errors through) and `toErrorResponse` turns anything into the contract's JSON error shape.
+// One error class, one code->status table, one mapper. Route handlers and the hub (lib/hub) throw
+// AppError (or let zod and Prisma errors through); `toAppError` maps anything to one, which
+// `toErrorResponse` renders as the contract's JSON error shape and the hub as plain text.
 import { ZodError } from "zod";
 
 export const ERROR_STATUS = {
@@ -78,10 +79,20 @@ export function errorBody(err: AppError) {
   return { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
 }
 
-export function toErrorResponse(err: unknown): Response {
+/**
+ * toAppError, logging what it could not map: the client's 500 leaks nothing, the log keeps the
+ * cause. `context` names the failed work in the log line.
+ */
+export function toLoggedAppError(err: unknown, context = "unhandled error"): AppError {
   const appErr = toAppError(err);
   if (appErr.code === "internal_error" && !(err instanceof AppError)) {
-    console.error("hubkeep: unhandled error:", err);
+    console.error(`hubkeep: ${context}:`, err);
   }
+  return appErr;
+}
+
+/** The API's error response: the contract's JSON body with the code's status. */
+export function toErrorResponse(err: unknown): Response {
+  const appErr = toLoggedAppError(err);
   return Response.json(errorBody(appErr), { status: appErr.status });
 }

@@ -1,5 +1,5 @@
 // GET /healthz: really touches the database and the blob store, each with a deadline.
-import { getDatabase, withTimeout } from "./db/client.ts";
+import { pingDatabase, withTimeout } from "./db/client.ts";
 import { getBlobStore } from "./storage/index.ts";
 
 export type Health = {
@@ -18,14 +18,7 @@ function message(err: unknown): string {
 export async function checkHealth(): Promise<Health> {
   const errors: { db?: string; store?: string } = {};
   await Promise.all([
-    withTimeout(
-      (async () => {
-        const handle = await getDatabase();
-        await handle.prisma.$queryRawUnsafe("SELECT 1");
-      })(),
-      DEADLINE_MS,
-      "checking the database",
-    ).catch((err) => (errors.db = message(err))),
+    withTimeout(pingDatabase(), DEADLINE_MS, "checking the database").catch((err) => (errors.db = message(err))),
     withTimeout(getBlobStore().check(), DEADLINE_MS, "checking the blob store").catch((err) => (errors.store = message(err))),
   ]);
   const down = Object.keys(errors).length > 0;

@@ -1,20 +1,15 @@
 "use server";
-// Server actions of the admin screens. Each one checks its permission itself (runAction's `require`
-// audits a denial) and calls the same lib/ function as the JSON API.
-import { canAdminister, canApprove, canCreateToken, canManageToken, canRequestMirror, canRevalidate } from "@/lib/auth/permissions.ts";
+// Server actions of the admin screens. Each one names its permission rule (ctx.authorize refuses and
+// audits) and calls the same lib/ function as the JSON API.
+import { RULES } from "@/lib/auth/permissions.ts";
 import { decideVersions } from "@/lib/models/review.ts";
-import { requestRevalidation } from "@/lib/validation/job.ts";
-import { addRule, removeRule } from "@/lib/upstream/allowlist.ts";
-import { requestMirror } from "@/lib/models/mirrors.ts";
+import { requestRevalidation } from "@/lib/models/validation-job.ts";
+import { addRule, removeRule } from "@/lib/models/allowlist.ts";
+import { requestMirror } from "@/lib/models/mirror-request.ts";
 import { createUser, updateUser } from "@/lib/models/users.ts";
-import { createApiToken, revokeApiToken, tokenOwner } from "@/lib/auth/tokens.ts";
-import { AppError, toAppError } from "@/lib/errors.ts";
-import { actionCaller, field, runAction } from "@/lib/http/page-context.ts";
-import { recordAudit } from "@/lib/audit.ts";
-import type { RoleName, ScopeName } from "@/lib/auth/principal.ts";
-
-const ROLES: RoleName[] = ["viewer", "publisher", "admin"];
-const SCOPES: ScopeName[] = ["read", "publish", "admin"];
+import { AppError } from "@/lib/errors.ts";
+import { field, runAction } from "@/lib/http/page-context.ts";
+import { ROLES, type Role } from "@/lib/auth/principal.ts";
 
 function parseTarget(text: string): { handle: string; version: number } {
   const at = text.lastIndexOf("@");
@@ -36,7 +31,7 @@ function summarise(verb: string, results: Awaited<ReturnType<typeof decideVersio
 export async function decideOneAction(form: FormData) {
   await runAction(form, "/admin", async (ctx) => {
     const target = parseTarget(field(form, "target"));
-    await ctx.require(canApprove(ctx.principal), "approve", `${target.handle}/${target.version}`);
+    await ctx.authorize(RULES.approve, `${target.handle}/${target.version}`);
     const decision = field(form, "decision");
     if (decision === "reject") {
       const reason = field(form, "reason");
@@ -56,7 +51,7 @@ export async function decideOneAction(form: FormData) {
 /** Several versions at once (checkboxes named `target`). */
 export async function bulkDecideAction(form: FormData) {
   await runAction(form, "/admin", async (ctx) => {
-    await ctx.require(canApprove(ctx.principal), "approve");
+    await ctx.authorize(RULES.approve);
     const targets = form.getAll("target").map((t) => parseTarget(String(t)));
     if (targets.length === 0) throw new AppError("unprocessable_entity", "select at least one version first");
     const decision = field(form, "decision");
@@ -72,7 +67,7 @@ export async function bulkDecideAction(form: FormData) {
 export async function revalidateAction(form: FormData) {
   await runAction(form, "/admin", async (ctx) => {
     const target = parseTarget(field(form, "target"));
-    await ctx.require(canRevalidate(ctx.principal), "approve", `${target.handle}/${target.version}`);
+    await ctx.authorize(RULES.revalidate, `${target.handle}/${target.version}`);
     await requestRevalidation({ ...target, actor: ctx.principal, ip: ctx.ip });
     return `Re-validation of ${target.handle} v${target.version} queued`;
   });
@@ -80,7 +75,7 @@ export async function revalidateAction(form: FormData) {
 
 export async function addRuleAction(form: FormData) {
   await runAction(form, "/admin/allowlist", async (ctx) => {
-    await ctx.require(canAdminister(ctx.principal), "admin");
+    await ctx.authorize(RULES.admin);
     const pattern = field(form, "pattern");
     const effect = field(form, "effect") === "deny" ? "deny" : "allow";
     if (!pattern) throw new AppError("unprocessable_entity", "a rule needs a pattern");
@@ -91,7 +86,7 @@ export async function addRuleAction(form: FormData) {
 
 export async function removeRuleAction(form: FormData) {
   await runAction(form, "/admin/allowlist", async (ctx) => {
-    await ctx.require(canAdminister(ctx.principal), "admin");
+    await ctx.authorize(RULES.admin);
     await removeRule({ id: field(form, "id"), actor: ctx.principal, ip: ctx.ip });
     return "Rule removed";
   });
@@ -100,7 +95,7 @@ export async function removeRuleAction(form: FormData) {
 export async function requestMirrorAction(form: FormData) {
   await runAction(form, "/admin/mirrors", async (ctx) => {
     const url = field(form, "url");
-    await ctx.require(canRequestMirror(ctx.principal), "mirror", url);
+    await ctx.authorize(RULES.mirror, url);
     if (!url) throw new AppError("unprocessable_entity", "enter a tfhub.dev or Kaggle model URL");
     const { mirror, existing } = await requestMirror({ url, actor: ctx.principal, ip: ctx.ip });
     const what = `${mirror.handle}${mirror.version ? ` v${mirror.version}` : ""}`;
@@ -110,8 +105,8 @@ export async function requestMirrorAction(form: FormData) {
 
 export async function createUserAction(form: FormData) {
   await runAction(form, "/admin/users", async (ctx) => {
-    await ctx.require(canAdminister(ctx.principal), "admin");
-    const role = field(form, "role") as RoleName;
+    await ctx.authorize(RULES.admin);
+    const role = field(form, "role") as Role;
     if (!ROLES.includes(role)) throw new AppError("unprocessable_entity", `role must be one of ${ROLES.join(", ")}`);
     const password = field(form, "password");
     const user = await createUser({ email: field(form, "email"), role, password: password || undefined, actor: ctx.principal, ip: ctx.ip, mustBeNew: true });
@@ -121,56 +116,17 @@ export async function createUserAction(form: FormData) {
 
 export async function updateUserAction(form: FormData) {
   await runAction(form, "/admin/users", async (ctx) => {
-    await ctx.require(canAdminister(ctx.principal), "admin", `user ${field(form, "id")}`);
+    await ctx.authorize(RULES.admin, `user ${field(form, "id")}`);
     const op = field(form, "op");
     const id = field(form, "id");
     if (op === "disable" || op === "enable") {
       const u = await updateUser({ id, disabled: op === "disable", actor: ctx.principal, ip: ctx.ip });
       return `${u.email} ${op === "disable" ? "disabled and signed out" : "enabled"}`;
     }
-    const role = field(form, "role") as RoleName;
+    const role = field(form, "role") as Role;
     if (!ROLES.includes(role)) throw new AppError("unprocessable_entity", `role must be one of ${ROLES.join(", ")}`);
     const namespaces = field(form, "namespaces").split(/[\s,]+/).filter(Boolean);
     const u = await updateUser({ id, role, namespaces, actor: ctx.principal, ip: ctx.ip });
     return `Saved ${u.email}: ${u.role}${u.namespaces.length ? `, namespaces ${u.namespaces.join(", ")}` : ""}`;
   });
-}
-
-export async function revokeTokenAction(form: FormData) {
-  await runAction(form, "/tokens", async (ctx) => {
-    const id = field(form, "id");
-    const owner = await tokenOwner(id);
-    if (!owner) throw new AppError("not_found", `no token ${id}`);
-    await ctx.require(canManageToken(ctx.principal, owner), "token", `token ${id}`);
-    await revokeApiToken({ tokenId: id, actor: ctx.principal, ip: ctx.ip });
-    return "Token revoked: it stops working immediately";
-  });
-}
-
-export type CreateTokenState = { token?: string; name?: string; scope?: string; expiresAt?: string | null; error?: string } | null;
-
-/**
- * Creates a token for the signed-in user. It returns the secret to the form (useActionState) instead
- * of redirecting, so the token never appears in a URL, a log or the browser history; it is shown once.
- */
-export async function createTokenAction(_prev: CreateTokenState, form: FormData): Promise<CreateTokenState> {
-  try {
-    const ctx = await actionCaller("/tokens");
-    const p = ctx.principal;
-    const scope = field(form, "scope") as ScopeName;
-    if (!SCOPES.includes(scope)) throw new AppError("unprocessable_entity", `scope must be one of ${SCOPES.join(", ")}`);
-    if (p.kind !== "user" || !canCreateToken(p, scope)) {
-      await recordAudit({ actor: p, action: "denied.token", outcome: "denied", ip: ctx.ip, target: scope, details: { path: "/tokens", via: "server action" } });
-      throw new AppError(p.kind === "user" ? "forbidden" : "unauthorized", p.kind === "user" ? `a ${scope} token is above your ${p.role} role` : "sign in first");
-    }
-    const days = field(form, "expiresInDays");
-    const expiresInDays = days === "" || days === "never" ? undefined : Number(days);
-    const name = field(form, "name") || undefined;
-    const created = await createApiToken({ email: p.email, scope, name, expiresInDays, actor: p, ip: ctx.ip });
-    return { token: created.token, name: name ?? "token", scope, expiresAt: created.expiresAt?.toISOString() ?? null };
-  } catch (err) {
-    const e = toAppError(err);
-    if (e.code === "internal_error") console.error("hubkeep: token create failed:", err);
-    return { error: e.code === "internal_error" ? "something went wrong; the server log has the details" : e.message };
-  }
 }

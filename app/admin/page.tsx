@@ -1,80 +1,70 @@
-import { canApprove } from "@/lib/auth/permissions.ts";
+import { RULES } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
 import { AWAITING, countReviewQueue, listReviewQueue, type AwaitingStatus, type ReviewItem } from "@/lib/models/review.ts";
 import { formatBytes, opsSummary, tfjsEvidence, tfjsVerdict, type OpsView } from "@/lib/models/signatures.ts";
 import { BlockingOps, Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
 import { SelectAll } from "../ui/client.tsx";
 import { bulkDecideAction, decideOneAction, revalidateAction } from "./actions.ts";
+import { DataTable, type Column } from "../ui/table.tsx";
 
 export const dynamic = "force-dynamic";
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
+type BenchmarkRow = ReviewItem["benchmarks"][number];
+type DiffRow = ReviewItem["diff"][number];
+
+const BENCHMARK_COLUMNS: Array<Column<BenchmarkRow>> = [
+  { header: "batch", cell: (b) => b.batch },
+  { header: "load", cell: (b) => <>{ms(b.loadMs)} ms</> },
+  { header: "first", cell: (b) => <>{ms(b.firstInferenceMs)} ms</> },
+  { header: "p50", cell: (b) => <>{ms(b.p50Ms)} ms</> },
+  { header: "p95", cell: (b) => <>{ms(b.p95Ms)} ms</> },
+  { header: "p99", cell: (b) => <>{ms(b.p99Ms)} ms</> },
+  { header: "throughput", cell: (b) => <>{b.throughputPerSec.toFixed(1)}/s</> },
+  { header: "peak RSS", cell: (b) => (b.peakRssBytes === null ? "—" : formatBytes(b.peakRssBytes)) },
+];
+
+const DIFF_COLUMNS: Array<Column<DiffRow>> = [
+  { header: "", rowHeader: true, cell: (d) => d.field },
+  { header: "before", cell: (d) => <pre className="inline-pre">{d.before}</pre> },
+  {
+    header: "this version",
+    cell: (d) => (
+      <>
+        <pre className="inline-pre">{d.after}</pre>
+        {d.change === "changed" && <span className="status status-warn">changed</span>}
+      </>
+    ),
+  },
+];
+
 function Benchmarks({ item }: { item: ReviewItem }) {
-  if (item.benchmarks.length === 0) {
-    return <p className="muted">No benchmark: {item.validation?.level === "static" ? "this format was checked statically, not run" : "not run yet"}.</p>;
-  }
   return (
-    <table className="compact">
-      <caption className="sr-only">Benchmark scores</caption>
-      <thead>
-        <tr>
-          <th scope="col">batch</th>
-          <th scope="col">load</th>
-          <th scope="col">first</th>
-          <th scope="col">p50</th>
-          <th scope="col">p95</th>
-          <th scope="col">p99</th>
-          <th scope="col">throughput</th>
-          <th scope="col">peak RSS</th>
-        </tr>
-      </thead>
-      <tbody>
-        {item.benchmarks.map((b) => (
-          <tr key={b.batch}>
-            <td>{b.batch}</td>
-            <td>{ms(b.loadMs)} ms</td>
-            <td>{ms(b.firstInferenceMs)} ms</td>
-            <td>{ms(b.p50Ms)} ms</td>
-            <td>{ms(b.p95Ms)} ms</td>
-            <td>{ms(b.p99Ms)} ms</td>
-            <td>{b.throughputPerSec.toFixed(1)}/s</td>
-            <td>{b.peakRssBytes === null ? "—" : formatBytes(b.peakRssBytes)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      columns={BENCHMARK_COLUMNS}
+      rows={item.benchmarks}
+      rowKey={(b) => b.batch}
+      className="compact"
+      caption="Benchmark scores"
+      hideCaption
+      frame="none"
+      empty={<p className="muted">No benchmark: {item.validation?.level === "static" ? "this format was checked statically, not run" : "not run yet"}.</p>}
+    />
   );
 }
 
 function Diff({ item }: { item: ReviewItem }) {
   return (
-    <table className="compact diff">
-      <caption>
-        {item.previousApproved ? `Compared with approved version ${item.previousApproved.number}` : "No earlier approved version: first approval of this model"}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col"></th>
-          <th scope="col">before</th>
-          <th scope="col">this version</th>
-        </tr>
-      </thead>
-      <tbody>
-        {item.diff.map((d) => (
-          <tr key={d.field} className={`diff-${d.change}`}>
-            <th scope="row">{d.field}</th>
-            <td>
-              <pre className="inline-pre">{d.before}</pre>
-            </td>
-            <td>
-              <pre className="inline-pre">{d.after}</pre>
-              {d.change === "changed" && <span className="status status-warn">changed</span>}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      columns={DIFF_COLUMNS}
+      rows={item.diff}
+      rowKey={(d) => d.field}
+      rowClassName={(d) => `diff-${d.change}`}
+      className="compact diff"
+      caption={item.previousApproved ? `Compared with approved version ${item.previousApproved.number}` : "No earlier approved version: first approval of this model"}
+      frame="none"
+    />
   );
 }
 
@@ -185,7 +175,7 @@ function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
           <ul className="findings">
             {v.findings.map((f, i) => (
               <li key={i}>
-                <Status value={f.severity === "danger" ? "quarantined" : "pending"} /> {f.message ?? JSON.stringify(f)}
+                <Status value={f.severity === "danger" ? "quarantined" : "pending"} /> {f.message}
               </li>
             ))}
           </ul>
@@ -257,8 +247,8 @@ function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
 // /admin: the review queue. Versions awaiting a decision, with the evidence to decide on.
 export default async function ReviewQueue({ searchParams }: { searchParams: SearchParams }) {
   const sp = await searchParams;
-  const ctx = await guardPage("/admin", canApprove, "approve");
-  if (ctx.denied) return <Forbidden message={ctx.denied} />;
+  const ctx = await guardPage("/admin", RULES.approve);
+  if (ctx.denied !== null) return <Forbidden message={ctx.denied} />;
   const status = param(sp, "status") as AwaitingStatus | undefined;
   const statuses = status && (AWAITING as readonly string[]).includes(status) ? [status] : undefined;
   const items = await listReviewQueue({ statuses });

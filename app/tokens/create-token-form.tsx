@@ -1,6 +1,6 @@
 "use client";
 import { useActionState } from "react";
-import { createTokenAction, type CreateTokenState } from "../admin/actions.ts";
+import { createTokenAction, type CreateTokenState } from "./actions.ts";
 import { CopyButton } from "../ui/client.tsx";
 
 export function CreateTokenForm({ scopes, publicUrl }: { scopes: string[]; publicUrl: string }) {

@@ -1,6 +1,7 @@
 import { guardPage } from "@/lib/http/page-context.ts";
 import { listApiTokens } from "@/lib/auth/tokens.ts";
-import { maxScopeForRole } from "@/lib/auth/permissions.ts";
+import { maxScopeForRole, RULES } from "@/lib/auth/permissions.ts";
+import { SCOPES } from "@/lib/auth/principal.ts";
 import { getEnv } from "@/lib/env.ts";
 import { Empty, Flash, Forbidden, param, type SearchParams } from "../ui/common.tsx";
 import { TokenTable } from "../ui/token-table.tsx";
@@ -11,11 +12,11 @@ export const dynamic = "force-dynamic";
 // /tokens: the signed-in user's API tokens (for the CLI, scripts and clients).
 export default async function TokensPage({ searchParams }: { searchParams: SearchParams }) {
   const sp = await searchParams;
-  const ctx = await guardPage("/tokens", (p) => p.kind === "user", "token");
-  if (ctx.denied || ctx.principal.kind !== "user") return <Forbidden message={ctx.denied ?? "Sign in first."} />;
+  const ctx = await guardPage("/tokens", RULES.tokens);
+  if (ctx.denied !== null) return <Forbidden message={ctx.denied} />;
   const me = ctx.principal;
   const tokens = await listApiTokens({ userId: me.userId });
-  const scopes = (["read", "publish", "admin"] as const).slice(0, ["read", "publish", "admin"].indexOf(maxScopeForRole(me.role)) + 1);
+  const scopes = SCOPES.slice(0, SCOPES.indexOf(maxScopeForRole(me.role)) + 1);
   return (
     <>
       <h1>API tokens</h1>

@@ -1,4 +1,4 @@
-import { effectiveLevel, canAdminister } from "@/lib/auth/permissions.ts";
+import { canAdminister, RULES } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
 import { getEnv } from "@/lib/env.ts";
 import { formatBytes } from "@/lib/models/signatures.ts";
@@ -10,8 +10,8 @@ export const dynamic = "force-dynamic";
 // /upload: publish a fine-tuned model (a SavedModel / TF1 Hub / TF.js .tar.gz, or a .tflite) under
 // one of your namespaces. It is validated like a mirrored version and waits for an admin.
 export default async function UploadPage() {
-  const ctx = await guardPage("/upload", (p) => effectiveLevel(p) >= 2, "publish");
-  if (ctx.denied || ctx.principal.kind !== "user") return <Forbidden message={ctx.denied ?? "Sign in first."} />;
+  const ctx = await guardPage("/upload", RULES.publish);
+  if (ctx.denied !== null) return <Forbidden message={ctx.denied} />;
   const p = ctx.principal;
   const namespaces = canAdminister(p) ? [] : p.namespaces;
   const suggestion = namespaces[0]?.replace(/\/?\*+$/, "/") ?? (canAdminister(p) ? "internal/" : "");

@@ -1,6 +1,7 @@
 "use client";
 // Drag-and-drop upload with a real progress bar (XMLHttpRequest reports upload progress; fetch does
 // not), then the validation result as it arrives (polling the version document).
+import { isSettled } from "@/lib/models/version-status.ts";
 import { useEffect, useRef, useState } from "react";
 
 type VersionDoc = {
@@ -17,7 +18,6 @@ function human(n: number): string {
   return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : n < 1073741824 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1073741824).toFixed(2)} GiB`;
 }
 
-const DONE = new Set(["validated", "failed", "quarantined", "approved", "rejected"]);
 
 export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: string; namespaces: string[]; maxBytes: string }) {
   const [file, setFile] = useState<File | null>(null);
@@ -29,7 +29,7 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
   const input = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
-    if (!doc || DONE.has(doc.status)) return;
+    if (!doc || isSettled(doc.status)) return;
     const t = setTimeout(async () => {
       const r = await fetch(`/api/v1/models/${doc.handle}/versions/${doc.version}`, { cache: "no-store" });
       if (r.ok) setDoc(await r.json());
@@ -140,8 +140,8 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
           <p>
             {doc.format} · <code>{doc.digest.slice(0, 19)}…</code> · status <strong data-testid="upload-status">{doc.status}</strong>
           </p>
-          {!DONE.has(doc.status) && <p className="meta">Validating in the sandbox…</p>}
-          {doc.validation && DONE.has(doc.status) && (
+          {!isSettled(doc.status) && <p className="meta">Validating in the sandbox…</p>}
+          {doc.validation && isSettled(doc.status) && (
             <p>
               Validation {doc.validation.status}, level {doc.validation.level ?? "—"}
               {doc.validation.runtime ? ` (${doc.validation.runtime})` : ""}

@@ -116,7 +116,7 @@ export function authOptions(): AuthOptions {
         const { db } = await import("../db/client.ts");
         const user = await (await db()).user.findUnique({ where: { id: uid } });
         if (!user) return;
-        const { recordAudit } = await import("../audit.ts");
+        const { recordAudit } = await import("../models/audit.ts");
         await recordAudit({
           actor: { kind: "user", userId: user.id, email: user.email, role: user.role, scope: null, via: "session", namespaces: [] },
           action: "auth.signout",

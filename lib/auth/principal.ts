@@ -1,16 +1,21 @@
-// Who is calling. Route handlers resolve a Principal first (lib/http/authenticate.ts), then ask a
-// pure predicate in ./permissions.ts.
-export type RoleName = "viewer" | "publisher" | "admin";
-export type ScopeName = "read" | "publish" | "admin";
+// Who is calling. Route handlers resolve a Principal first (lib/http/authenticate.ts), then name a
+// rule of ./permissions.ts, which lib/http/authorize.ts enforces. Roles and scopes are Prisma's enums.
+import { Role, TokenScope } from "../db/generated/enums.ts";
+
+export { Role, TokenScope };
+
+/** Every role and scope, lowest first (the schema's order). */
+export const ROLES = Object.values(Role) as [Role, ...Role[]];
+export const SCOPES = Object.values(TokenScope) as [TokenScope, ...TokenScope[]];
 
 export type UserPrincipal = {
   kind: "user";
   userId: string;
   email: string;
-  role: RoleName;
+  role: Role;
   /** The API token's scope; null for a signed-in session (full role). */
-  scope: ScopeName | null;
-  via: "token" | "session" | "cli";
+  scope: TokenScope | null;
+  via: "token" | "session";
   tokenId?: string;
   /** Handle patterns this publisher may upload under. */
   namespaces: string[];
@@ -18,6 +23,22 @@ export type UserPrincipal = {
 
 export type AnonymousPrincipal = { kind: "anonymous" };
 
-export type Principal = UserPrincipal | AnonymousPrincipal;
+/**
+ * Hubkeep itself acting from the operator's shell (`hubkeep token create`, `user create`, `gc`):
+ * trusted as an admin, never a user row. It is recorded as an actor by name, not as a user id.
+ */
+export type SystemPrincipal = { kind: "system"; name: "cli" };
+
+export type Principal = UserPrincipal | AnonymousPrincipal | SystemPrincipal;
 
 export const ANONYMOUS: AnonymousPrincipal = { kind: "anonymous" };
+export const CLI: SystemPrincipal = { kind: "system", name: "cli" };
+
+/** The user id to record as the actor of a change: null for anyone who is not a signed-in user. */
+export function actorUserId(p: Principal | null | undefined): string | null {
+  return p?.kind === "user" ? p.userId : null;
+}
+
+export function isUser(p: Principal): p is UserPrincipal {
+  return p.kind === "user";
+}

@@ -5,7 +5,7 @@ import { decode } from "next-auth/jwt";
 import { db } from "../db/client.ts";
 import { getEnv } from "../env.ts";
 import { authSecret } from "./secret.ts";
-import type { RoleName, UserPrincipal } from "./principal.ts";
+import type { UserPrincipal } from "./principal.ts";
 
 /** Twelve hours, refreshed at most hourly while in use. */
 export const SESSION_MAX_AGE_S = 12 * 60 * 60;
@@ -58,7 +58,7 @@ export async function sessionPrincipal(cookieHeader: string | null): Promise<Use
     kind: "user",
     userId: user.id,
     email: user.email,
-    role: user.role as RoleName,
+    role: user.role,
     scope: null,
     via: "session",
     namespaces: user.namespaces.map((n) => n.pattern),

@@ -1,9 +1,9 @@
 // Sign-in decisions for next-auth's providers. Every success and every failure is audited; a
 // failure tells the caller nothing about which part was wrong.
 import { db } from "../db/client.ts";
-import { recordAudit } from "../audit.ts";
-import { verifyPassword } from "../models/users.ts";
-import type { RoleName, UserPrincipal } from "./principal.ts";
+import { recordAudit } from "../models/audit.ts";
+import { verifyPassword } from "./password.ts";
+import type { Role, UserPrincipal } from "./principal.ts";
 
 /** Failed sign-ins per account in the window before further attempts are refused unchecked. */
 export const SIGNIN_MAX_FAILURES = 10;
@@ -12,10 +12,10 @@ export const SIGNIN_WINDOW_MS = 15 * 60_000;
 // A fixed bcrypt hash (of a random string) so an unknown email costs the same time as a wrong password.
 const DUMMY_HASH = "$2b$12$27ZbZi8KoMjcFjKxyRbDuuS2QzrTjI5vxzygKqQ96Nwikn3lqOY/6";
 
-export type SignedInUser = { id: string; email: string; name: string | null; role: RoleName };
+export type SignedInUser = { id: string; email: string; name: string | null; role: Role };
 
-function principalOf(user: { id: string; email: string; role: string }): UserPrincipal {
-  return { kind: "user", userId: user.id, email: user.email, role: user.role as RoleName, scope: null, via: "session", namespaces: [] };
+function principalOf(user: { id: string; email: string; role: Role }): UserPrincipal {
+  return { kind: "user", userId: user.id, email: user.email, role: user.role, scope: null, via: "session", namespaces: [] };
 }
 
 async function recentFailures(email: string): Promise<number> {
@@ -48,7 +48,7 @@ export async function verifyCredentials(input: { email: unknown; password: unkno
   if (user.disabledAt) return deny("account disabled");
   await prisma.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
   await recordAudit({ actor: principalOf(user), action: "auth.signin", targetType: "user", target: email, ip: input.ip, details: { provider: "credentials" } });
-  return { id: user.id, email: user.email, name: user.name, role: user.role as RoleName };
+  return { id: user.id, email: user.email, name: user.name, role: user.role };
 }
 
 /**
@@ -90,5 +90,5 @@ export async function resolveOidcUser(input: {
     await recordAudit({ actor: null, action: "user.create", targetType: "user", target: email, ip: input.ip, details: { role: "viewer", via: `first sign-in with ${input.provider}` } });
   }
   await recordAudit({ actor: principalOf(user), action: "auth.signin", targetType: "user", target: email, ip: input.ip, details: { provider: input.provider, subject: input.subject } });
-  return { id: user.id, email: user.email, name: user.name, role: user.role as RoleName };
+  return { id: user.id, email: user.email, name: user.name, role: user.role };
 }

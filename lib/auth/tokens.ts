@@ -4,9 +4,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
+import { recordAudit } from "../models/audit.ts";
 import { roleForScope, scopeAllowedForRole } from "./permissions.ts";
-import type { Principal, RoleName, ScopeName, UserPrincipal } from "./principal.ts";
+import type { Principal, TokenScope, UserPrincipal } from "./principal.ts";
 
 export const TOKEN_PREFIX = "hk_";
 const TOKEN_RE = /^hk_[A-Za-z0-9_-]{43}$/;
@@ -25,7 +25,7 @@ export function looksLikeApiToken(value: string): boolean {
 
 export type CreateApiTokenInput = {
   email: string;
-  scope: ScopeName;
+  scope: TokenScope;
   name?: string;
   expiresInDays?: number;
   /** Create the user if missing (CLI on the server host), with the role the scope needs. */
@@ -45,7 +45,7 @@ export async function createApiToken(input: CreateApiTokenInput): Promise<{ toke
     await recordAudit({ actor: input.actor, action: "user.create", targetType: "user", target: email, details: { role: user.role, via: "token create" } });
   }
   if (user.disabledAt) throw new AppError("forbidden", `user ${email} is disabled`);
-  if (!scopeAllowedForRole(input.scope, user.role as RoleName)) {
+  if (!scopeAllowedForRole(input.scope, user.role)) {
     throw new AppError("forbidden", `scope ${input.scope} is above the ${user.role} role of ${email}`);
   }
   if (input.expiresInDays !== undefined && (!Number.isFinite(input.expiresInDays) || input.expiresInDays <= 0)) {
@@ -105,8 +105,8 @@ export async function authenticateApiToken(token: string, ip?: string | null): P
     kind: "user",
     userId: row.user.id,
     email: row.user.email,
-    role: row.user.role as RoleName,
-    scope: row.scope as ScopeName,
+    role: row.user.role,
+    scope: row.scope,
     via: "token",
     tokenId: row.id,
     namespaces: row.user.namespaces.map((n) => n.pattern),
@@ -127,7 +127,7 @@ export async function listApiTokens(opts: { userId?: string }) {
     id: t.id,
     name: t.name,
     prefix: t.prefix,
-    scope: t.scope as ScopeName,
+    scope: t.scope,
     owner: t.user.email,
     userId: t.userId,
     createdAt: t.createdAt,

@@ -5,10 +5,11 @@ import { getEnv, EnvError } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { bootDatabase } from "../server/boot.ts";
 import { createApiToken } from "../auth/tokens.ts";
-import { createUser, generatePassword } from "../models/users.ts";
+import { createUser } from "../models/users.ts";
+import { generatePassword } from "../auth/password.ts";
 import { collectGarbage } from "../models/gc.ts";
 import { call, mirrorCommand, pushCommand } from "./client.ts";
-import type { Principal, RoleName, ScopeName } from "../auth/principal.ts";
+import { CLI, ROLES, SCOPES, type Role, type TokenScope } from "../auth/principal.ts";
 
 const USAGE = `usage: hubkeep <command>
 
@@ -35,10 +36,6 @@ through the running server's socket when npm start holds it):
       (default 24 h). A dry run unless --apply is given (npm run gc -- --apply).
 `;
 
-const CLI_ACTOR: Principal = { kind: "user", userId: "cli", email: "cli@localhost", role: "admin", scope: null, via: "cli", namespaces: [] };
-
-const SCOPES = ["read", "publish", "admin"] as const;
-const ROLES = ["viewer", "publisher", "admin"] as const;
 
 class UsageError extends Error {}
 
@@ -65,11 +62,11 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === "token" && sub === "create") {
       const { values } = parseArgs({ args: rest, options: { email: { type: "string" }, scope: { type: "string" }, expires: { type: "string" }, name: { type: "string" } } });
       const email = need(values.email, "email");
-      const scope = need<ScopeName>(values.scope, "scope", SCOPES);
+      const scope = need<TokenScope>(values.scope, "scope", SCOPES);
       const expires = values.expires === undefined ? undefined : Number(values.expires);
       if (expires !== undefined && !(expires > 0)) throw new UsageError(`--expires must be a positive number of days, got "${values.expires}"`);
       const created = await withDatabase(() =>
-        createApiToken({ email, scope, expiresInDays: expires, name: values.name, createUserIfMissing: true, actor: CLI_ACTOR }),
+        createApiToken({ email, scope, expiresInDays: expires, name: values.name, createUserIfMissing: true, actor: CLI }),
       );
       process.stdout.write(`${created.token}\n`);
       return 0;
@@ -77,9 +74,9 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === "user" && sub === "create") {
       const { values } = parseArgs({ args: rest, options: { email: { type: "string" }, role: { type: "string" }, password: { type: "string" } } });
       const email = need(values.email, "email");
-      const role = need<RoleName>(values.role, "role", ROLES);
+      const role = need<Role>(values.role, "role", ROLES);
       const password = values.password ?? generatePassword();
-      const user = await withDatabase(() => createUser({ email, role, password, actor: CLI_ACTOR }));
+      const user = await withDatabase(() => createUser({ email, role, password, actor: CLI }));
       process.stderr.write(`user ${user.email} (${user.role})\n`);
       if (!values.password) process.stdout.write(`${password}\n`);
       return 0;
@@ -117,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
       const env = getEnv();
       const booted = await bootDatabase(env, { holder: "hubkeep gc", share: true });
       try {
-        const report = await collectGarbage({ apply: Boolean(values.apply), graceSeconds: graceHours * 3600, actor: CLI_ACTOR });
+        const report = await collectGarbage({ apply: Boolean(values.apply), graceSeconds: graceHours * 3600, actor: CLI });
         if (values.json) {
           process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         } else {

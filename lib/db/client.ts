@@ -164,3 +164,8 @@ export function getDatabase(): Promise<DbHandle> {
 export async function db(): Promise<PrismaClient> {
   return (await getDatabase()).prisma;
 }
+
+/** One round trip to the process's database (health checks); throws when it cannot answer. */
+export async function pingDatabase(): Promise<void> {
+  await (await getDatabase()).prisma.$queryRawUnsafe("SELECT 1");
+}

@@ -1,27 +1,43 @@
-// The thin layer every JSON route handler uses: one wrapper that maps errors, typed body/query
-// parsing with zod, permission checks that audit denials, and JSON with bigint support.
-import { z } from "zod";
+// The thin layer every JSON route handler uses: one wrapper that authenticates, refuses cross-site
+// posts, enforces the permission rule the route declares, and maps errors; typed body/query parsing
+// with zod; JSON with bigint support.
+import type { z } from "zod";
 import { AppError, toErrorResponse } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
-import { describePermission, type Permission } from "../auth/permissions.ts";
+import type { Rule } from "../auth/permissions.ts";
 import type { Principal } from "../auth/principal.ts";
 import { authenticateRequest, clientIp } from "./authenticate.ts";
+import { authorize, csrfRefusal, type Caller } from "./authorize.ts";
 import { crossSiteRefusal, isMutating } from "../auth/csrf.ts";
 import { getEnv } from "../env.ts";
 
 type RouteContext<P> = { params: Promise<P> };
 
-export type ApiContext<P> = { req: Request; params: P; principal: Principal; ip: string | null };
+export type ApiContext<P, Q extends Principal = Principal> = {
+  req: Request;
+  params: P;
+  /** The caller, narrowed by the route's declared rule. */
+  principal: Q;
+  ip: string | null;
+  /** Checks a rule that depends on the request (a handle, an owner), refusing through authorize(). */
+  authorize<R extends Principal>(rule: Rule<R>, target?: string): Promise<R>;
+};
 
-/** Wraps a route handler: authenticates, runs, and turns any thrown error into the contract's JSON. */
-export function apiRoute<P = Record<string, never>>(handler: (ctx: ApiContext<P>) => Promise<Response>) {
+/** The rule a route declares: fixed, or built per request (from the environment). */
+export type DeclaredRule<Q extends Principal> = Rule<Q> | (() => Rule<Q>);
+
+/**
+ * Wraps a route handler: authenticates, refuses cross-site posts, enforces `rule` (null: a public
+ * route), runs, and turns any thrown error into the contract's JSON.
+ */
+export function apiRoute<P = Record<string, never>, Q extends Principal = Principal>(rule: DeclaredRule<Q> | null, handler: (ctx: ApiContext<P, Q>) => Promise<Response>) {
   return async (req: Request, route: RouteContext<P>): Promise<Response> => {
     try {
       const principal = await authenticateRequest(req);
-      const ip = clientIp(req);
-      await refuseCrossSite(req, principal, ip);
+      const caller: Caller = { principal, ip: clientIp(req), channel: "api", method: req.method, path: new URL(req.url).pathname };
+      await refuseCrossSite(req, caller);
+      const allowed = rule === null ? (principal as Q) : await authorize(caller, typeof rule === "function" ? rule() : rule);
       const params = route?.params ? await route.params : ({} as P);
-      return await handler({ req, params, principal, ip });
+      return await handler({ req, params, principal: allowed, ip: caller.ip, authorize: (r, target) => authorize(caller, r, target) });
     } catch (err) {
       return toErrorResponse(err);
     }
@@ -32,37 +48,12 @@ export function apiRoute<P = Record<string, never>>(handler: (ctx: ApiContext<P>
  * CSRF: a mutating request authenticated by the session cookie must come from our own origin.
  * Token callers are exempt: a browser never attaches an Authorization header on its own.
  */
-export async function refuseCrossSite(req: Request, principal: Principal, ip: string | null): Promise<void> {
-  if (principal.kind !== "user" || principal.via !== "session" || !isMutating(req.method)) return;
+async function refuseCrossSite(req: Request, caller: Caller): Promise<void> {
+  const p = caller.principal;
+  if (p.kind !== "user" || p.via !== "session" || !isMutating(req.method)) return;
   const reason = crossSiteRefusal(req.headers, getEnv().publicUrl);
   if (!reason) return;
-  await recordAudit({
-    actor: principal,
-    action: "denied.csrf",
-    outcome: "denied",
-    ip,
-    details: { method: req.method, path: new URL(req.url).pathname, reason, origin: req.headers.get("origin"), secFetchSite: req.headers.get("sec-fetch-site") },
-  });
-  throw new AppError("forbidden", reason);
-}
-
-/**
- * Throws 401 for anonymous callers and 403 (naming the permission) for signed-in ones when `allowed`
- * is false; either way the attempt is audited.
- */
-export async function requirePermission(ctx: ApiContext<unknown>, allowed: boolean, perm: Permission, target?: string, why?: string): Promise<void> {
-  if (allowed) return;
-  const anonymous = ctx.principal.kind === "anonymous";
-  await recordAudit({
-    actor: ctx.principal,
-    action: `denied.${perm}`,
-    outcome: "denied",
-    ip: ctx.ip,
-    target,
-    details: { method: ctx.req.method, path: new URL(ctx.req.url).pathname },
-  });
-  if (anonymous) throw new AppError("unauthorized", "authentication required: sign in, or send Authorization: Bearer <token>");
-  throw new AppError("forbidden", `this needs the ${describePermission(perm)} permission${why ? `: ${why}` : ""}`);
+  throw await csrfRefusal(caller, reason, { origin: req.headers.get("origin"), secFetchSite: req.headers.get("sec-fetch-site") });
 }
 
 /** Parses a JSON body: 400 if it is not JSON, 422 if it does not match the schema. */

@@ -1,8 +1,10 @@
 // Parses the catch-all path of /api/v1/models/{handle}[/versions/{n}[/{action}]]. Handles hold
 // slashes, so the route is one catch-all that dispatches on what follows the handle.
 import { AppError } from "../errors.ts";
+import { parseVersionNumber } from "../handle-path.ts";
 import { checkHandle } from "../upstream/handles.ts";
 
+/** A parsed API path: the handle, the version number when the path has one, and what follows it. */
 export type ModelPath = { handle: string; version?: number; action?: string };
 
 export function parseModelPath(segments: string[]): ModelPath {
@@ -12,8 +14,8 @@ export function parseModelPath(segments: string[]): ModelPath {
   const handle = checkHandle(segs.slice(0, at).join("/"));
   const rest = segs.slice(at + 1);
   if (rest.length === 0) return { handle, action: "versions" };
-  const n = Number(rest[0]);
-  if (!/^\d+$/.test(rest[0]!) || !Number.isSafeInteger(n) || n < 1) throw new AppError("unprocessable_entity", `version "${rest[0]}" must be a positive integer`);
+  const n = parseVersionNumber(rest[0]);
+  if (n === null) throw new AppError("unprocessable_entity", `version "${rest[0]}" must be a positive integer`);
   if (rest.length > 2) throw new AppError("not_found", `no such resource under ${handle}/versions/${n}`);
   return { handle, version: n, action: rest[1] };
 }

@@ -17,7 +17,7 @@ export type Operation = {
   rawBody?: { contentType: string; description: string };
   responses: Record<number, string>;
   /**
-   * Served by the Node server's download handler (lib/serving), not by a Next.js route file; the
+   * Served by the Node server's download handler (lib/hub), not by a Next.js route file; the
    * OpenAPI test checks that handler recognises the path instead.
    */
   servedBy?: "download-handler";

@@ -1,19 +1,19 @@
 // The same four steps as a route handler, for server components and server actions: resolve the
-// caller from the request's headers (session cookie), check a pure permission predicate, audit a
-// denial, call a lib/ function. Server actions also refuse cross-site posts themselves rather than
-// relying on Next's own origin check alone.
+// caller from the request's headers (session cookie), name a permission rule (refused and audited
+// by lib/http/authorize.ts), call a lib/ function. Server actions also refuse cross-site posts
+// themselves rather than relying on Next's own origin check alone.
 import { cache } from "react";
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
-import { AppError, toAppError } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
+import { toAppError } from "../errors.ts";
 import { getEnv } from "../env.ts";
-import { describePermission, type Permission } from "../auth/permissions.ts";
+import { describePermission, type Rule } from "../auth/permissions.ts";
 import { ANONYMOUS, type Principal } from "../auth/principal.ts";
 import { crossSiteRefusal } from "../auth/csrf.ts";
 import { authenticateRequest, peerIp } from "./authenticate.ts";
+import { authorize, csrfRefusal, refusal, type Caller } from "./authorize.ts";
 
-export type PageContext = { principal: Principal; ip: string | null; path: string };
+export type PageContext<Q extends Principal = Principal> = { principal: Q; ip: string | null; path: string };
 
 // Once per request: the layout and the page both ask, and a session costs a cookie decryption and a
 // database read.
@@ -34,24 +34,29 @@ export async function pageContext(path: string): Promise<PageContext> {
  */
 export async function actionCaller(path: string): Promise<PageContext> {
   const ctx = await pageContext(path);
-  const refusal = ctx.principal.kind === "user" ? crossSiteRefusal(await headers(), getEnv().publicUrl) : null;
-  if (refusal) {
-    await recordAudit({ actor: ctx.principal, action: "denied.csrf", outcome: "denied", ip: ctx.ip, details: { path, reason: refusal, via: "server action" } });
-    throw new AppError("forbidden", refusal);
-  }
+  const reason = ctx.principal.kind === "user" ? crossSiteRefusal(await headers(), getEnv().publicUrl) : null;
+  if (reason) throw await csrfRefusal(callerOf(ctx, "action"), reason);
   return ctx;
 }
 
+function callerOf(ctx: PageContext, channel: "page" | "action"): Caller {
+  return { principal: ctx.principal, ip: ctx.ip, channel, method: channel === "page" ? "GET" : "POST", path: ctx.path };
+}
+
+/** A page's caller when its rule allows them, or the message a refused signed-in caller sees. */
+export type GuardedPage<Q extends Principal> = ({ denied: null } & PageContext<Q>) | ({ denied: string } & PageContext);
+
 /**
- * For pages: returns the context when `allowed(principal)` holds. Otherwise audits the denied view
- * and either sends an anonymous caller to sign in or returns `denied` naming the permission.
+ * For pages: the context, narrowed, when `rule` allows the caller. Otherwise the denied view is
+ * audited (authorize.ts) and an anonymous caller is sent to sign in; anyone else gets `denied`.
  */
-export async function guardPage(path: string, allowed: (p: Principal) => boolean, perm: Permission): Promise<PageContext & { denied: string | null }> {
+export async function guardPage<Q extends Principal>(path: string, rule: Rule<Q>): Promise<GuardedPage<Q>> {
   const ctx = await pageContext(path);
-  if (allowed(ctx.principal)) return { ...ctx, denied: null };
-  await recordAudit({ actor: ctx.principal, action: `denied.${perm}`, outcome: "denied", ip: ctx.ip, target: path, details: { method: "GET", path } });
-  if (ctx.principal.kind === "anonymous") redirect(`/signin?callbackUrl=${encodeURIComponent(path)}`);
-  return { ...ctx, denied: `This page needs the ${describePermission(perm)} permission. You are signed in as ${ctx.principal.email} (${ctx.principal.role}).` };
+  if (rule.allows(ctx.principal)) return { ...ctx, principal: ctx.principal, denied: null };
+  await refusal(callerOf(ctx, "page"), rule, path);
+  const p = ctx.principal;
+  if (p.kind !== "user") redirect(`/signin?callbackUrl=${encodeURIComponent(path)}`);
+  return { ...ctx, denied: `This page needs the ${describePermission(rule.permission)} permission. You are signed in as ${p.email} (${p.role}).` };
 }
 
 /** Where an action returns to: a local path only (never another origin). */
@@ -70,8 +75,8 @@ function withMessage(path: string, key: "notice" | "error", message: string): st
 
 export type ActionContext = PageContext & {
   form: FormData;
-  /** Throws 401/403 (audited, naming the permission) unless `allowed`. */
-  require(allowed: boolean, perm: Permission, target?: string): Promise<void>;
+  /** The principal narrowed by `rule`; 401/403 (audited, naming the permission) unless it allows. */
+  authorize<Q extends Principal>(rule: Rule<Q>, target?: string): Promise<Q>;
 };
 
 /**
@@ -84,16 +89,8 @@ export async function runAction(form: FormData, fallbackPath: string, fn: (ctx: 
   let outcome: { key: "notice" | "error"; message: string };
   try {
     const base = await actionCaller(back);
-    const ctx: ActionContext = {
-      ...base,
-      form,
-      async require(allowed, perm, target) {
-        if (allowed) return;
-        await recordAudit({ actor: base.principal, action: `denied.${perm}`, outcome: "denied", ip: base.ip, target, details: { method: "POST", path: back, via: "server action" } });
-        if (base.principal.kind === "anonymous") throw new AppError("unauthorized", "your session has ended: sign in again");
-        throw new AppError("forbidden", `this needs the ${describePermission(perm)} permission`);
-      },
-    };
+    const caller = callerOf(base, "action");
+    const ctx: ActionContext = { ...base, form, authorize: (rule, target) => authorize(caller, rule, target) };
     const done = await fn(ctx);
     if (typeof done === "string") outcome = { key: "notice", message: done };
     else {

@@ -2,7 +2,9 @@
 // document (lib/http/openapi.ts) is generated from them, so the two cannot drift apart.
 import { z } from "zod";
 import { SORTS } from "../models/catalogue.ts";
-import { AWAITING } from "../models/review.ts";
+import { AWAITING, VERSION_STATUSES } from "../models/version-status.ts";
+import { MODEL_FORMATS } from "../formats/format.ts";
+import { ROLES, SCOPES } from "../auth/principal.ts";
 
 const list = z
   .array(z.string().trim().min(1).max(200))
@@ -10,7 +12,7 @@ const list = z
   .optional()
   .transform((v) => (v && v.length ? v : undefined));
 
-export const roleSchema = z.enum(["viewer", "publisher", "admin"]);
+export const roleSchema = z.enum(ROLES);
 
 export const userCreateSchema = z.object({ email: z.email(), role: roleSchema, password: z.string().min(8).max(1024).optional() }).strict();
 
@@ -70,9 +72,9 @@ export const catalogueQuerySchema = z
     q: z.string().max(200).optional(),
     publisher: list,
     task: list,
-    format: z.array(z.enum(["saved_model", "tf1_hub", "tfjs_graph", "tfjs_layers", "tflite", "unknown"])).max(6).optional(),
+    format: z.array(z.enum(MODEL_FORMATS)).max(MODEL_FORMATS.length).optional(),
     license: list,
-    status: z.array(z.enum(["pending", "validating", "validated", "failed", "quarantined", "approved", "rejected"])).max(7).optional(),
+    status: z.array(z.enum(VERSION_STATUSES)).max(VERSION_STATUSES.length).optional(),
     sort: z.enum(SORTS).optional(),
     page: z.coerce.number().int().min(1).max(10_000).optional(),
     pageSize: z.coerce.number().int().min(1).max(100).optional(),
@@ -85,7 +87,7 @@ export const tokenListQuerySchema = z.object({ all: z.enum(["true", "false"]).op
 
 export const tokenCreateSchema = z
   .object({
-    scope: z.enum(["read", "publish", "admin"]),
+    scope: z.enum(SCOPES),
     name: z.string().trim().min(1).max(100).optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
     /** Admins only: create the token for another user (the token is still shown once, to the caller). */

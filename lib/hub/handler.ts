@@ -5,14 +5,16 @@
 import type http from "node:http";
 import { pipeline } from "node:stream";
 import { getEnv } from "../env.ts";
-import { AppError } from "../errors.ts";
+import { AppError, toLoggedAppError } from "../errors.ts";
+import { isTfjs } from "../formats/format.ts";
 import { getBlobStore } from "../storage/index.ts";
 import { authenticateRequest, clientIp } from "../http/authenticate.ts";
 import { canReadApproved, canReadUnapproved } from "../auth/permissions.ts";
-import { ANONYMOUS, type Principal } from "../auth/principal.ts";
+import type { Principal } from "../auth/principal.ts";
+import { getServable, getServableBlob, peekServable, type ServableModule, type ServableVersion } from "../models/served-versions.ts";
+import { countDownload } from "../models/downloads.ts";
 import { etagMatches, parseHubRequest, parseRange, type HubRequest } from "./hub-path.ts";
-import { getServable, getServableBlob, peekServable, type ServableModule, type ServableVersion } from "./cache.ts";
-import { countDownload } from "./downloads.ts";
+import { formatContentDisposition, type DispositionType } from "./content-disposition.ts";
 
 const PRESIGN_TTL_SECONDS = 300;
 const SMALL_BLOB_BYTES = 256 * 1024;
@@ -43,21 +45,25 @@ async function smallBlob(digest: string, size: number): Promise<Buffer> {
   return bytes;
 }
 
-type Servable = { digest: string; size: number; filename: string; contentType: string; disposition: "attachment" | "inline"; versionId: string; target: string; approved: boolean };
+type Servable = { digest: string; size: number; filename: string; contentType: string; disposition: DispositionType; versionId: string; target: string; approved: boolean };
 
-class HubError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+const CHALLENGE = { "www-authenticate": 'Bearer realm="hubkeep", Basic realm="hubkeep"' };
 
-function text(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
-  const buf = Buffer.from(body.endsWith("\n") ? body : body + "\n");
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": buf.length, "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers });
+/**
+ * The hub's error response: the AppError's status and message as plain text (tensorflow_hub and
+ * TF.js read the status, people the text). Every 401 carries the authentication challenge.
+ */
+function sendError(res: http.ServerResponse, err: AppError, headers?: Record<string, string>) {
+  const message = err.message;
+  const buf = Buffer.from(message.endsWith("\n") ? message : message + "\n");
+  res.writeHead(err.status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": buf.length,
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    ...(err.code === "unauthorized" ? CHALLENGE : undefined),
+    ...headers,
+  });
   res.end(res.req.method === "HEAD" ? undefined : buf);
 }
 
@@ -68,7 +74,7 @@ function toWebHeaders(req: http.IncomingMessage): Request {
 
 function formatsOf(v: ServableVersion): string {
   if (v.format === "tflite") return "lite-format=tflite";
-  if (v.format === "tfjs_graph" || v.format === "tfjs_layers") return "model.json (tfjs-format=file), tfjs-format=compressed, tf-hub-format=compressed";
+  if (isTfjs(v.format)) return "model.json (tfjs-format=file), tfjs-format=compressed, tf-hub-format=compressed";
   return "tf-hub-format=compressed";
 }
 
@@ -84,33 +90,33 @@ async function resolve(r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }
 
 function resolveIn(mod: ServableModule | null, r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>, principal: Principal): Servable | { redirect: string } {
   const admin = canReadUnapproved(principal);
-  if (!mod) throw new HubError(404, `no model ${r.handle}`);
+  if (!mod) throw new AppError("not_found", `no model ${r.handle}`);
   if (r.version === null) {
     const latest = admin ? Math.max(mod.latestApproved ?? 0, ...[...mod.versions.keys()]) : mod.latestApproved;
-    if (!latest) throw new HubError(404, `${r.handle} has no approved version`);
+    if (!latest) throw new AppError("not_found", `${r.handle} has no approved version`);
     const q = r.query.toString();
     const tail = r.kind === "file" ? `/${r.file}` : "";
     return { redirect: `/${mod.handle}/${latest}${tail}${q ? `?${q}` : ""}` };
   }
   const v = mod.versions.get(r.version);
-  if (!v || (v.status !== "approved" && !admin)) throw new HubError(404, `no version ${r.version} of ${r.handle}`);
+  if (!v || (v.status !== "approved" && !admin)) throw new AppError("not_found", `no version ${r.version} of ${r.handle}`);
   const base = { versionId: v.id, target: `${mod.handle}/${v.number}`, approved: v.status === "approved" };
-  const isTfjs = v.format === "tfjs_graph" || v.format === "tfjs_layers";
+  const tfjs = isTfjs(v.format);
   if (r.kind === "archive") {
     if (r.want === "uncompressed") {
-      throw new HubError(400, "tf-hub-format=uncompressed is not served by this mirror: it answers with a gs:// location, which an S3 mirror does not have. Use the default compressed format (unset TFHUB_MODEL_LOAD_FORMAT, or set it to COMPRESSED).");
+      throw new AppError("bad_request", "tf-hub-format=uncompressed is not served by this mirror: it answers with a gs:// location, which an S3 mirror does not have. Use the default compressed format (unset TFHUB_MODEL_LOAD_FORMAT, or set it to COMPRESSED).");
     }
-    if (v.format === "tflite") throw new HubError(404, `${base.target} is a TFLite model; it has: ${formatsOf(v)}`);
-    if (r.want === "tfjs-compressed" && !isTfjs) throw new HubError(404, `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
+    if (v.format === "tflite") throw new AppError("not_found", `${base.target} is a TFLite model; it has: ${formatsOf(v)}`);
+    if (r.want === "tfjs-compressed" && !tfjs) throw new AppError("not_found", `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
     return { ...base, digest: v.digest, size: v.size, filename: `${lastSegment(mod.handle)}_${v.number}.tar.gz`, contentType: "application/gzip", disposition: "attachment" };
   }
   if (r.kind === "tflite") {
-    if (v.format !== "tflite") throw new HubError(404, `${base.target} has no TFLite file; it has: ${formatsOf(v)}`);
+    if (v.format !== "tflite") throw new AppError("not_found", `${base.target} has no TFLite file; it has: ${formatsOf(v)}`);
     return { ...base, digest: v.digest, size: v.size, filename: `${lastSegment(mod.handle)}_${v.number}.tflite`, contentType: "application/octet-stream", disposition: "attachment" };
   }
-  if (!isTfjs) throw new HubError(404, `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
+  if (!tfjs) throw new AppError("not_found", `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
   const f = v.files.get(r.file);
-  if (!f) throw new HubError(404, `${base.target} has no file ${r.file}`);
+  if (!f) throw new AppError("not_found", `${base.target} has no file ${r.file}`);
   const json = r.file.endsWith(".json");
   return { ...base, digest: f.digest, size: f.size, filename: r.file, contentType: json ? "application/json" : "application/octet-stream", disposition: json ? "inline" : "attachment" };
 }
@@ -132,13 +138,12 @@ function pinnedHeaders(s: Servable, opts: { privateCache: boolean }): Record<str
 function buildPinnedHeaders(s: Servable, opts: { privateCache: boolean }): Record<string, string> {
   const hex = s.digest.slice("sha256:".length);
   const b64 = Buffer.from(hex, "hex").toString("base64");
-  const ascii = s.filename.replace(/[^\x20-\x7e]|["\\/]/g, "_");
   return {
     etag: `"${s.digest}"`,
     "repr-digest": `sha-256=:${b64}:`,
     "cache-control": `${opts.privateCache ? "private" : "public"}, max-age=31536000, immutable`,
     "content-type": s.contentType,
-    "content-disposition": `${s.disposition}; filename="${ascii}"`,
+    "content-disposition": formatContentDisposition(s.disposition, s.filename),
     "accept-ranges": "bytes",
     "x-content-type-options": "nosniff",
   };
@@ -156,14 +161,14 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, s: Serv
   const ifRange = req.headers["if-range"] as string | undefined;
   if (range && ifRange !== undefined && ifRange.trim() !== headers.etag) range = null; // stale: whole body
   if (range === "unsatisfiable") {
-    res.writeHead(416, { "content-range": `bytes */${s.size}`, "accept-ranges": "bytes", etag: headers.etag!, "content-type": "text/plain; charset=utf-8" });
-    return res.end(head ? undefined : `range not satisfiable: the file has ${s.size} bytes\n`);
+    const err = new AppError("range_not_satisfiable", `range not satisfiable: the file has ${s.size} bytes`);
+    return sendError(res, err, { "content-range": `bytes */${s.size}`, "accept-ranges": "bytes", etag: headers.etag! });
   }
   const store = getBlobStore();
   if (!head && (!range || range.start === 0)) countDownload(s.versionId, principal, s.target, principal.kind === "user" ? clientIp(toWebHeaders(req)) : null);
   // S3 with redirect: the bytes bypass the app. HEAD is answered here (a presigned GET is GET-only).
   if (!head && env.s3Redirect && store.kind === "s3" && store.presignGet) {
-    const url = await store.presignGet(s.digest, { filename: s.filename, ttlSeconds: PRESIGN_TTL_SECONDS });
+    const url = await store.presignGet(s.digest, { contentDisposition: headers["content-disposition"]!, ttlSeconds: PRESIGN_TTL_SECONDS });
     res.writeHead(302, { location: url, "cache-control": "no-store", etag: headers.etag!, "content-length": 0 });
     return res.end();
   }
@@ -195,23 +200,17 @@ export async function handleDownload(req: http.IncomingMessage, res: http.Server
   const hub = parseHubRequest(pathname, search);
   if (!hub) return false;
   try {
-    if (hub.kind === "bad") throw new HubError(hub.status, hub.message);
-    let principal: Principal = ANONYMOUS;
-    try {
-      principal = await authenticateRequest(toWebHeaders(req));
-    } catch (err) {
-      if (err instanceof AppError && err.status === 401) throw new HubError(401, err.message, { "www-authenticate": 'Bearer realm="hubkeep", Basic realm="hubkeep"' });
-      throw err;
-    }
+    if (hub.kind === "bad") throw hub.error;
+    const principal = await authenticateRequest(toWebHeaders(req));
     const env = getEnv();
     if (!canReadApproved(principal, { anonymousRead: env.anonymousRead })) {
-      if (principal.kind === "anonymous") throw new HubError(401, "authentication required: send Authorization: Bearer <token> (or HTTP Basic with the token as the password)", { "www-authenticate": 'Bearer realm="hubkeep", Basic realm="hubkeep"' });
-      throw new HubError(403, "this token cannot download models: it needs the read scope");
+      if (principal.kind === "anonymous") throw new AppError("unauthorized", "authentication required: send Authorization: Bearer <token> (or HTTP Basic with the token as the password)");
+      throw new AppError("forbidden", "this token cannot download models: it needs the read scope");
     }
     let servable: Servable | { redirect: string };
     if (hub.kind === "blob") {
       const b = await getServableBlob(hub.digest);
-      if (!b || (!b.approved && !canReadUnapproved(principal))) throw new HubError(404, `no downloadable blob ${hub.digest}`);
+      if (!b || (!b.approved && !canReadUnapproved(principal))) throw new AppError("not_found", `no downloadable blob ${hub.digest}`);
       servable = { digest: hub.digest, size: b.size, filename: `${hub.digest.replace(":", "-")}`, contentType: "application/octet-stream", disposition: "attachment", versionId: b.versionId, target: hub.digest, approved: b.approved };
     } else {
       servable = await resolve(hub, principal);
@@ -227,12 +226,7 @@ export async function handleDownload(req: http.IncomingMessage, res: http.Server
       res.destroy(err as Error);
       return true;
     }
-    if (err instanceof HubError) text(res, err.status, err.message, err.headers);
-    else if (err instanceof AppError) text(res, err.status, err.message);
-    else {
-      console.error("hubkeep: download failed:", err);
-      text(res, 500, "internal error");
-    }
+    sendError(res, toLoggedAppError(err, "download failed"));
   }
   return true;
 }

@@ -1,23 +1,28 @@
 // Which requests are downloads. The mirror's base URL replaces https://tfhub.dev, so a download is
 // `/{handle}[/{n}][/{file}]` with a hub format query (tf-hub-format, tfjs-format, lite-format) or a
 // TF.js file name after the version. Everything else (a browser opening /{handle}/{n}) is a page.
+// Handles and version numbers follow lib/handle-path.ts.
+import { AppError } from "../errors.ts";
+import { HANDLE_SEGMENT, parseVersionNumber, splitHandleAndVersion } from "../handle-path.ts";
+import { readReservedSegments } from "./reserved-segments.ts";
 
+/** What a request path asks the hub for; `bad` is a download request it refuses (400). */
 export type HubRequest =
   | { kind: "archive"; handle: string; version: number | null; query: URLSearchParams; want: "compressed" | "uncompressed" | "tfjs-compressed" }
   | { kind: "tflite"; handle: string; version: number | null; query: URLSearchParams }
   | { kind: "file"; handle: string; version: number | null; file: string; query: URLSearchParams }
   | { kind: "blob"; digest: string }
-  | { kind: "bad"; status: number; message: string };
+  | { kind: "bad"; error: AppError };
 
-const RESERVED = new Set(["_next", "api", "admin", "healthz", "upload", "signin", "signout", "favicon.ico", "robots.txt", "static"]);
-const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/i;
+// Read once, when the server loads this module at start-up.
+const RESERVED = readReservedSegments();
 const FILE = /^(model\.json|[A-Za-z0-9._-]+\.(bin|json)|[A-Za-z0-9._-]*shard[A-Za-z0-9._-]*)$/;
 
 /** Parses a request path and query; null when it is not a download (the page app handles it). */
 export function parseHubRequest(pathname: string, search: string): HubRequest | null {
   if (pathname.startsWith("/api/v1/blobs/")) {
     const ref = decodeURIComponentSafe(pathname.slice("/api/v1/blobs/".length));
-    if (ref === null || !/^sha256:[0-9a-f]{64}$/.test(ref)) return { kind: "bad", status: 400, message: `"${(ref ?? "").slice(0, 80)}" is not a blob digest: expected sha256:<64 lowercase hex>` };
+    if (ref === null || !/^sha256:[0-9a-f]{64}$/.test(ref)) return bad(`"${(ref ?? "").slice(0, 80)}" is not a blob digest: expected sha256:<64 lowercase hex>`);
     return { kind: "blob", digest: ref };
   }
   let segs: string[];
@@ -27,7 +32,7 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
     return null;
   }
   if (segs.length < 2 || RESERVED.has(segs[0]!)) return null;
-  for (const seg of segs) if (!SEGMENT.test(seg)) return null;
+  for (const seg of segs) if (!HANDLE_SEGMENT.test(seg)) return null;
   const query = new URLSearchParams(search);
   const hub = query.get("tf-hub-format");
   const tfjs = query.get("tfjs-format");
@@ -35,39 +40,36 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
   const last = segs[segs.length - 1]!;
 
   // /{handle}/{n}/{file} and /{handle}/{file}
-  if (FILE.test(last) && !isNum(last)) {
-    const beforeFile = segs[segs.length - 2];
-    if (isNum(beforeFile)) {
-      if (segs.length < 4) return null;
-      return { kind: "file", handle: segs.slice(0, -2).join("/").toLowerCase(), version: Number(beforeFile), file: last, query };
+  if (FILE.test(last) && parseVersionNumber(last) === null) {
+    if (parseVersionNumber(segs[segs.length - 2]) !== null) {
+      const pinned = splitHandleAndVersion(segs, segs.length - 1);
+      return pinned && { kind: "file", handle: pinned.handle, version: pinned.version, file: last, query };
     }
     // Unversioned file: only what a TF.js client asks for (model.json, or a query saying so).
     if (last === "model.json" || tfjs !== null) return { kind: "file", handle: segs.slice(0, -1).join("/").toLowerCase(), version: null, file: last, query };
     return null;
   }
   if (hub === null && tfjs === null && lite === null) return null;
-  const version = isNum(last) ? Number(last) : null;
-  const handleSegs = version === null ? segs : segs.slice(0, -1);
-  if (handleSegs.length < 2) return null;
-  const handle = handleSegs.join("/").toLowerCase();
+  const at = splitHandleAndVersion(segs);
+  if (!at) return null;
+  const { handle, version } = at;
   if (lite !== null) {
-    if (lite !== "tflite") return { kind: "bad", status: 400, message: `lite-format=${lite} is not served: use lite-format=tflite` };
+    if (lite !== "tflite") return bad(`lite-format=${lite} is not served: use lite-format=tflite`);
     return { kind: "tflite", handle, version, query };
   }
   if (hub !== null) {
     if (hub === "compressed") return { kind: "archive", handle, version, query, want: "compressed" };
     if (hub === "uncompressed") return { kind: "archive", handle, version, query, want: "uncompressed" };
-    return { kind: "bad", status: 400, message: `tf-hub-format=${hub} is not a format: use tf-hub-format=compressed` };
+    return bad(`tf-hub-format=${hub} is not a format: use tf-hub-format=compressed`);
   }
   if (tfjs === "compressed") return { kind: "archive", handle, version, query, want: "tfjs-compressed" };
   if (tfjs === "file") return { kind: "file", handle, version, file: "model.json", query };
-  return { kind: "bad", status: 400, message: `tfjs-format=${tfjs} is not a format: use tfjs-format=file or tfjs-format=compressed` };
+  return bad(`tfjs-format=${tfjs} is not a format: use tfjs-format=file or tfjs-format=compressed`);
 }
 
 // Hot-path helpers live at module level: no closures are created per request.
-const NUM = /^[1-9][0-9]{0,8}$/;
-function isNum(s: string | undefined): boolean {
-  return s !== undefined && NUM.test(s);
+function bad(message: string): HubRequest {
+  return { kind: "bad", error: new AppError("bad_request", message) };
 }
 
 function splitPath(pathname: string): string[] {

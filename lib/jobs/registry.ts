@@ -1,8 +1,8 @@
 // Every job kind the worker runs. Handlers live with their business logic in lib/; later issues add
 // their jobs here (mirror fetch, validation, download-counter flush, garbage collection).
 import type { JobDefinition } from "./define-job.ts";
-import { mirrorFetchJob } from "../models/mirrors.ts";
-import { validateVersionJob } from "../validation/job.ts";
+import { mirrorFetchJob } from "../models/mirror-fetch.ts";
+import { validateVersionJob } from "../models/validation-job.ts";
 
 export function allJobs(): JobDefinition[] {
   return [mirrorFetchJob as JobDefinition, validateVersionJob as JobDefinition];

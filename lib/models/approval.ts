@@ -1,9 +1,9 @@
 // Admin decisions on versions. Only `validated` versions can be approved; a `quarantined` one needs
 // an explicit override with a reason. Every decision is audited with its note or reason.
 import { AppError } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
-import type { Principal } from "../auth/principal.ts";
-import { forgetServable } from "../serving/cache.ts";
+import { recordAudit } from "./audit.ts";
+import { actorUserId, type Principal } from "../auth/principal.ts";
+import { forgetServable } from "./served-versions.ts";
 import { forgetCatalogueCache } from "./catalogue.ts";
 import { findVersion, transitionVersionOrThrow } from "./versions.ts";
 
@@ -15,7 +15,7 @@ async function find(handle: string, version: number) {
   return v;
 }
 
-const userId = (p: Principal) => (p.kind === "user" ? p.userId : null);
+
 
 export async function approveVersion(input: Target & { note?: string; overrideReason?: string }) {
   const v = await find(input.handle, input.version);
@@ -30,7 +30,7 @@ export async function approveVersion(input: Target & { note?: string; overrideRe
     v.id,
     [v.status],
     "approved",
-    { approvedById: userId(input.actor), approvedAt: new Date(), approvalNote: input.note?.trim() || null, overrideReason: v.status === "quarantined" ? input.overrideReason!.trim() : null },
+    { approvedById: actorUserId(input.actor), approvedAt: new Date(), approvalNote: input.note?.trim() || null, overrideReason: v.status === "quarantined" ? input.overrideReason!.trim() : null },
     { message: (now) => `${target} is ${now}: it changed while it was being approved; reload and decide again` },
   );
   await recordAudit({ actor: input.actor, action: v.status === "quarantined" ? "version.approve_override" : "version.approve", targetType: "version", target, ip: input.ip ?? null, details: { note: input.note ?? null, overrideReason: input.overrideReason ?? null, digest: v.digest } });
@@ -48,7 +48,7 @@ export async function rejectVersion(input: Target & { reason: string }) {
     v.id,
     [v.status],
     "rejected",
-    { rejectedById: userId(input.actor), rejectedAt: new Date(), rejectionReason: input.reason.trim() },
+    { rejectedById: actorUserId(input.actor), rejectedAt: new Date(), rejectionReason: input.reason.trim() },
     { message: (now) => `${target} is ${now}: it changed while it was being rejected; reload and decide again` },
   );
   await recordAudit({ actor: input.actor, action: "version.reject", targetType: "version", target, ip: input.ip ?? null, details: { reason: input.reason, previousStatus: v.status } });

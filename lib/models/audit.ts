@@ -1,8 +1,8 @@
 // The audit log: append-only (the database refuses UPDATE/DELETE, see prisma/migrations). Every
 // decision, credential change and denied attempt is recorded through `recordAudit`.
-import type { Prisma } from "./db/generated/client.ts";
-import { db } from "./db/client.ts";
-import type { Principal } from "./auth/principal.ts";
+import type { Prisma } from "../db/generated/client.ts";
+import { db } from "../db/client.ts";
+import type { Principal } from "../auth/principal.ts";
 
 export type AuditInput = {
   actor: Principal | null;
@@ -28,7 +28,8 @@ function auditRow(input: AuditInput & { at?: Date }) {
     outcome: input.outcome ?? "ok",
     targetType: input.targetType ?? null,
     target: input.target ?? null,
-    details: (input.details ?? {}) as Prisma.InputJsonValue,
+    // Hubkeep itself (the CLI) has no user row: it is named in the details, never as an actor id.
+    details: (input.actor?.kind === "system" ? { system: input.actor.name, ...input.details } : (input.details ?? {})) as Prisma.InputJsonValue,
   };
 }
 

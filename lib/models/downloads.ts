@@ -2,7 +2,7 @@
 // off the hot path: the request only bumps an in-memory counter; a timer flushes the batch (every
 // FLUSH_MS, and at shutdown). A failed flush keeps the batch for the next one.
 import { db } from "../db/client.ts";
-import { recordAuditBatch, type AuditInput } from "../audit.ts";
+import { recordAuditBatch, type AuditInput } from "./audit.ts";
 import type { Principal } from "../auth/principal.ts";
 
 const FLUSH_MS = 2000;

@@ -5,7 +5,7 @@
 import { db } from "../db/client.ts";
 import { getBlobStore } from "../storage/index.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
-import { recordAudit } from "../audit.ts";
+import { recordAudit } from "./audit.ts";
 import type { Principal } from "../auth/principal.ts";
 
 /** The advisory lock key publish (shared) and GC (exclusive) agree on. */

@@ -5,11 +5,11 @@ import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { Principal } from "../auth/principal.ts";
 import { approveVersion, rejectVersion } from "./approval.ts";
+import { AWAITING, type AwaitingStatus } from "./version-status.ts";
+import { readFindings, type StoredFinding } from "../validation/evidence.ts";
 import { formatBytes, opsOf, signatureLine, signaturesOf, type OpsView } from "./signatures.ts";
 
-/** Statuses that still need an admin: decided ones (approved, rejected) never appear. */
-export const AWAITING = ["validated", "quarantined", "failed", "validating", "pending"] as const;
-export type AwaitingStatus = (typeof AWAITING)[number];
+export { AWAITING, type AwaitingStatus } from "./version-status.ts";
 
 type BenchRow = { batch: number; paramCount: bigint | null; p50Ms: number; p95Ms: number; p99Ms: number; loadMs: number; firstInferenceMs: number; throughputPerSec: number; peakRssBytes: bigint | null; samplesMs: number[] };
 
@@ -23,7 +23,6 @@ export type EvidenceSnapshot = {
 
 export type DiffRow = { field: "size" | "signatures" | "parameters" | "latency p50 (batch 1)"; before: string; after: string; change: "same" | "changed" | "new" };
 
-export type ReviewFinding = { severity?: string; message?: string; op?: string; node?: string; where?: string };
 
 export type ReviewItem = {
   id: string;
@@ -41,7 +40,7 @@ export type ReviewItem = {
     runtime: string | null;
     backend: string | null;
     error: string | null;
-    findings: ReviewFinding[];
+    findings: StoredFinding[];
     signatures: string[];
     /** SavedModels: which ops the model uses and whether they run in TF.js. */
     tfjs: OpsView | null;
@@ -141,7 +140,7 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
             runtime: run.runtime,
             backend: run.backend,
             error: run.error,
-            findings: Array.isArray(run.findings) ? (run.findings as ReviewFinding[]) : [],
+            findings: readFindings(run.findings),
             signatures: cur.signatures,
             tfjs: opsOf(run),
             finishedAt: run.finishedAt,

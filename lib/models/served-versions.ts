@@ -1,24 +1,32 @@
-// A short-lived, per-process view of a handle's versions for the download path, so that a burst of
-// shard requests costs one query. Versions' bytes never change; only statuses do, and a decision made
-// in this process drops the entry at once (other instances see it within TTL_MS).
+// The versions the hub serves (lib/hub): a short-lived, per-process view of a handle's versions and
+// of blobs by digest, so that a burst of shard requests costs one query. Versions' bytes never
+// change; only statuses do, and a decision made in this process (approval.ts) drops the entry at
+// once (other instances see it within TTL_MS).
 import { db } from "../db/client.ts";
+import type { ModelFormat } from "../formats/format.ts";
 
 export const TTL_MS = 5000;
 
+/** One file of a TF.js version, by its path in the model. */
 export type ServableFile = { digest: string; size: number };
+/** A version as the hub needs it: its archive (or single TFLite file) and its files by path. */
 export type ServableVersion = {
   id: string;
   number: number;
   status: string;
-  format: string;
+  format: ModelFormat;
   digest: string;
   size: number;
   files: Map<string, ServableFile>;
 };
+/** A handle's versions by number, and the highest approved number (null when none is approved). */
 export type ServableModule = { handle: string; versions: Map<number, ServableVersion>; latestApproved: number | null };
 
 type Entry = { at: number; value: Promise<ServableModule | null>; settled?: { module: ServableModule | null } };
-type BlobEntry = { at: number; value: Promise<{ size: number; versionId: string; approved: boolean } | null> };
+/** A blob's size and a version that references it, approved when any approved version does. */
+export type ServableBlob = { size: number; versionId: string; approved: boolean };
+
+type BlobEntry = { at: number; value: Promise<ServableBlob | null> };
 // On globalThis: the page app's bundled modules and the server's own share one cache.
 const g = globalThis as unknown as { __hubkeepServeCache?: Map<string, Entry>; __hubkeepBlobCache?: Map<string, BlobEntry> };
 const cache = (g.__hubkeepServeCache ??= new Map());
@@ -77,9 +85,8 @@ export function forgetServable(handle: string): void {
   blobCache.clear();
 }
 
-
 /** A blob's size and whether an approved version references it (as its archive or as a file). */
-export function getServableBlob(digest: string): Promise<{ size: number; versionId: string; approved: boolean } | null> {
+export function getServableBlob(digest: string): Promise<ServableBlob | null> {
   const now = Date.now();
   const hit = blobCache.get(digest);
   if (hit && now - hit.at < TTL_MS) return hit.value;

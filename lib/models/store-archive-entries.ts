@@ -1,5 +1,5 @@
-// Mirroring and uploads: read a model archive and store each regular file as a blob, returning the
-// file list (path -> digest, size). All checks are readArchive's.
+// Mirroring and uploads: read a model archive (lib/archive) and store each regular file as a blob of
+// its own, returning the file list (path -> digest, size). All checks are readArchive's.
 //
 // Small files are held in memory (up to HELD_BYTES in all) and stored only once the whole archive has
 // passed its checks, a few at a time: an archive refused for its entry count or ratio therefore stores
@@ -7,14 +7,16 @@
 // SMALL_FILE_BYTES streams straight into the store, as does the held set whenever it fills up.
 import { Readable } from "node:stream";
 import type { BlobStore, PutResult } from "../storage/blob-store.ts";
-import { readArchive, type ArchiveLimits } from "./read-archive.ts";
+import { readArchive, type ArchiveLimits } from "../archive/read-archive.ts";
 
+/** One stored file of an archive: its root-relative path and the blob holding its bytes. */
 export type ArchiveFile = { path: string; digest: string; size: number };
 
 const SMALL_FILE_BYTES = 1024 * 1024;
 const HELD_BYTES = 64 * 1024 * 1024;
 const PUT_CONCURRENCY = 8;
 
+/** Stores every regular file of the archive `source` in `store`; `onStored` sees each put (to undo new blobs on failure). */
 export async function storeArchiveEntries(
   source: Readable,
   store: BlobStore,

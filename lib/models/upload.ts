@@ -5,14 +5,14 @@ import { Readable } from "node:stream";
 import { AppError } from "../errors.ts";
 import { getBlobStore } from "../storage/index.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
-import { storeArchiveEntries } from "../archive/tar-entries.ts";
-import type { ArchiveFile } from "../archive/tar-entries.ts";
 import { checkHandle } from "../upstream/handles.ts";
-import { checkManifestPath, detectTfjsFormat } from "../formats/tfjs.ts";
+import { checkManifestPath } from "../formats/tfjs.ts";
+import { detectFormat, isSavedModel, isTfjs, isTfliteHead, type KnownFormat } from "../formats/format.ts";
+import { actorUserId, type Principal } from "../auth/principal.ts";
+import { storeArchiveEntries, type ArchiveFile } from "./store-archive-entries.ts";
 import { publishVersion, type PublishedVersion } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
-import { enqueueValidation } from "./mirrors.ts";
-import type { Principal } from "../auth/principal.ts";
+import { enqueueValidation } from "./validation-job.ts";
 
 export type UploadInput = {
   handle: string;
@@ -51,12 +51,12 @@ async function readSmallBlob(store: BlobStore, digest: string): Promise<Buffer> 
   return Buffer.concat(chunks);
 }
 
-type Recognised = { format: "saved_model" | "tf1_hub" | "tfjs_graph" | "tfjs_layers" | "tflite"; files: ArchiveFile[] };
+type Recognised = { format: KnownFormat; files: ArchiveFile[] };
 
 /** Recognises a stored upload, storing an archive's files as blobs of their own. */
 async function recognise(store: BlobStore, primary: { digest: string; size: number }, created: string[]): Promise<Recognised> {
   const head = await readHead(store, primary.digest, primary.size);
-  if (head.length >= 8 && head.subarray(4, 8).toString("latin1") === "TFL3") {
+  if (isTfliteHead(head)) {
     return { format: "tflite", files: [{ path: "model.tflite", digest: primary.digest, size: primary.size }] };
   }
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
@@ -64,9 +64,10 @@ async function recognise(store: BlobStore, primary: { digest: string; size: numb
   if (!gzip && !tar) throw new AppError("unprocessable_entity", `not a model archive (.tar.gz of a SavedModel, TF1 Hub module or TF.js model) or a .tflite file: found ${describeBytes(head)}`);
   const files = await storeArchiveEntries(await store.get(primary.digest), store, { onStored: (r) => r.created && created.push(r.digest) });
   const paths = new Set(files.map((f) => f.path));
-  if (paths.has("saved_model.pb") || paths.has("saved_model.pbtxt")) return { format: paths.has("tfhub_module.pb") ? "tf1_hub" : "saved_model", files };
+  const detected = detectFormat({ paths });
+  if (isSavedModel(detected.format)) return { format: detected.format, files };
   const manifest = files.find((f) => f.path === "model.json");
-  if (manifest) {
+  if (isTfjs(detected.format) && manifest) {
     if (manifest.size > 64 * 1024 * 1024) throw new AppError("unprocessable_entity", "model.json is larger than 64 MiB");
     let json: { format?: unknown; weightsManifest?: Array<{ paths?: unknown }> };
     try {
@@ -77,7 +78,8 @@ async function recognise(store: BlobStore, primary: { digest: string; size: numb
     const shards = (json.weightsManifest ?? []).flatMap((g) => (Array.isArray(g.paths) ? g.paths.map((p) => checkManifestPath(String(p))) : []));
     const missing = shards.filter((s) => !paths.has(s));
     if (missing.length) throw new AppError("unprocessable_entity", `model.json names weight files the archive does not hold: ${missing.slice(0, 5).join(", ")}`);
-    return { format: detectTfjsFormat(json) ?? "tfjs_graph", files };
+    const tfjs = detectFormat({ paths, modelJson: () => json }).format;
+    return { format: isTfjs(tfjs) ? tfjs : detected.format, files };
   }
   const found = [...paths].slice(0, 8).join(", ");
   throw new AppError("unprocessable_entity", `the archive has no saved_model.pb or model.json at its root (found ${found || "no files"}${paths.size > 8 ? ", …" : ""})`);
@@ -164,7 +166,7 @@ export async function uploadVersion(input: UploadInput): Promise<PublishedVersio
       handle,
       version: input.version,
       format: recognised.format,
-      source: { kind: "upload", userId: input.actor.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null },
+      source: { kind: "upload", userId: actorUserId(input.actor) },
       primary,
       files: recognised.files,
       actor: input.actor,

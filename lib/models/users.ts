@@ -1,26 +1,12 @@
-// Users and local passwords (bcrypt). OIDC users arrive through next-auth with no password.
-import { randomBytes } from "node:crypto";
-import bcrypt from "bcryptjs";
+// Users: local accounts (passwords hashed by lib/auth/password.ts) and roles. OIDC users arrive
+// through next-auth with no password.
+import { generatePassword, hashPassword } from "../auth/password.ts";
 import { ADVISORY_LOCKS, db, lockTransaction } from "../db/client.ts";
 import { AppError } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
-import type { Principal, RoleName } from "../auth/principal.ts";
+import { recordAudit } from "./audit.ts";
+import type { Principal, Role } from "../auth/principal.ts";
 
-const BCRYPT_COST = 12;
-
-export async function hashPassword(password: string): Promise<string> {
-  return bcrypt.hash(password, BCRYPT_COST);
-}
-
-export async function verifyPassword(password: string, hash: string): Promise<boolean> {
-  return bcrypt.compare(password, hash);
-}
-
-export function generatePassword(): string {
-  return randomBytes(18).toString("base64url");
-}
-
-export type CreateUserInput = { email: string; role: RoleName; password?: string; actor: Principal | null; ip?: string | null; mustBeNew?: boolean };
+export type CreateUserInput = { email: string; role: Role; password?: string; actor: Principal | null; ip?: string | null; mustBeNew?: boolean };
 
 /** Creates a user, or updates the role (and password, if given) of an existing one. */
 export async function createUser(input: CreateUserInput) {
@@ -91,7 +77,7 @@ export async function listUsers(opts: { id?: string } = {}) {
     id: u.id,
     email: u.email,
     name: u.name,
-    role: u.role as RoleName,
+    role: u.role,
     namespaces: u.namespaces.map((n) => n.pattern),
     signIn: [...(u.passwordHash ? ["password"] : []), ...u.accounts.map((a) => a.provider)],
     disabled: u.disabledAt !== null,
@@ -105,7 +91,7 @@ const NAMESPACE_RE = /^[a-z0-9*?_.\-/]+$/;
 
 export type UpdateUserInput = {
   id: string;
-  role?: RoleName;
+  role?: Role;
   namespaces?: string[];
   disabled?: boolean;
   password?: string;

@@ -4,23 +4,23 @@
 // (transitionVersion): of two workers given one version, one validates and the other does nothing.
 import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
+import { recordAudit } from "./audit.ts";
 import { getBlobStore } from "../storage/index.ts";
 import { extractArchive } from "../archive/extract.ts";
 import { ArchiveError } from "../archive/read-archive.ts";
-import { validateDirectory, validateTfliteBytes, type StaticResult } from "./static.ts";
-import { chooseRuntime, executeModel, notExecuted, type ExecutionOptions, type ExecutionVerdict } from "./execute.ts";
+import { validateDirectory, validateTfliteBytes, type StaticResult } from "../validation/static.ts";
+import { STATIC_ONLY_ISOLATION } from "../validation/evidence.ts";
+import { chooseRuntime, executeModel, notExecuted, type ExecutionOptions, type ExecutionVerdict } from "../validation/execute.ts";
 import { getEnv } from "../env.ts";
 import { stoppedByWorker } from "../jobs/define-job.ts";
-import type { Principal } from "../auth/principal.ts";
+import { actorUserId, type Principal } from "../auth/principal.ts";
 import type { Prisma, VersionStatus } from "../db/generated/client.ts";
-import { transitionVersion } from "../models/versions.ts";
-import { LEASE_RENEW_MS, leaseExpired, releaseAbandoned, renewLease } from "./lease.ts";
+import { transitionVersion } from "./versions.ts";
+import { isDecided, VALIDATABLE } from "./version-status.ts";
+import { LEASE_RENEW_MS, leaseExpired, releaseAbandoned, renewLease } from "./validation-lease.ts";
 
 const MAX_TFLITE_BYTES = 2 * 1024 ** 3;
 
-/** Statuses a direct call re-validates from; the job passes `from: ["pending"]` (what it was queued for). */
-const VALIDATABLE: readonly VersionStatus[] = ["pending", "validated", "failed", "quarantined"];
 
 /**
  * The refusal a caller gets when another worker has (or had) the version: nothing was done. The job
@@ -36,18 +36,18 @@ export async function validateVersion(input: { versionId: string; actor?: Princi
   const load = async () => {
     const v = await prisma.version.findUnique({ where: { id: input.versionId }, include: { module: true } });
     if (!v) throw new AppError("not_found", `no version ${input.versionId}`);
-    if (v.status === "approved" || v.status === "rejected") {
+    if (isDecided(v.status)) {
       throw new AppError("conflict", `${v.module.handle} version ${v.number} is ${v.status}; it is not validated again`, { status: v.status });
     }
     return v;
   };
   let version = await load();
-  // A `validating` version whose worker died is taken back to `pending` first (see lease.ts).
+  // A `validating` version whose worker died is taken back to `pending` first (see validation-lease.ts).
   if (leaseExpired(version) && (await releaseAbandoned(version.id))) version = await load();
   const from = input.from ?? VALIDATABLE;
   if (!from.includes(version.status)) throw lostRace(version, version.status);
   // Claiming the version and opening its run are one transaction: exactly one concurrent caller wins.
-  const triggeredById = input.actor?.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null;
+  const triggeredById = actorUserId(input.actor);
   const run = await prisma.$transaction(async (tx) =>
     (await transitionVersion(version.id, from, "validating", { updatedAt: new Date() }, { tx })) ? tx.validationRun.create({ data: { versionId: version.id, status: "running", triggeredById } }) : null,
   );
@@ -59,7 +59,7 @@ export async function validateVersion(input: { versionId: string; actor?: Princi
   } catch (err) {
     // An infrastructure failure (store, sandbox start-up, database): close this run as `error`, put the
     // version back to `pending`, and let the job retry. A model that fails never gets here. A run
-    // already closed by a takeover (lease.ts) changes nothing.
+    // already closed by a takeover (validation-lease.ts) changes nothing.
     const message = err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
     await prisma
       .$transaction(async (tx) => {
@@ -132,7 +132,7 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
         execution: (verdict?.execution ?? undefined) as Prisma.InputJsonValue | undefined,
         findings: findings as unknown as Prisma.InputJsonValue,
         error: error ?? null,
-        isolation: (verdict?.isolation ?? { note: "static checks only: the model was parsed and checksummed, not executed" }) as Prisma.InputJsonValue,
+        isolation: (verdict?.isolation ?? STATIC_ONLY_ISOLATION) as Prisma.InputJsonValue,
         finishedAt: new Date(),
       },
     });

@@ -2,23 +2,24 @@
 // can queue work without loading the sandbox runner (the worker loads it when a job runs).
 import { z } from "zod";
 import { AppError } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
+import { recordAudit } from "./audit.ts";
 import { defineJob } from "../jobs/define-job.ts";
-import { findVersion, transitionVersionOrThrow } from "../models/versions.ts";
-import { leaseExpired, releaseAbandoned } from "./lease.ts";
+import { findVersion, transitionVersionOrThrow } from "./versions.ts";
+import { leaseExpired, releaseAbandoned } from "./validation-lease.ts";
+import { isDecided } from "./version-status.ts";
 import { getQueue } from "../jobs/queue.ts";
 import { getEnv } from "../env.ts";
 import type { Principal } from "../auth/principal.ts";
 
 // This file's own URL with its name swapped (no `new URL(..., import.meta.url)`: bundlers treat that as an asset).
-const VALIDATOR = import.meta.url.replace(/job\.ts$/, "validate-version.ts");
+const VALIDATOR = import.meta.url.replace(/validation-job\.ts$/, "validate-version.ts");
 
 export const validateVersionJob = defineJob({
   name: "validate-version",
   schema: z.object({ versionId: z.string().min(1) }),
   retryLimit: 3,
   expireInSeconds: 3600,
-  // A dead worker's job is retried after this; lease.ts's LEASE_EXPIRES_MS stays below it.
+  // A dead worker's job is retried after this; validation-lease.ts's LEASE_EXPIRES_MS stays below it.
   heartbeatSeconds: 30,
   concurrency: 1,
   // Extraction, static checks and every sandbox run together; the sandbox's own timeout is per run.
@@ -39,16 +40,25 @@ export const validateVersionJob = defineJob({
   },
 });
 
+/** Queues validation of a new version; without a queue in this process it stays `pending` (re-validate later). */
+export async function enqueueValidation(versionId: string): Promise<void> {
+  try {
+    await (await getQueue()).enqueue(validateVersionJob, { versionId });
+  } catch (err) {
+    console.error(`hubkeep: could not queue validation of version ${versionId}: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Admin re-validation: queues a new validation run for a version (history is kept). Approved and
  * rejected versions are decided and are not re-validated (409); a run in progress is 409 unless its
- * worker died (lease.ts).
+ * worker died (validation-lease.ts).
  */
 export async function requestRevalidation(input: { handle: string; version: number; actor: Principal; ip?: string | null }) {
   const v = await findVersion(input.handle, input.version, { module: true });
   if (!v) throw new AppError("not_found", `no version ${input.version} of ${input.handle}`);
   const target = `${v.module.handle} version ${v.number}`;
-  if (v.status === "approved" || v.status === "rejected") throw new AppError("conflict", `${target} is ${v.status}; it is not validated again`, { status: v.status });
+  if (isDecided(v.status)) throw new AppError("conflict", `${target} is ${v.status}; it is not validated again`, { status: v.status });
   // A validation whose worker died (its lease expired) may be restarted; a live one may not.
   if (v.status === "validating" && !leaseExpired(v)) throw new AppError("conflict", `${target} is being validated now`, { status: v.status });
   if (v.status === "validating") {

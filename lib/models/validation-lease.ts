@@ -4,7 +4,7 @@
 // Taking over is safe even if the old worker was only slow: its run is closed here, and a worker
 // whose run is no longer `running` writes nothing (see validate-version.ts).
 import { db } from "../db/client.ts";
-import { transitionVersion } from "../models/versions.ts";
+import { transitionVersion } from "./versions.ts";
 
 export const LEASE_RENEW_MS = 5_000;
 /** Below pg-boss's 30 s heartbeat: when it retries a dead worker's job, the lease has always expired. */

@@ -9,13 +9,14 @@ import type { ModelFormat, ModuleSource, Prisma, VersionStatus } from "../db/gen
 import { db } from "../db/client.ts";
 import { forgetCatalogueCache } from "./catalogue.ts";
 import { AppError } from "../errors.ts";
-import { recordAudit } from "../audit.ts";
+import { recordAudit } from "./audit.ts";
 import { checkHandle } from "../upstream/handles.ts";
 import { getBlobStore } from "../storage/index.ts";
 import { isDigest, type BlobStore } from "../storage/blob-store.ts";
 import { blobPath } from "../storage/layout.ts";
-import type { Principal } from "../auth/principal.ts";
+import { actorUserId, type Principal } from "../auth/principal.ts";
 import { GC_LOCK_SQL_KEY } from "./gc.ts";
+import { VERSION_TRANSITIONS } from "./version-status.ts";
 
 export type VersionFileInput = { path: string; digest: string; size: number };
 
@@ -108,7 +109,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
             source: sourceKind,
             publisher,
             upstreamUrl: input.source.kind === "upstream" ? input.source.url.replace(/\/\d+$/, "") : null,
-            createdById: input.actor?.kind === "user" && input.actor.via !== "cli" ? input.actor.userId : null,
+            createdById: actorUserId(input.actor),
           },
         });
       } else if (mod.source !== sourceKind) {
@@ -157,7 +158,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
   } catch (err) {
     if ((err as { code?: string }).code !== "P2002") throw err;
     // The version exists: the same manifest is an idempotent success, anything else a conflict.
-    const existing = await prisma.version.findFirst({ where: { number: input.version, module: { handle } }, include: { files: true } });
+    const existing = await findVersion(handle, input.version, { files: true });
     if (!existing) throw err;
     const same = manifestKey(existing.digest, existing.files) === manifestKey(input.primary.digest, input.files);
     if (same) {
@@ -179,22 +180,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
   }
 }
 
-/**
- * Every status change a version may make, from -> to. `pending` is where a version is created;
- * validation moves it to `validating` and on to its verdict, or back to `pending` after an
- * infrastructure error (or when its worker died and another takes over); re-validation returns an
- * undecided version to `pending`; approval needs `validated` (or `quarantined` with an override);
- * rejection is allowed from anything not already rejected. `rejected` is final.
- */
-export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly VersionStatus[]>> = {
-  pending: ["validating", "pending", "rejected"],
-  validating: ["validated", "failed", "quarantined", "pending", "rejected"],
-  validated: ["validating", "pending", "approved", "rejected"],
-  failed: ["validating", "pending", "rejected"],
-  quarantined: ["validating", "pending", "approved", "rejected"],
-  approved: ["rejected"],
-  rejected: [],
-};
+export { VERSION_TRANSITIONS };
 
 type VersionWriter = Pick<Prisma.TransactionClient, "version">;
 

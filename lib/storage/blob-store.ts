@@ -53,10 +53,10 @@ export interface BlobStore {
 
   /**
    * S3 only: a presigned GET URL for the whole blob, valid `ttlSeconds` (1 s to 7 days), served with
-   * `Content-Disposition: attachment; filename=…` when `filename` is given. Does not check that the
-   * blob exists.
+   * the header value `contentDisposition` as its Content-Disposition when given. Does not check that
+   * the blob exists.
    */
-  presignGet?(digest: string, opts: { filename?: string; ttlSeconds: number }): Promise<string>;
+  presignGet?(digest: string, opts: { contentDisposition?: string; ttlSeconds: number }): Promise<string>;
 
   /**
    * Health check for GET /healthz and start-up: resolves if the store is reachable and usable,

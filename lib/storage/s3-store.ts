@@ -109,12 +109,6 @@ async function* take(body: Readable, length: number): AsyncGenerator<Buffer> {
   }
 }
 
-function contentDisposition(filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\/]/g, "_");
-  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
-}
-
 export class S3BlobStore implements BlobStore {
   readonly kind = "s3" as const;
   readonly describe: string;
@@ -346,7 +340,7 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async presignGet(digest: string, opts: { filename?: string; ttlSeconds: number }): Promise<string> {
+  async presignGet(digest: string, opts: { contentDisposition?: string; ttlSeconds: number }): Promise<string> {
     const Key = this.key(blobPath(digest));
     if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds < 1 || opts.ttlSeconds > 7 * 24 * 3600) {
       throw new AppError("bad_request", `ttlSeconds must be an integer from 1 to 604800, got ${opts.ttlSeconds}`);
@@ -354,7 +348,7 @@ export class S3BlobStore implements BlobStore {
     const command = new GetObjectCommand({
       Bucket: this.bucket,
       Key,
-      ResponseContentDisposition: opts.filename ? contentDisposition(opts.filename) : undefined,
+      ResponseContentDisposition: opts.contentDisposition || undefined,
     });
     return getSignedUrl(this.client, command, { expiresIn: opts.ttlSeconds });
   }

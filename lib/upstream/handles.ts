@@ -1,8 +1,11 @@
 // Parses the model URLs users paste (tfhub.dev handles, Kaggle Models URLs) into a handle, a version
-// (or "latest") and a format, exactly as ../shared/CONTRACT.md defines them.
+// (or "latest") and a format. How a handle becomes upstream URLs again is ./urls.ts.
 import { AppError } from "../errors.ts";
+import type { KnownFormat } from "../formats/format.ts";
+import { HANDLE_SEGMENT, VERSION_SEGMENT, parseVersionNumber } from "../handle-path.ts";
 
-export type ModelFormatGuess = "saved_model" | "tf1_hub" | "tfjs_graph" | "tflite";
+/** The format a URL implies before anything is fetched (TF.js layers is told only by its model.json). */
+export type ModelFormatGuess = Exclude<KnownFormat, "tfjs_layers">;
 
 export type ParsedModelUrl = {
   source: "tfhub" | "kaggle";
@@ -14,7 +17,6 @@ export type ParsedModelUrl = {
   canonicalUrl: string;
 };
 
-const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/;
 const MAX_HANDLE = 300;
 const TFHUB_HOSTS = new Set(["tfhub.dev", "www.tfhub.dev"]);
 const KAGGLE_HOSTS = new Set(["www.kaggle.com", "kaggle.com"]);
@@ -47,15 +49,15 @@ export function checkHandle(handle: string): string {
   if (segs.length < 2) bad(`"${h}" is not a model handle: expected <publisher>/<model>[/...]`);
   for (const s of segs) {
     if (s === "." || s === "..") bad(`handle segment "${s}" is not allowed`);
-    if (!SEGMENT.test(s)) bad(`handle segment "${s}" may only hold letters, digits, ".", "_" and "-"`);
+    if (!HANDLE_SEGMENT.test(s)) bad(`handle segment "${s}" may only hold letters, digits, ".", "_" and "-"`);
   }
-  if (/^\d+$/.test(segs[segs.length - 1]!)) bad(`handle "${h}" ends in a number, which would read as a version`);
+  if (VERSION_SEGMENT.test(segs[segs.length - 1]!)) bad(`handle "${h}" ends in a number, which would read as a version`);
   return h;
 }
 
 function parseVersion(s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 1) bad(`version "${s}" must be a positive integer`);
+  const n = parseVersionNumber(s);
+  if (n === null) bad(`version "${s}" must be a positive integer`);
   return n;
 }
 
@@ -97,7 +99,7 @@ export function parseModelUrl(input: string): ParsedModelUrl {
     // TF.js URLs are often pasted with their file: .../1/default/1/model.json
     if (segs.length && /^model\.json$/i.test(segs[segs.length - 1]!)) segs.pop();
     let version: number | "latest" = "latest";
-    if (segs.length && /^\d+$/.test(segs[segs.length - 1]!)) version = parseVersion(segs.pop()!);
+    if (segs.length && VERSION_SEGMENT.test(segs[segs.length - 1]!)) version = parseVersion(segs.pop()!);
     const handle = checkHandle(segs.join("/"));
     return {
       source: "tfhub",

@@ -8,8 +8,7 @@
 // Anything else the upstream answers is a 502 naming it; no answer at all is a 503.
 import type { ParsedModelUrl } from "./handles.ts";
 import { openUpstream, UpstreamError, type FetchPolicy } from "./fetcher.ts";
-
-export const KAGGLE_BASE = "https://www.kaggle.com";
+import { kaggleInstanceUrl, tfhubLatestUrl } from "./urls.ts";
 
 /** One request's budget: this runs while a client waits for its answer. */
 const LATEST_POLICY = { retries: 1, backoffMs: 300, maxRedirects: 0, connectTimeoutMs: 5000, idleTimeoutMs: 10_000, totalTimeoutMs: 15_000, maxBytes: 1024 * 1024 } as const;
@@ -46,7 +45,7 @@ async function readSmall(body: AsyncIterable<Buffer>): Promise<string> {
 export async function askLatestVersion(parsed: Pick<ParsedModelUrl, "source" | "handle">, policy: FetchPolicy, opts: { kaggleBase?: string } = {}): Promise<number> {
   const p: FetchPolicy = { ...policy, ...LATEST_POLICY };
   if (parsed.source === "kaggle") {
-    const url = `${(opts.kaggleBase ?? KAGGLE_BASE).replace(/\/+$/, "")}/api/v1/models/${parsed.handle}/get`;
+    const url = kaggleInstanceUrl(parsed.handle, opts.kaggleBase);
     const res = await openUpstream(url, p, { expect: "json", headers: { accept: "application/json" } });
     const text = await readSmall(res.body);
     let doc: unknown;
@@ -64,7 +63,7 @@ export async function askLatestVersion(parsed: Pick<ParsedModelUrl, "source" | "
   }
   // tfhub.dev: follow same-origin hops by hand (at most 3) until one names a version.
   const base = new URL(policy.upstreamBase);
-  let url = `${policy.upstreamBase.replace(/\/+$/, "")}/${parsed.handle}`;
+  let url = tfhubLatestUrl(parsed.handle, policy.upstreamBase);
   for (let hop = 0; hop < 3; hop++) {
     const res = await openUpstream(url, p, { expect: "json", redirect: "manual" });
     if (res.status < 300 || res.status > 399) {

@@ -1,31 +1,32 @@
-// Static validation: what a version is and whether its bytes are sound, without running it.
-// Extracts the primary archive safely, detects the format, parses and checksums it, and scans
+// Static validation: what a model folder (or a TFLite file) is and whether its bytes are sound,
+// without running it. Detects the format (lib/formats/format.ts), parses and checksums it, and scans
 // SavedModel graphs for dangerous ops. Execution in the sandbox (level `executed`) comes on top of
 // this; until a runtime ran a model, its level is `static`.
 import fs from "node:fs";
 import path from "node:path";
 import { AppError } from "../errors.ts";
-import { inspectSavedModel, type Finding } from "../formats/savedmodel/inspect.ts";
+import { detectFormat, type ModelFormat, type TfjsFormat } from "../formats/format.ts";
+import { inspectSavedModel } from "../formats/savedmodel/inspect.ts";
 import { decodeSavedModel } from "../formats/savedmodel/graph.ts";
 import { defaultSignature } from "../formats/savedmodel/convert.ts";
 import { neededOps } from "../formats/savedmodel/ops.ts";
 import { verifyTensorBundle } from "../formats/tensor-bundle.ts";
-import { detectTfjsFormat, inspectTfjsModel } from "../formats/tfjs.ts";
+import { inspectTfjsModel } from "../formats/tfjs.ts";
 import { inspectTflite } from "../formats/tflite.ts";
+import type { Finding, MetaGraphEvidence, SignaturesEvidence } from "./evidence.ts";
 
-export type StaticFinding = { severity: "danger" | "warning" | "info"; message: string; op?: string; node?: string };
-
+/** The static verdict on a model: its format, what it declares, and what the checks found. */
 export type StaticResult = {
   status: "passed" | "failed" | "quarantined";
-  format: "saved_model" | "tf1_hub" | "tfjs_graph" | "tfjs_layers" | "tflite" | "unknown";
+  format: ModelFormat;
   level: "static";
-  signatures: unknown;
-  findings: StaticFinding[];
+  signatures: SignaturesEvidence | null;
+  findings: Finding[];
   parameterCount: number | null;
   error?: string;
 };
 
-function fail(format: StaticResult["format"], error: string, findings: StaticFinding[] = []): StaticResult {
+function fail(format: StaticResult["format"], error: string, findings: Finding[] = []): StaticResult {
   return { status: "failed", format, level: "static", signatures: null, findings, parameterCount: null, error };
 }
 
@@ -35,7 +36,14 @@ const reason = (err: unknown) => (err instanceof AppError ? err.message : `inter
 export function validateTfliteBytes(buf: Buffer): StaticResult {
   try {
     const info = inspectTflite(buf);
-    return { status: "passed", format: "tflite", level: "static", signatures: { schemaVersion: info.schemaVersion }, findings: [], parameterCount: null };
+    return {
+      status: "passed",
+      format: "tflite",
+      level: "static",
+      signatures: { schemaVersion: info.schemaVersion },
+      findings: [],
+      parameterCount: null,
+    };
   } catch (err) {
     return fail("tflite", reason(err));
   }
@@ -53,52 +61,87 @@ function neededByDefaultSignature(pb: Buffer): Array<(Set<string> & { signature:
   }
 }
 
-/** The TF.js format a model.json that failed its checks is recorded under: graph unless it says layers. */
-function tfjsFormatOf(text: string): "tfjs_graph" | "tfjs_layers" {
+function validateSavedModel(dir: string, format: "saved_model" | "tf1_hub"): StaticResult {
   try {
-    return detectTfjsFormat(JSON.parse(text)) ?? "tfjs_graph";
-  } catch {
-    return "tfjs_graph";
+    const pb = fs.readFileSync(path.join(dir, "saved_model.pb"));
+    const info = inspectSavedModel(pb);
+    let parameterCount: number | null = null;
+    if (fs.existsSync(path.join(dir, "variables", "variables.index")))
+      parameterCount = verifyTensorBundle(path.join(dir, "variables", "variables")).parameterCount;
+    const findings: Finding[] = info.findings.map((f) => ({
+      code: f.code,
+      severity: f.severity,
+      message: f.message,
+      op: f.op,
+      node: f.node,
+    }));
+    const needed = neededByDefaultSignature(pb);
+    const signatures = info.metaGraphs.map((m, k): MetaGraphEvidence => {
+      const ops = needed[k];
+      return {
+        tags: m.tags,
+        tensorflowVersion: m.tensorflowVersion,
+        signatures: m.signatures,
+        ops: m.ops.map((o) => (ops ? { ...o, needed: ops.has(o.op) } : o)),
+        ...(ops ? { opsFor: ops.signature } : {}),
+      };
+    });
+    return {
+      status: findings.some((f) => f.severity === "danger") ? "quarantined" : "passed",
+      format,
+      level: "static",
+      signatures,
+      findings,
+      parameterCount,
+    };
+  } catch (err) {
+    return fail(format, reason(err));
+  }
+}
+
+/** `format` is what detectFormat read from model.json; the checks' own reading names a passed model. */
+function validateTfjs(dir: string, format: TfjsFormat): StaticResult {
+  try {
+    const sizes: Record<string, number> = {};
+    for (const f of fs.readdirSync(dir))
+      if (f !== "model.json" && fs.statSync(path.join(dir, f)).isFile()) sizes[f] = fs.statSync(path.join(dir, f)).size;
+    const info = inspectTfjsModel(fs.readFileSync(path.join(dir, "model.json"), "utf8"), sizes);
+    return {
+      status: "passed",
+      format: info.format,
+      level: "static",
+      signatures: { inputs: info.inputs, outputs: info.outputs },
+      findings: [],
+      parameterCount: info.parameterCount,
+    };
+  } catch (err) {
+    return fail(format, reason(err));
   }
 }
 
 /** Validates an extracted model directory. */
 export function validateDirectory(dir: string): StaticResult {
-  const has = (p: string) => fs.existsSync(path.join(dir, p));
-  if (has("saved_model.pb")) {
-    const format = has("tfhub_module.pb") ? "tf1_hub" : "saved_model";
-    try {
-      const pb = fs.readFileSync(path.join(dir, "saved_model.pb"));
-      const info = inspectSavedModel(pb);
-      let parameterCount: number | null = null;
-      if (has("variables/variables.index")) parameterCount = verifyTensorBundle(path.join(dir, "variables", "variables")).parameterCount;
-      const findings: StaticFinding[] = info.findings.map((f: Finding) => ({ severity: f.severity, message: f.message, op: f.op, node: f.node }));
-      const needed = neededByDefaultSignature(pb);
-      const signatures = info.metaGraphs.map((m, k) => ({
-        tags: m.tags,
-        tensorflowVersion: m.tensorflowVersion,
-        signatures: m.signatures,
-        ops: m.ops.map((o) => (needed[k] ? { ...o, needed: needed[k]!.has(o.op) } : o)),
-        ...(needed[k] ? { opsFor: needed[k]!.signature } : {}),
-      }));
-      return { status: findings.some((f) => f.severity === "danger") ? "quarantined" : "passed", format, level: "static", signatures, findings, parameterCount };
-    } catch (err) {
-      return fail(format, reason(err));
-    }
+  const root = fs.readdirSync(dir);
+  const detected = detectFormat({
+    paths: root,
+    modelJson: () => JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8")),
+  });
+  switch (detected.format) {
+    case "saved_model":
+    case "tf1_hub":
+      if (detected.text)
+        return fail(
+          "saved_model",
+          "saved_model.pbtxt (text format) is not supported: export the SavedModel in binary form",
+        );
+      return validateSavedModel(dir, detected.format);
+    case "tfjs_graph":
+    case "tfjs_layers":
+      return validateTfjs(dir, detected.format);
+    case "unknown":
+      return fail(
+        "unknown",
+        `unrecognised format: no saved_model.pb or model.json at the archive root (found ${root.slice(0, 8).join(", ") || "nothing"})`,
+      );
   }
-  if (has("saved_model.pbtxt")) return fail("saved_model", "saved_model.pbtxt (text format) is not supported: export the SavedModel in binary form");
-  if (has("model.json")) {
-    let text = "";
-    try {
-      const sizes: Record<string, number> = {};
-      for (const f of fs.readdirSync(dir)) if (f !== "model.json" && fs.statSync(path.join(dir, f)).isFile()) sizes[f] = fs.statSync(path.join(dir, f)).size;
-      text = fs.readFileSync(path.join(dir, "model.json"), "utf8");
-      const info = inspectTfjsModel(text, sizes);
-      return { status: "passed", format: info.format, level: "static", signatures: { inputs: info.inputs, outputs: info.outputs }, findings: [], parameterCount: info.parameterCount };
-    } catch (err) {
-      return fail(tfjsFormatOf(text), reason(err));
-    }
-  }
-  const found = fs.readdirSync(dir).slice(0, 8).join(", ") || "nothing";
-  return fail("unknown", `unrecognised format: no saved_model.pb or model.json at the archive root (found ${found})`);
 }

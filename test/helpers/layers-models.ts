@@ -18,7 +18,7 @@ export type LayersLayout = "tfjs" | "keras-2.2" | "keras-2.2-list" | "keras-2.4"
 
 export type WrittenLayersModel = { dir: string; model: tf.LayersModel; input: { name: string; shape: number[] }; output: { name: string; shape: number[] } };
 
-/** Deterministic uniform [-1, 1) numbers: the generator lib/validation/sandbox/child.mjs draws inputs from. */
+/** Deterministic uniform [-1, 1) numbers: the generator lib/validation/sandbox/child.ts draws inputs from. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -2,7 +2,7 @@
 // fake upstream in the parent. Env: DATABASE_URL or PGLITE_DIR, BLOB_DIR, MIRROR_ID, UPSTREAM.
 import { openDatabase, setDatabase } from "../../lib/db/client.ts";
 import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
-import { runMirrorFetch } from "../../lib/models/mirrors.ts";
+import { runMirrorFetch } from "../../lib/models/mirror-fetch.ts";
 
 const handle = await openDatabase({ databaseUrl: process.env.DATABASE_URL || undefined, pgliteDir: process.env.PGLITE_DIR });
 setDatabase(handle);

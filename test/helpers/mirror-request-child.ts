@@ -2,7 +2,7 @@
 // process. Env: DATABASE_URL, HUBKEEP_UPSTREAM_* (the fake upstream), URL, N.
 import { openDatabase, setDatabase } from "../../lib/db/client.ts";
 import { startQueue, setQueue } from "../../lib/jobs/queue.ts";
-import { requestMirror } from "../../lib/models/mirrors.ts";
+import { requestMirror } from "../../lib/models/mirror-request.ts";
 
 const handle = await openDatabase({ databaseUrl: process.env.DATABASE_URL });
 setDatabase(handle);

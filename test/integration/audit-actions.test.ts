@@ -6,7 +6,7 @@ import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { verifyCredentials, resolveOidcUser, SIGNIN_MAX_FAILURES } from "../../lib/auth/signin.ts";
 import { createApiToken, revokeApiToken } from "../../lib/auth/tokens.ts";
 import { createUser, updateUser } from "../../lib/models/users.ts";
-import { addRule, removeRule, previewRule } from "../../lib/upstream/allowlist.ts";
+import { addRule, removeRule, previewRule } from "../../lib/models/allowlist.ts";
 import { approveVersion, rejectVersion } from "../../lib/models/approval.ts";
 import { decideVersions } from "../../lib/models/review.ts";
 import { AppError } from "../../lib/errors.ts";

@@ -28,6 +28,7 @@ import {
   type BlobStore,
 } from "../../lib/storage/index.ts";
 import { STAGING_DIR, blobPath, digestFromBlobPath } from "../../lib/storage/layout.ts";
+import { formatContentDisposition } from "../../lib/hub/content-disposition.ts";
 import { createTestBucket, listMultipartUploads, realS3FromEnv, startS3rver, type S3Connection } from "../helpers/s3.ts";
 
 const MiB = 1024 ** 2;
@@ -336,7 +337,7 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       }
       const bytes = randomBytes(70_000);
       const { digest } = await store.put(Readable.from([bytes]));
-      const url = await store.presignGet(digest, { filename: "model v1.tar.gz", ttlSeconds: 60 });
+      const url = await store.presignGet(digest, { contentDisposition: formatContentDisposition("attachment", "model v1.tar.gz"), ttlSeconds: 60 });
       assert.ok(["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname), url);
       const res = await fetch(url);
       assert.equal(res.status, 200);

@@ -95,7 +95,7 @@ test("sorts and pages", async () => {
 });
 
 test("a flushed download raises the model's total, which the downloads sort uses", async () => {
-  const { countDownload, flushDownloads } = await import("../../lib/serving/downloads.ts");
+  const { countDownload, flushDownloads } = await import("../../lib/models/downloads.ts");
   const { ANONYMOUS } = await import("../../lib/auth/principal.ts");
   const v = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/universal-sentence-encoder" } } });
   for (let i = 0; i < 3; i++) countDownload(v.id, ANONYMOUS, "google/universal-sentence-encoder/1", null);
@@ -107,7 +107,7 @@ test("a flushed download raises the model's total, which the downloads sort uses
 });
 
 test("the model document lists only the versions the caller may see, and is null when none is visible", async () => {
-  const { getModelDocument } = await import("../../lib/models/catalogue.ts");
+  const { getModelDocument } = await import("../../lib/models/models.ts");
   const { ANONYMOUS } = await import("../../lib/auth/principal.ts");
   await model("internal/team/mixed", { title: "Mixed", description: "three states", task: "image-classification", tags: ["vision"], license: "MIT" }, [{ status: "approved" }, { status: "validated" }, { status: "rejected" }]);
   await model("internal/team/unreviewed", { title: "Unreviewed" }, [{ status: "pending" }]);

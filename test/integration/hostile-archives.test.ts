@@ -6,33 +6,43 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { startFakeUpstream, FAKE_MODELS, type FakeUpstream } from "../helpers/fake-upstream.ts";
+import { createTestWorld, type TestWorld } from "../helpers/world.ts";
+import { FAKE_MODELS } from "../helpers/fake-upstream.ts";
 import { writeGzipBomb, writeManyEntriesArchive, writeTarGz } from "../helpers/hostile-archives.ts";
-import { FsBlobStore } from "../../lib/storage/fs-store.ts";
-import { setBlobStore } from "../../lib/storage/index.ts";
-import { startQueue, setQueue, type Queue } from "../../lib/jobs/queue.ts";
 import { startWorker, type Worker } from "../../lib/jobs/worker.ts";
-import { mirrorFetchJob, requestMirror, getMirror } from "../../lib/models/mirrors.ts";
-import { seedAllowlistOnce } from "../../lib/upstream/allowlist.ts";
+import { requestMirror } from "../../lib/models/mirror-request.ts";
+import { getMirror } from "../../lib/models/mirror-view.ts";
+import { mirrorFetchJob } from "../../lib/models/mirror-fetch.ts";
 import { readArchive, ArchiveError } from "../../lib/archive/read-archive.ts";
-import { storeArchiveEntries } from "../../lib/archive/tar-entries.ts";
+import { storeArchiveEntries } from "../../lib/models/store-archive-entries.ts";
 import type { Principal } from "../../lib/auth/principal.ts";
 
-let t: TestDatabase;
-let up: FakeUpstream;
+let world: TestWorld;
+let t: TestWorld["db"];
 let work: string;
-let store: FsBlobStore;
-let queue: Queue;
+let store: TestWorld["store"];
+let queue: TestWorld["queue"];
 let worker: Worker;
 const actor: Principal = { kind: "user", userId: "u1", email: "pub@example.com", role: "publisher", scope: "publish", via: "token", namespaces: [] };
 const added: string[] = [];
 
 before(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-hostile-"));
+  world = await createTestWorld({
+    name: "hostile",
+    upstream: true,
+    env: {
+      HUBKEEP_MIRROR_CONCURRENCY: "2",
+      // Generous here (a loaded CI machine); the trickle test lowers it for its own job.
+      HUBKEEP_MIRROR_BUDGET_SECONDS: "120",
+    },
+    publisher: true,
+    store: true,
+    queue: true,
+    allowlist: ["google/*"],
+  });
+  ({ db: t, work, store, queue } = world);
   const made = Date.now();
   const many = await writeManyEntriesArchive(path.join(work, "many.tar.gz"), 100_000);
   const bomb = await writeGzipBomb(path.join(work, "bomb.tar.gz"), 2 * 1024 ** 3);
@@ -46,37 +56,13 @@ before(async () => {
     added.push(key);
   }
   console.log(`hostile archives: ${fs.statSync(many).size} bytes (100,000 entries), bomb ${fs.statSync(bomb).size} bytes (2 GiB of zeros), made in ${((Date.now() - made) / 1000).toFixed(1)} s`);
-  up = await startFakeUpstream();
-  Object.assign(process.env, {
-    HUBKEEP_UPSTREAM_TFHUB: up.base,
-    HUBKEEP_UPSTREAM_HOSTS: `127.0.0.1:${up.port}`,
-    HUBKEEP_ALLOW_PRIVATE_UPSTREAM: "true",
-    HUBKEEP_MIRROR_CONCURRENCY: "2",
-    // Generous here (a loaded CI machine); the trickle test lowers it for its own job.
-    HUBKEEP_MIRROR_BUDGET_SECONDS: "120",
-  });
-  (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
-  t = await setupTestDatabase();
-  await t.handle.prisma.user.create({ data: { id: "u1", email: "pub@example.com", role: "publisher" } });
-  store = new FsBlobStore({ root: path.join(work, "store") });
-  setBlobStore(store);
-  queue = await startQueue(t.handle, { supervise: false });
-  setQueue(queue);
-  await seedAllowlistOnce(["google/*"]);
   worker = await startWorker(queue, [mirrorFetchJob], { pollingIntervalSeconds: 0.5 });
 });
 
 after(async () => {
   await worker?.stop();
-  setQueue(undefined);
-  await queue?.stop({ graceful: false, timeoutMs: 2000 });
-  await up?.close();
-  setBlobStore(undefined);
-  await t?.drop();
+  await world?.close();
   for (const k of added) delete FAKE_MODELS[k];
-  for (const k of ["HUBKEEP_MIRROR_CONCURRENCY", "HUBKEEP_MIRROR_BUDGET_SECONDS"]) delete process.env[k];
-  (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
-  fs.rmSync(work, { recursive: true, force: true });
 });
 
 async function settled(id: string, ms: number) {

@@ -11,7 +11,7 @@ import { openDatabase, setDatabase, clearDatabase, type DbHandle } from "../../l
 import { applyMigrations } from "../../lib/db/migrate.ts";
 import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
 import { collectGarbage } from "../../lib/models/gc.ts";
-import { runMirrorFetch } from "../../lib/models/mirrors.ts";
+import { runMirrorFetch } from "../../lib/models/mirror-fetch.ts";
 import { startFakeUpstream } from "../helpers/fake-upstream.ts";
 import { ROOT } from "../helpers/server.ts";
 

@@ -13,8 +13,8 @@ import { createEmptyPostgresDatabase, usingPostgres } from "../helpers/db.ts";
 import { openDatabase, setDatabase, clearDatabase } from "../../lib/db/client.ts";
 import { applyMigrations } from "../../lib/db/migrate.ts";
 import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
-import { runMirrorFetch } from "../../lib/models/mirrors.ts";
-import { seedAllowlistOnce } from "../../lib/upstream/allowlist.ts";
+import { runMirrorFetch } from "../../lib/models/mirror-fetch.ts";
+import { seedAllowlistOnce } from "../../lib/models/allowlist.ts";
 import { startFakeUpstream } from "../helpers/fake-upstream.ts";
 import { ROOT } from "../helpers/server.ts";
 

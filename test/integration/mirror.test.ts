@@ -4,50 +4,36 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { startFakeUpstream, type FakeUpstream } from "../helpers/fake-upstream.ts";
+import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
-import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
-import { startQueue, setQueue, type Queue } from "../../lib/jobs/queue.ts";
-import { getMirror, requestMirror, runMirrorFetch } from "../../lib/models/mirrors.ts";
-import { seedAllowlistOnce } from "../../lib/upstream/allowlist.ts";
+import { requestMirror } from "../../lib/models/mirror-request.ts";
+import { getMirror } from "../../lib/models/mirror-view.ts";
+import { runMirrorFetch } from "../../lib/models/mirror-fetch.ts";
 import type { FetchPolicy } from "../../lib/upstream/fetcher.ts";
 import type { Principal } from "../../lib/auth/principal.ts";
 
-let t: TestDatabase;
-let up: FakeUpstream;
-let store: FsBlobStore;
+let world: TestWorld;
+let t: TestWorld["db"];
+let up: TestWorld["up"];
 let dir: string;
-let queue: Queue;
 let policy: FetchPolicy;
 const actor: Principal = { kind: "user", userId: "u1", email: "pub@example.com", role: "publisher", scope: "publish", via: "token", namespaces: [] };
 
 before(async () => {
-  up = await startFakeUpstream();
-  // requestMirror probes the upstream from the environment's configuration: point it at the fake.
-  Object.assign(process.env, { HUBKEEP_UPSTREAM_TFHUB: up.base, HUBKEEP_UPSTREAM_HOSTS: `127.0.0.1:${up.port}`, HUBKEEP_ALLOW_PRIVATE_UPSTREAM: "true" });
-  (globalThis as { __hubkeepEnv?: unknown }).__hubkeepEnv = undefined;
-  t = await setupTestDatabase();
-  await t.handle.prisma.user.create({ data: { id: "u1", email: "pub@example.com", role: "publisher" } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-mirror-"));
-  store = new FsBlobStore({ root: dir });
-  setBlobStore(store);
-  queue = await startQueue(t.handle, { supervise: false });
-  setQueue(queue);
+  world = await createTestWorld({
+    name: "mirror",
+    upstream: true,
+    publisher: true,
+    store: true,
+    queue: true,
+    allowlist: ["google/*", "tensorflow/*", "!google/experimental/*"],
+  });
+  ({ db: t, up, storeDir: dir } = world);
   policy = { allowedHosts: [`127.0.0.1:${up.port}`], upstreamBase: up.base, allowPrivate: true, retries: 2, backoffMs: 20, idleTimeoutMs: 1500 };
-  await seedAllowlistOnce(["google/*", "tensorflow/*", "!google/experimental/*"]);
 });
-after(async () => {
-  setQueue(undefined);
-  await queue.stop({ graceful: false, timeoutMs: 2000 });
-  await up.close();
-  setBlobStore(undefined);
-  await t.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+after(() => world?.close());
 
 async function mirror(url: string) {
   const { mirror: m } = await requestMirror({ url, actor });
@@ -290,7 +276,7 @@ test("progress is visible while a fetch runs", async () => {
 });
 
 test("resync: unchanged upstream is confirmed; changed upstream bytes flag drift and keep the stored version", async () => {
-  const { resyncMirror } = await import("../../lib/models/mirrors.ts");
+  const { resyncMirror } = await import("../../lib/models/mirror-resync.ts");
   const m = await t.handle.prisma.mirrorRequest.findFirstOrThrow({ where: { handle: "google/half_plus_two", status: "stored" } });
   const v0 = await t.handle.prisma.version.findFirstOrThrow({ where: { id: m.versionId! } });
   const same = await resyncMirror({ mirrorId: m.id, actor, policy });

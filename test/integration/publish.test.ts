@@ -3,30 +3,23 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { fixturePath, listFixtureFiles } from "../helpers/fixtures.ts";
-import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
 import { publishVersion, type VersionFileInput } from "../../lib/models/versions.ts";
 import { collectGarbage } from "../../lib/models/gc.ts";
 
-let t: TestDatabase;
-let store: FsBlobStore;
+let world: TestWorld;
+let t: TestWorld["db"];
+let store: TestWorld["store"];
 let dir: string;
 
 before(async () => {
-  t = await setupTestDatabase();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-publish-"));
-  store = new FsBlobStore({ root: dir });
-  setBlobStore(store);
+  world = await createTestWorld({ name: "publish", store: true });
+  ({ db: t, store, storeDir: dir } = world);
 });
-after(async () => {
-  setBlobStore(undefined);
-  await t.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+after(() => world?.close());
 
 async function putFolder(root: string): Promise<VersionFileInput[]> {
   const files: VersionFileInput[] = [];

@@ -6,46 +6,32 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { runInSandbox, tfjsNodeAvailable } from "../../lib/validation/sandbox/run.ts";
 import { executeModel } from "../../lib/validation/execute.ts";
 import { hostileScript, writeFillModel, writeForeverModel, writeNanModel, writeUnknownRankModel } from "../helpers/hostile-models.ts";
-import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { fixturePath, listFixtureFiles } from "../helpers/fixtures.ts";
-import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
 import { packTarGz } from "../../lib/archive/pack.ts";
 import { publishVersion } from "../../lib/models/versions.ts";
-import { validateVersion } from "../../lib/validation/validate-version.ts";
+import { validateVersion } from "../../lib/models/validate-version.ts";
 import { JobBudgetError } from "../../lib/jobs/define-job.ts";
 
 const MiB = 1024 * 1024;
+let world: TestWorld;
 let work: string;
 let privateTmp: string;
-let savedTmp: string | undefined;
-let t: TestDatabase;
-let store: FsBlobStore;
+let t: TestWorld["db"];
+let store: TestWorld["store"];
 
 before(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-sandbox-test-"));
   // Every sandbox and extraction of this file uses a private TMPDIR, so "nothing left" is exact.
-  privateTmp = path.join(work, "tmp");
-  fs.mkdirSync(privateTmp);
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = privateTmp;
-  t = await setupTestDatabase();
-  store = new FsBlobStore({ root: path.join(work, "store") });
-  setBlobStore(store);
+  world = await createTestWorld({ name: "sandbox-test", privateTmp: true, store: true });
+  ({ work, tmp: privateTmp, db: t, store } = world);
 });
 
-after(async () => {
-  setBlobStore(undefined);
-  await t?.drop();
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  fs.rmSync(work, { recursive: true, force: true });
-});
+after(() => world?.close());
 
 function sandboxProcesses(): string[] {
   const found: string[] = [];
@@ -61,8 +47,8 @@ function sandboxProcesses(): string[] {
 }
 
 function assertNothingLeft() {
-  // The bundled savedmodel-js runtime lives for the whole process (removed at exit); nothing else may stay.
-  assert.deepEqual(fs.readdirSync(privateTmp).filter((d) => !d.startsWith("hubkeep-runtimes-")), [], "no temp folders are left");
+  // Each run writes its bundles into its own folder and removes it: nothing may stay.
+  assert.deepEqual(fs.readdirSync(privateTmp), [], "no temp folders are left");
   assert.deepEqual(sandboxProcesses(), [], "no sandbox processes are left");
   const cgroups = fs.existsSync("/sys/fs/cgroup/memory") ? fs.readdirSync("/sys/fs/cgroup/memory").filter((d) => d.startsWith(`hubkeep-sandbox-${process.pid}-`)) : [];
   assert.deepEqual(cgroups, [], "no cgroups are left");

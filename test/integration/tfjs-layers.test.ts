@@ -6,37 +6,30 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { runInSandbox } from "../../lib/validation/sandbox/run.ts";
 import { executeModel } from "../../lib/validation/execute.ts";
 import { validateDirectory } from "../../lib/validation/static.ts";
-import { validateVersion } from "../../lib/validation/validate-version.ts";
+import { validateVersion } from "../../lib/models/validate-version.ts";
 import { publishVersion } from "../../lib/models/versions.ts";
 import { packTarGz } from "../../lib/archive/pack.ts";
-import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
-import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { expectedFirstOutputs, loadWithTfjs, writeLayersModel, type LayersLayout, type LayersModelKind, type WrittenLayersModel } from "../helpers/layers-models.ts";
 
 const MiB = 1024 * 1024;
 const limits = { timeoutMs: 60_000, memoryBytes: 1024 * MiB };
+let world: TestWorld;
 let work: string;
-let t: TestDatabase;
-let store: FsBlobStore;
+let t: TestWorld["db"];
+let store: TestWorld["store"];
 
 before(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-tfjs-layers-test-"));
-  t = await setupTestDatabase();
-  store = new FsBlobStore({ root: path.join(work, "store") });
-  setBlobStore(store);
+  world = await createTestWorld({ name: "tfjs-layers-test", store: true });
+  ({ work, db: t, store } = world);
 });
 
-after(async () => {
-  setBlobStore(undefined);
-  await t?.drop();
-  fs.rmSync(work, { recursive: true, force: true });
-});
+after(() => world?.close());
 
 const CASES: Array<[LayersModelKind, LayersLayout]> = [
   ["residual", "tfjs"],

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { authenticateApiToken, createApiToken, hashApiToken, revokeApiToken } from "../../lib/auth/tokens.ts";
 import { authenticateRequest } from "../../lib/http/authenticate.ts";
-import { createUser, ensureBootstrapAdmin, verifyPassword } from "../../lib/models/users.ts";
+import { createUser, ensureBootstrapAdmin } from "../../lib/models/users.ts";
+import { verifyPassword } from "../../lib/auth/password.ts";
 import { AppError } from "../../lib/errors.ts";
 
 let t: TestDatabase;

@@ -3,32 +3,24 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { fixturePath, listFixtureFiles } from "../helpers/fixtures.ts";
-import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
 import { packTarGz } from "../../lib/archive/pack.ts";
 import { publishVersion } from "../../lib/models/versions.ts";
-import { validateVersion } from "../../lib/validation/validate-version.ts";
+import { validateVersion } from "../../lib/models/validate-version.ts";
 
-let t: TestDatabase;
-let store: FsBlobStore;
-let dir: string;
+let world: TestWorld;
+let t: TestWorld["db"];
+let store: TestWorld["store"];
 let n = 0;
 
 before(async () => {
-  t = await setupTestDatabase();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-validate-"));
-  store = new FsBlobStore({ root: dir });
-  setBlobStore(store);
+  world = await createTestWorld({ name: "validate", store: true });
+  ({ db: t, store } = world);
 });
-after(async () => {
-  setBlobStore(undefined);
-  await t.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+after(() => world?.close());
 
 /** Publishes a folder (optionally patched) as a tar.gz version and returns its id. */
 async function publishFolder(root: string, format: "saved_model" | "tf1_hub" | "tfjs_graph", patch?: (rel: string, bytes: Buffer) => Buffer, rename?: Record<string, string>) {

@@ -4,18 +4,16 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { setupTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { fixturePath, listFixtureFiles } from "../helpers/fixtures.ts";
-import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
 import { packTarGz } from "../../lib/archive/pack.ts";
 import { publishVersion, transitionVersion, transitionVersionOrThrow, VERSION_TRANSITIONS } from "../../lib/models/versions.ts";
 import { approveVersion, rejectVersion } from "../../lib/models/approval.ts";
-import { validateVersion } from "../../lib/validation/validate-version.ts";
-import { requestRevalidation, validateVersionJob } from "../../lib/validation/job.ts";
-import { LEASE_EXPIRES_MS } from "../../lib/validation/lease.ts";
+import { validateVersion } from "../../lib/models/validate-version.ts";
+import { requestRevalidation, validateVersionJob } from "../../lib/models/validation-job.ts";
+import { LEASE_EXPIRES_MS } from "../../lib/models/validation-lease.ts";
 import { startQueue, setQueue, type Queue } from "../../lib/jobs/queue.ts";
 import { startWorker, type JobEvent } from "../../lib/jobs/worker.ts";
 import { createUser } from "../../lib/models/users.ts";
@@ -23,27 +21,23 @@ import { AppError } from "../../lib/errors.ts";
 import type { UserPrincipal } from "../../lib/auth/principal.ts";
 import type { VersionStatus } from "../../lib/db/generated/client.ts";
 
-let t: TestDatabase;
-let store: FsBlobStore;
-let dir: string;
+let world: TestWorld;
+let t: TestWorld["db"];
+let store: TestWorld["store"];
 let admin: UserPrincipal;
 let n = 0;
 const queues: Queue[] = [];
 
 before(async () => {
-  t = await setupTestDatabase();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-status-"));
-  store = new FsBlobStore({ root: dir });
-  setBlobStore(store);
+  world = await createTestWorld({ name: "status", store: true });
+  ({ db: t, store } = world);
   const u = await createUser({ email: "boss@example.com", role: "admin", password: "boss-password-1", actor: null });
   admin = { kind: "user", userId: u.id, email: u.email, role: "admin", scope: null, via: "session", namespaces: [] };
 });
 after(async () => {
   setQueue(undefined);
   for (const q of queues) await q.stop({ graceful: false, timeoutMs: 2000 });
-  setBlobStore(undefined);
-  await t.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 /** A version row in `status` (no real bytes: for the status-only tests). */

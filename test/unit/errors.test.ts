@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { AppError, ERROR_STATUS, toAppError, toErrorResponse } from "../../lib/errors.ts";
+import { AppError, ERROR_STATUS, toAppError, toErrorResponse, toLoggedAppError } from "../../lib/errors.ts";
 
 function prismaError(code: string, meta?: Record<string, unknown>) {
   return Object.assign(new Error("\nInvalid `prisma.x.create()` invocation: secret internals"), { name: "PrismaClientKnownRequestError", code, meta, clientVersion: "7" });
@@ -13,7 +13,9 @@ test("the code table holds the contract's statuses", () => {
   assert.equal(ERROR_STATUS.forbidden, 403);
   assert.equal(ERROR_STATUS.not_found, 404);
   assert.equal(ERROR_STATUS.conflict, 409);
+  assert.equal(ERROR_STATUS.method_not_allowed, 405);
   assert.equal(ERROR_STATUS.payload_too_large, 413);
+  assert.equal(ERROR_STATUS.range_not_satisfiable, 416);
   assert.equal(ERROR_STATUS.unprocessable_entity, 422);
   assert.equal(ERROR_STATUS.upstream_error, 502);
   assert.equal(ERROR_STATUS.upstream_unavailable, 503);
@@ -59,4 +61,23 @@ test("an error's details (e.g. a version's current status on a 409) go in the bo
   const res = toErrorResponse(new AppError("conflict", "google/x/1 is failed: only validated versions can be approved", { status: "failed" }));
   assert.equal(res.status, 409);
   assert.deepEqual(await res.json(), { error: { code: "conflict", message: "google/x/1 is failed: only validated versions can be approved", details: { status: "failed" } } });
+});
+
+test("the hub and the API share the mapper; what it cannot map is logged once, with its context", () => {
+  const original = console.error;
+  const logged: unknown[][] = [];
+  console.error = (...args: unknown[]) => void logged.push(args);
+  try {
+    const known = new AppError("not_found", "no model google/x");
+    assert.equal(toLoggedAppError(known, "download failed"), known);
+    assert.equal(toLoggedAppError(prismaError("P2025"), "download failed").status, 404);
+    assert.equal(logged.length, 0);
+    const cause = new Error("disk on fire");
+    const mapped = toLoggedAppError(cause, "download failed");
+    assert.equal(mapped.status, 500);
+    assert.equal(mapped.message, "internal error");
+    assert.deepEqual(logged, [["hubkeep: download failed:", cause]]);
+  } finally {
+    console.error = original;
+  }
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { OPERATIONS, openApiDocument } from "../../lib/http/openapi.ts";
 import * as S from "../../lib/http/schemas.ts";
 import { MODEL_ROUTES } from "../../lib/http/model-path.ts";
-import { parseHubRequest } from "../../lib/serving/hub-path.ts";
+import { parseHubRequest } from "../../lib/hub/hub-path.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 

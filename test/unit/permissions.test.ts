@@ -11,12 +11,12 @@ import {
   handleMatches,
   scopeAllowedForRole,
 } from "../../lib/auth/permissions.ts";
-import { ANONYMOUS, type Principal, type RoleName, type ScopeName } from "../../lib/auth/principal.ts";
+import { ANONYMOUS, type Principal, type Role, type TokenScope } from "../../lib/auth/principal.ts";
 
-const roles: RoleName[] = ["viewer", "publisher", "admin"];
-const scopes: Array<ScopeName | null> = [null, "read", "publish", "admin"];
+const roles: Role[] = ["viewer", "publisher", "admin"];
+const scopes: Array<TokenScope | null> = [null, "read", "publish", "admin"];
 
-function user(role: RoleName, scope: ScopeName | null, namespaces: string[] = []): Principal {
+function user(role: Role, scope: TokenScope | null, namespaces: string[] = []): Principal {
   return { kind: "user", userId: "u", email: "u@x", role, scope, via: scope ? "token" : "session", namespaces };
 }
 

@@ -1,18 +1,65 @@
-import { canAdminister } from "@/lib/auth/permissions.ts";
+import { RULES } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
-import { formatRule, listRules, previewRule, ruleMatchCounts, type RulePreview } from "@/lib/upstream/allowlist.ts";
+import { formatRule, type RulePreview } from "@/lib/upstream/allowlist.ts";
+import { listRules, previewRule, ruleMatchCounts } from "@/lib/models/allowlist.ts";
 import { toAppError } from "@/lib/errors.ts";
 import { Empty, Flash, Forbidden, param, When, type SearchParams } from "../../ui/common.tsx";
 import { addRuleAction, removeRuleAction } from "../actions.ts";
+import { DataTable, type Column } from "../../ui/table.tsx";
 
 export const dynamic = "force-dynamic";
+
+type Rule = Awaited<ReturnType<typeof listRules>>[number];
+
+const PREVIEW_COLUMNS: Array<Column<RulePreview["matches"][number]>> = [
+  { header: "Model", cell: (m) => <a href={`/${m.handle}`}>{m.handle}</a> },
+  { header: "Source", cell: (m) => m.source },
+  { header: "Mirroring now", cell: (m) => (m.allowedNow ? "allowed" : "refused") },
+  { header: "After saving", cell: (m) => (m.allowedAfter ? "allowed" : "refused") },
+];
+
+function buildRuleColumns(counts: Map<string, number>): Array<Column<Rule>> {
+  return [
+    {
+      header: "Rule",
+      cell: (r) => (
+        <>
+          <span className={`status status-${r.effect === "deny" ? "bad" : "ok"}`}>{r.effect}</span> <code>{r.pattern}</code>
+        </>
+      ),
+    },
+    {
+      header: "Matches",
+      cell: (r) => (
+        <>
+          {counts.get(r.id) ?? 0} model{counts.get(r.id) === 1 ? "" : "s"}
+        </>
+      ),
+    },
+    { header: "Note", cell: (r) => r.note ?? "" },
+    { header: "Added", cell: (r) => <When at={r.createdAt} /> },
+    {
+      header: "Actions",
+      srOnly: true,
+      cell: (r) => (
+        <form action={removeRuleAction}>
+          <input type="hidden" name="id" value={r.id} />
+          <input type="hidden" name="returnTo" value="/admin/allowlist" />
+          <button className="btn btn-small" aria-label={`Remove ${r.effect} rule ${r.pattern}`}>
+            Remove
+          </button>
+        </form>
+      ),
+    },
+  ];
+}
 
 // /admin/allowlist: the allow and deny rules that decide what may be mirrored. A new rule is
 // previewed against the models that exist before it is saved.
 export default async function AllowlistPage({ searchParams }: { searchParams: SearchParams }) {
   const sp = await searchParams;
-  const ctx = await guardPage("/admin/allowlist", canAdminister, "admin");
-  if (ctx.denied) return <Forbidden message={ctx.denied} />;
+  const ctx = await guardPage("/admin/allowlist", RULES.admin);
+  if (ctx.denied !== null) return <Forbidden message={ctx.denied} />;
   const [rules, counts] = await Promise.all([listRules(), ruleMatchCounts()]);
   const pattern = param(sp, "pattern")?.trim() ?? "";
   const effect = param(sp, "effect") === "deny" ? "deny" : "allow";
@@ -61,28 +108,14 @@ export default async function AllowlistPage({ searchParams }: { searchParams: Se
               {preview.changed > 0 ? `; it changes the decision for ${preview.changed}` : ""}
             </h3>
             {preview.matches.length > 0 && (
-              <table className="compact">
-                <thead>
-                  <tr>
-                    <th scope="col">Model</th>
-                    <th scope="col">Source</th>
-                    <th scope="col">Mirroring now</th>
-                    <th scope="col">After saving</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {preview.matches.map((m) => (
-                    <tr key={m.handle} className={m.allowedNow !== m.allowedAfter ? "diff-changed" : undefined}>
-                      <td>
-                        <a href={`/${m.handle}`}>{m.handle}</a>
-                      </td>
-                      <td>{m.source}</td>
-                      <td>{m.allowedNow ? "allowed" : "refused"}</td>
-                      <td>{m.allowedAfter ? "allowed" : "refused"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <DataTable
+                columns={PREVIEW_COLUMNS}
+                rows={preview.matches}
+                rowKey={(m) => m.handle}
+                rowClassName={(m) => (m.allowedNow !== m.allowedAfter ? "diff-changed" : undefined)}
+                className="compact"
+                frame="none"
+              />
             )}
             <form action={addRuleAction} className="buttons">
               <input type="hidden" name="pattern" value={pattern} />
@@ -98,52 +131,16 @@ export default async function AllowlistPage({ searchParams }: { searchParams: Se
         )}
       </section>
       <h2>Rules</h2>
-      {rules.length === 0 ? (
-        <Empty title="No rules: nothing can be mirrored.">
-          <p>Add an allow rule such as <code>google/*</code>.</p>
-        </Empty>
-      ) : (
-        <div className="card table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Rule</th>
-                <th scope="col">Matches</th>
-                <th scope="col">Note</th>
-                <th scope="col">Added</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rules.map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <span className={`status status-${r.effect === "deny" ? "bad" : "ok"}`}>{r.effect}</span> <code>{r.pattern}</code>
-                  </td>
-                  <td>
-                    {counts.get(r.id) ?? 0} model{counts.get(r.id) === 1 ? "" : "s"}
-                  </td>
-                  <td>{r.note ?? ""}</td>
-                  <td>
-                    <When at={r.createdAt} />
-                  </td>
-                  <td>
-                    <form action={removeRuleAction}>
-                      <input type="hidden" name="id" value={r.id} />
-                      <input type="hidden" name="returnTo" value="/admin/allowlist" />
-                      <button className="btn btn-small" aria-label={`Remove ${r.effect} rule ${r.pattern}`}>
-                        Remove
-                      </button>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        columns={buildRuleColumns(counts)}
+        rows={rules}
+        rowKey={(r) => r.id}
+        empty={
+          <Empty title="No rules: nothing can be mirrored.">
+            <p>Add an allow rule such as <code>google/*</code>.</p>
+          </Empty>
+        }
+      />
     </>
   );
 }

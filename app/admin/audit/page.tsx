@@ -1,7 +1,8 @@
-import { canAdminister } from "@/lib/auth/permissions.ts";
+import { RULES } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
-import { listAuditActions, listAuditEvents } from "@/lib/audit.ts";
+import { listAuditActions, listAuditEvents } from "@/lib/models/audit.ts";
 import { Empty, Forbidden, param, Status, When, type SearchParams } from "../../ui/common.tsx";
+import { DataTable, type Column } from "../../ui/table.tsx";
 
 export const dynamic = "force-dynamic";
 
@@ -34,11 +35,36 @@ function Details({ value }: { value: unknown }) {
   );
 }
 
+type AuditEvent = Awaited<ReturnType<typeof listAuditEvents>>[number];
+
+const AUDIT_COLUMNS: Array<Column<AuditEvent>> = [
+  { header: "Time", className: "nowrap", cell: (e) => <When at={e.at} /> },
+  {
+    header: "Actor",
+    cell: (e) => (
+      <>
+        {e.actorEmail ?? <span className="muted">{e.actorId ?? (e.actorIp ? "anonymous" : "system")}</span>}
+        {e.actorIp && <div className="meta">{e.actorIp}</div>}
+      </>
+    ),
+  },
+  {
+    header: "Action",
+    cell: (e) => (
+      <>
+        <code>{e.action}</code> {e.outcome !== "ok" && <Status value={e.outcome} />}
+      </>
+    ),
+  },
+  { header: "Target", cell: (e) => e.target ?? "" },
+  { header: "Details", cell: (e) => <Details value={e.details} /> },
+];
+
 // /admin/audit: the append-only audit log, filtered by actor, action, target, outcome and time.
 export default async function AuditPage({ searchParams }: { searchParams: SearchParams }) {
   const sp = await searchParams;
-  const ctx = await guardPage("/admin/audit", canAdminister, "admin");
-  if (ctx.denied) return <Forbidden message={ctx.denied} />;
+  const ctx = await guardPage("/admin/audit", RULES.admin);
+  if (ctx.denied !== null) return <Forbidden message={ctx.denied} />;
   const f = {
     actor: param(sp, "actor")?.trim() || undefined,
     action: param(sp, "action")?.trim() || undefined,
@@ -100,43 +126,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
           </a>
         </div>
       </form>
-      {events.length === 0 ? (
-        <Empty title="No events match these filters." />
-      ) : (
-        <div className="card table-wrap">
-          <table className="audit">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => (
-                <tr key={e.id}>
-                  <td className="nowrap">
-                    <When at={e.at} />
-                  </td>
-                  <td>
-                    {e.actorEmail ?? <span className="muted">{e.actorId ?? (e.actorIp ? "anonymous" : "system")}</span>}
-                    {e.actorIp && <div className="meta">{e.actorIp}</div>}
-                  </td>
-                  <td>
-                    <code>{e.action}</code> {e.outcome !== "ok" && <Status value={e.outcome} />}
-                  </td>
-                  <td>{e.target ?? ""}</td>
-                  <td>
-                    <Details value={e.details} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable columns={AUDIT_COLUMNS} rows={events} rowKey={(e) => e.id} className="audit" empty={<Empty title="No events match these filters." />} />
       {older && (
         <p>
           <a href={older}>Older events →</a>

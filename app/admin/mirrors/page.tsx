@@ -1,20 +1,55 @@
-import { canRequestMirror, canAdminister } from "@/lib/auth/permissions.ts";
+import { mirrorListOwner, RULES } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
-import { listMirrorRequests } from "@/lib/models/mirrors.ts";
+import { listMirrorRequests } from "@/lib/models/mirror-view.ts";
 import { formatBytes } from "@/lib/models/signatures.ts";
 import { Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../../ui/common.tsx";
 import { requestMirrorAction } from "../actions.ts";
 import { MirrorProgress } from "./progress.tsx";
+import { DataTable, type Column } from "../../ui/table.tsx";
 
 export const dynamic = "force-dynamic";
+
+type MirrorRow = Awaited<ReturnType<typeof listMirrorRequests>>[number];
+
+const MIRROR_COLUMNS: Array<Column<MirrorRow>> = [
+  {
+    header: "Model",
+    cell: (r) => (
+      <>
+        <a href={`/admin/mirrors?watch=${r.id}`}>{r.handle}</a>
+        {r.version !== null && <span className="muted"> v{r.version}</span>}
+        {r.error && <div className="error-text">{r.error}</div>}
+      </>
+    ),
+  },
+  {
+    header: "Download",
+    cell: (r) => (
+      <>
+        <Status value={r.status} /> {formatBytes(r.bytesDone)}
+        {r.bytesTotal ? ` of ${formatBytes(r.bytesTotal)}` : ""}
+      </>
+    ),
+  },
+  { header: "Version status", cell: (r) => (r.versionStatus ? <Status value={r.versionStatus} /> : <span className="muted">—</span>) },
+  {
+    header: "Requested",
+    cell: (r) => (
+      <>
+        <When at={r.createdAt} />
+        {r.requestedBy && <div className="meta">{r.requestedBy}</div>}
+      </>
+    ),
+  },
+];
 
 // /admin/mirrors: request a mirror of an allowlisted upstream model and watch it download and validate.
 export default async function MirrorsPage({ searchParams }: { searchParams: SearchParams }) {
   const sp = await searchParams;
-  const ctx = await guardPage("/admin/mirrors", canRequestMirror, "mirror");
-  if (ctx.denied) return <Forbidden message={ctx.denied} />;
+  const ctx = await guardPage("/admin/mirrors", RULES.mirror);
+  if (ctx.denied !== null) return <Forbidden message={ctx.denied} />;
   const p = ctx.principal;
-  const rows = await listMirrorRequests({ requestedById: p.kind === "user" && !canAdminister(p) ? p.userId : undefined });
+  const rows = await listMirrorRequests({ requestedById: mirrorListOwner(p) });
   const watch = param(sp, "watch");
   return (
     <>
@@ -31,42 +66,7 @@ export default async function MirrorsPage({ searchParams }: { searchParams: Sear
       </form>
       {watch && <MirrorProgress id={watch} />}
       <h2>Recent requests</h2>
-      {rows.length === 0 ? (
-        <Empty title="No mirror requests yet." />
-      ) : (
-        <div className="card table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Download</th>
-                <th scope="col">Version status</th>
-                <th scope="col">Requested</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <a href={`/admin/mirrors?watch=${r.id}`}>{r.handle}</a>
-                    {r.version !== null && <span className="muted"> v{r.version}</span>}
-                    {r.error && <div className="error-text">{r.error}</div>}
-                  </td>
-                  <td>
-                    <Status value={r.status} /> {formatBytes(r.bytesDone)}
-                    {r.bytesTotal ? ` of ${formatBytes(r.bytesTotal)}` : ""}
-                  </td>
-                  <td>{r.versionStatus ? <Status value={r.versionStatus} /> : <span className="muted">—</span>}</td>
-                  <td>
-                    <When at={r.createdAt} />
-                    {r.requestedBy && <div className="meta">{r.requestedBy}</div>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable columns={MIRROR_COLUMNS} rows={rows} rowKey={(r) => r.id} empty={<Empty title="No mirror requests yet." />} />
     </>
   );
 }

@@ -1,12 +1,12 @@
 "use client";
 // Live progress of one mirror request: polls GET /api/v1/mirrors/{id} (the same JSON API scripts use)
 // while it downloads, then the version's validation until a decision can be made.
+import { isSettled } from "@/lib/models/version-status.ts";
 import { useEffect, useState } from "react";
 
 type Mirror = { id: string; handle: string; version: number | null; status: string; bytesDone: number; bytesTotal: number | null; error?: string };
 type Version = { status: string; validation: { status: string; level: string | null; error?: string } | null; benchmark: { batches: Array<{ batch: number; p50Ms: number }> } | null };
 
-const DONE_VERSION = new Set(["validated", "failed", "quarantined", "approved", "rejected"]);
 
 function size(n: number) {
   return n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
@@ -35,7 +35,7 @@ export function MirrorProgress({ id }: { id: string }) {
             const v = (await vr.json()) as Version;
             if (stop) return;
             setVersion(v);
-            finished = DONE_VERSION.has(v.status);
+            finished = isSettled(v.status);
           }
         }
         if (!finished) timer = setTimeout(tick, 700);
@@ -54,7 +54,7 @@ export function MirrorProgress({ id }: { id: string }) {
 
   const pct = mirror?.bytesTotal ? Math.min(100, Math.round((mirror.bytesDone / mirror.bytesTotal) * 100)) : null;
   return (
-    <section className="card progress-card" aria-live="polite" aria-busy={!version || !DONE_VERSION.has(version.status)} data-testid="mirror-progress">
+    <section className="card progress-card" aria-live="polite" aria-busy={!version || !isSettled(version.status)} data-testid="mirror-progress">
       <h2>
         {mirror ? (
           <>
@@ -88,7 +88,7 @@ export function MirrorProgress({ id }: { id: string }) {
           {version.validation?.level ? ` (level ${version.validation.level})` : ""}
           {version.benchmark?.batches[0] ? ` · p50 ${version.benchmark.batches[0].p50Ms.toFixed(2)} ms at batch ${version.benchmark.batches[0].batch}` : ""}
           {version.validation?.error ? ` · ${version.validation.error}` : ""}
-          {DONE_VERSION.has(version.status) && (
+          {isSettled(version.status) && (
             <>
               {" "}
               · <a href="/admin">Go to the review queue</a>

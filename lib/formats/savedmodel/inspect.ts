@@ -2,7 +2,7 @@
 // (inputs and outputs with dtype and shape, `__saved_model_init_op` skipped), and a scan of the
 // graph and its whole function library for ops that touch files or run Python.
 import { AppError } from "../../errors.ts";
-import { asString, fields, ProtobufError, type Field } from "../protobuf.ts";
+import { asString, fields, ProtobufError } from "../protobuf.ts";
 import { opReport, type OpSupport } from "./ops.ts";
 
 export { dtypeName, DTYPE_NAMES as DTYPES } from "./graph.ts";
@@ -10,8 +10,22 @@ import { decodeSignature, dtypeName, mapEntry, type TensorInfo } from "./graph.t
 
 export type TensorSpec = { name: string; tensor: string; dtype: string; shape: number[] | null };
 export type Signature = { key: string; method: string; inputs: TensorSpec[]; outputs: TensorSpec[] };
-export type MetaGraph = { tags: string[]; tensorflowVersion: string | null; signatures: Signature[]; opCounts: Record<string, number>; ops: OpSupport[] };
-export type Finding = { severity: "danger" | "warning"; op: string; node: string; where: string; message: string };
+export type MetaGraph = {
+  tags: string[];
+  tensorflowVersion: string | null;
+  signatures: Signature[];
+  opCounts: Record<string, number>;
+  ops: OpSupport[];
+};
+/** A scan hit: `dangerous_op` (DANGEROUS_OPS) or `op_outside_saver` (a save/restore op outside the saver's subgraph). */
+export type Finding = {
+  code: "dangerous_op" | "op_outside_saver";
+  severity: "danger" | "warning";
+  op: string;
+  node: string;
+  where: string;
+  message: string;
+};
 export type SavedModelInfo = { schemaVersion: number; metaGraphs: MetaGraph[]; findings: Finding[] };
 
 // Ops that read or write files, print, or run Python: a hit quarantines the version.
@@ -30,7 +44,16 @@ export const DANGEROUS_OPS: Record<string, string> = {
   ImmutableConst: "maps a file into memory",
 };
 // Save/restore ops are expected in the saver's own subgraph only.
-const SAVER_OPS = new Set(["Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename"]);
+const SAVER_OPS = new Set([
+  "Save",
+  "SaveV2",
+  "SaveSlices",
+  "Restore",
+  "RestoreV2",
+  "RestoreSlice",
+  "MergeV2Checkpoints",
+  "ShardedFilename",
+]);
 
 const MAX_META_GRAPHS = 64;
 const MAX_NODES = 2_000_000;
@@ -38,7 +61,12 @@ const MAX_NODES = 2_000_000;
 /** A signature in the static report's terms: input and output names by key, dtype names, and the tensor each maps to. */
 function signatureDef(key: string, buf: Buffer): Signature {
   const sig = decodeSignature(key, buf);
-  const spec = (t: TensorInfo): TensorSpec => ({ name: t.key, tensor: t.composite ? `${t.name || t.key} (composite)` : t.name, dtype: dtypeName(t.dtype), shape: t.shape });
+  const spec = (t: TensorInfo): TensorSpec => ({
+    name: t.key,
+    tensor: t.composite ? `${t.name || t.key} (composite)` : t.name,
+    dtype: dtypeName(t.dtype),
+    shape: t.shape,
+  });
   return { key, method: sig.method, inputs: sig.inputs.map(spec), outputs: sig.outputs.map(spec) };
 }
 
@@ -61,19 +89,48 @@ function isSaverNode(name: string, saverScope: string | null): boolean {
   return name.includes("/") && (scope === saverScope || /^save(_\d+)?$/.test(scope));
 }
 
-function scanNodes(nodes: Node[], where: string, saverScope: string | null, counts: Record<string, number>, findings: Finding[], inSaver = false, outsideSaver?: Set<string>) {
+function scanNodes(
+  nodes: Node[],
+  where: string,
+  saverScope: string | null,
+  counts: Record<string, number>,
+  findings: Finding[],
+  inSaver = false,
+  outsideSaver?: Set<string>,
+) {
   for (const n of nodes) {
     counts[n.op] = (counts[n.op] ?? 0) + 1;
     if (!inSaver && !isSaverNode(n.name, saverScope)) outsideSaver?.add(n.op);
     const danger = DANGEROUS_OPS[n.op];
-    if (danger) findings.push({ severity: "danger", op: n.op, node: n.name, where, message: `op ${n.op} (${danger}) in node '${n.name}' of ${where}` });
+    if (danger)
+      findings.push({
+        code: "dangerous_op",
+        severity: "danger",
+        op: n.op,
+        node: n.name,
+        where,
+        message: `op ${n.op} (${danger}) in node '${n.name}' of ${where}`,
+      });
     else if (SAVER_OPS.has(n.op) && !inSaver && !isSaverNode(n.name, saverScope)) {
-      findings.push({ severity: "danger", op: n.op, node: n.name, where, message: `op ${n.op} outside the saver, in node '${n.name}' of ${where}` });
+      findings.push({
+        code: "op_outside_saver",
+        severity: "danger",
+        op: n.op,
+        node: n.name,
+        where,
+        message: `op ${n.op} outside the saver, in node '${n.name}' of ${where}`,
+      });
     }
   }
 }
 
-function graphDef(buf: Buffer, saverScope: string | null, counts: Record<string, number>, findings: Finding[], outsideSaver: Set<string>) {
+function graphDef(
+  buf: Buffer,
+  saverScope: string | null,
+  counts: Record<string, number>,
+  findings: Finding[],
+  outsideSaver: Set<string>,
+) {
   const top: Node[] = [];
   let total = 0;
   for (const f of fields(buf)) {
@@ -85,7 +142,8 @@ function graphDef(buf: Buffer, saverScope: string | null, counts: Record<string,
         let fname = "";
         const body: Node[] = [];
         for (const ff of fields(fn.value)) {
-          if (ff.field === 1 && ff.wire === 2) for (const s of fields(ff.value)) if (s.field === 1 && s.wire === 2) fname = asString(s.value);
+          if (ff.field === 1 && ff.wire === 2)
+            for (const s of fields(ff.value)) if (s.field === 1 && s.wire === 2) fname = asString(s.value);
           if (ff.field === 3 && ff.wire === 2) body.push(nodeDef(ff.value));
         }
         total += body.length;
@@ -124,7 +182,7 @@ export function inspectSavedModel(pb: Buffer): SavedModelInfo {
         const mg: MetaGraph = { tags: [], tensorflowVersion: null, signatures: [], opCounts: {}, ops: [] };
         let graph: Buffer | null = null;
         let saver: Buffer | null = null;
-        for (const m of fields(f.value) as Generator<Field>) {
+        for (const m of fields(f.value)) {
           if (m.wire !== 2) continue;
           if (m.field === 1) {
             for (const i of fields(m.value)) {
@@ -148,7 +206,8 @@ export function inspectSavedModel(pb: Buffer): SavedModelInfo {
     if (metaGraphs.length === 0) throw new ProtobufError("it has no meta graphs");
     return { schemaVersion, metaGraphs, findings };
   } catch (err) {
-    if (err instanceof ProtobufError) throw new AppError("unprocessable_entity", `saved_model.pb is not a valid SavedModel: ${err.message}`);
+    if (err instanceof ProtobufError)
+      throw new AppError("unprocessable_entity", `saved_model.pb is not a valid SavedModel: ${err.message}`);
     throw err;
   }
 }

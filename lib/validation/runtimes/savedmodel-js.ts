@@ -2,10 +2,16 @@
 // saved_model.pb and the checkpoint from the model folder, converts the chosen signature to a TF.js
 // graph model in memory (lib/formats/savedmodel/convert.ts) and hands the artifacts to the caller,
 // which loads them with `tf.loadGraphModel(tf.io.fromMemory(...))`. It runs inside the sandbox
-// child (bundled by ./bundle.ts, since the child has no TypeScript loader) and in tests.
+// child (bundled by ../sandbox/bundle.ts, since the child has no TypeScript loader) and in tests.
 import fs from "node:fs";
 import path from "node:path";
-import { CONVERTER_NAME, CONVERTER_VERSION, convertSavedModel, type ConvertedModel, type VariableSource } from "../../formats/savedmodel/convert.ts";
+import {
+  CONVERTER_NAME,
+  CONVERTER_VERSION,
+  convertSavedModel,
+  type ConvertedModel,
+  type VariableSource,
+} from "../../formats/savedmodel/convert.ts";
 import { openTensorBundle } from "../../formats/tensor-bundle.ts";
 
 export { ConversionError, UnsupportedModelError } from "../../formats/savedmodel/convert.ts";
@@ -20,7 +26,12 @@ export function checkpointOf(dir: string): VariableSource | null {
     has: (key) => bundle.entries.has(key),
     read: (key) => {
       const e = bundle.entries.get(key)!;
-      return { dtype: e.dtype, shape: e.shape, sliced: e.sliced, bytes: e.sliced ? Buffer.alloc(0) : bundle.bytesOf(key) };
+      return {
+        dtype: e.dtype,
+        shape: e.shape,
+        sliced: e.sliced,
+        bytes: e.sliced ? Buffer.alloc(0) : bundle.bytesOf(key),
+      };
     },
   };
 }

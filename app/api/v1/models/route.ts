@@ -1,5 +1,5 @@
-import { apiRoute, json, requirePermission } from "@/lib/http/api.ts";
-import { canReadApproved, canReadUnapproved } from "@/lib/auth/permissions.ts";
+import { apiRoute, json } from "@/lib/http/api.ts";
+import { canReadUnapproved, RULES } from "@/lib/auth/permissions.ts";
 import { searchCatalogue } from "@/lib/models/catalogue.ts";
 import { getEnv } from "@/lib/env.ts";
 import { catalogueQuerySchema } from "@/lib/http/schemas.ts";
@@ -31,8 +31,7 @@ function readQuery(req: Request) {
 
 // GET /api/v1/models?q=&publisher=&task=&format=&license=&status=&sort=&page=&pageSize=: catalogue
 // search with facets. Approved models only, except for admins (who may filter by status).
-export const GET = apiRoute(async (ctx) => {
-  await requirePermission(ctx, canReadApproved(ctx.principal, { anonymousRead: getEnv().anonymousRead }), "read");
+export const GET = apiRoute(() => RULES.readApproved({ anonymousRead: getEnv().anonymousRead }), async (ctx) => {
   const q = catalogueQuerySchema.parse(readQuery(ctx.req));
   const started = performance.now();
   const result = await searchCatalogue({ ...q, includeUnapproved: canReadUnapproved(ctx.principal) });

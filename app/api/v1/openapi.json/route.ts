@@ -5,4 +5,4 @@ import { getEnv } from "@/lib/env.ts";
 export const dynamic = "force-dynamic";
 
 // GET /api/v1/openapi.json: the JSON API, generated from the zod schemas the routes use.
-export const GET = apiRoute(async () => json(openApiDocument(getEnv().publicUrl)));
+export const GET = apiRoute(null, async () => json(openApiDocument(getEnv().publicUrl)));

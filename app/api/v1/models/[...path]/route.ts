@@ -1,12 +1,12 @@
-import { apiRoute, json, parseBody, requirePermission } from "@/lib/http/api.ts";
+import { apiRoute, json, parseBody } from "@/lib/http/api.ts";
 import { approveVersion, rejectVersion } from "@/lib/models/approval.ts";
 import { dispatchModelRoute, type ModelPath } from "@/lib/http/model-path.ts";
 import type { ApiContext } from "@/lib/http/api.ts";
-import { canAdminister, canApprove, canPublishTo, canReadApproved, canReadUnapprovedIn, effectiveLevel } from "@/lib/auth/permissions.ts";
+import { canReadUnapprovedIn, RULES } from "@/lib/auth/permissions.ts";
 import { discardBody, uploadVersion } from "@/lib/models/upload.ts";
-import { getModelDocument, modelSource, updateModelMetadata } from "@/lib/models/catalogue.ts";
+import { getModelDocument, modelSource, updateModelMetadata } from "@/lib/models/models.ts";
 import { getVersionView } from "@/lib/models/versions.ts";
-import { requestRevalidation } from "@/lib/validation/job.ts";
+import { requestRevalidation } from "@/lib/models/validation-job.ts";
 import { AppError } from "@/lib/errors.ts";
 import { getEnv } from "@/lib/env.ts";
 import { approveSchema, metadataSchema, rejectSchema } from "@/lib/http/schemas.ts";
@@ -17,7 +17,9 @@ type Params = { path: string[] };
 
 // Every sub-route is an entry of MODEL_ROUTES (lib/http/model-path.ts); each method dispatches
 // through that table, so the OpenAPI test sees exactly what is served.
-export const GET = apiRoute<Params>((ctx) =>
+const readApproved = () => RULES.readApproved({ anonymousRead: getEnv().anonymousRead });
+
+export const GET = apiRoute<Params>(null, (ctx) =>
   dispatchModelRoute("GET", ctx.params.path, {
     "GET /api/v1/models/{handle}": (p) => getModel(ctx, p),
     "GET /api/v1/models/{handle}/versions/{n}": (p) => getModelVersion(ctx, p),
@@ -27,7 +29,7 @@ export const GET = apiRoute<Params>((ctx) =>
 // GET /api/v1/models/{handle}: the model with the versions the caller may see (approved ones;
 // publishers also their namespace's others, admins all); 404 when none is visible.
 async function getModel(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
-  await requirePermission(ctx, canReadApproved(ctx.principal, { anonymousRead: getEnv().anonymousRead }), "read", p.handle);
+  await ctx.authorize(readApproved(), p.handle);
   const doc = await getModelDocument({ handle: p.handle, principal: ctx.principal });
   if (!doc) throw new AppError("not_found", `no model ${p.handle}`);
   return json(doc);
@@ -37,7 +39,7 @@ async function getModel(ctx: ApiContext<Params>, p: ModelPath): Promise<Response
 // findings, isolation) and benchmark scores. Unapproved versions: admins, and publishers in their namespace.
 async function getModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
   const n = p.version!;
-  await requirePermission(ctx, canReadApproved(ctx.principal, { anonymousRead: getEnv().anonymousRead }), "read", `${p.handle}/${n}`);
+  await ctx.authorize(readApproved(), `${p.handle}/${n}`);
   const view = await getVersionView(p.handle, n);
   if (!view || (view.status !== "approved" && !canReadUnapprovedIn(ctx.principal, p.handle))) throw new AppError("not_found", `no version ${n} of ${p.handle}`);
   return json(view);
@@ -48,7 +50,7 @@ async function getModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<R
 //   validate: re-validate; a new run, the history kept (202).
 //   approve {"note"?, "overrideReason"?}: only from validated (quarantined needs overrideReason).
 //   reject {"reason"}: -> rejected.
-export const POST = apiRoute<Params>((ctx) =>
+export const POST = apiRoute<Params>(null, (ctx) =>
   dispatchModelRoute("POST", ctx.params.path, {
     "POST /api/v1/models/{handle}/versions/{n}/validate": (p) => actOnVersion(ctx, p),
     "POST /api/v1/models/{handle}/versions/{n}/approve": (p) => actOnVersion(ctx, p),
@@ -60,10 +62,10 @@ async function actOnVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Resp
   if (p.version === undefined) throw new AppError("not_found", "no version in the path");
   const target = { handle: p.handle, version: p.version, actor: ctx.principal, ip: ctx.ip };
   if (p.action === "validate") {
-    await requirePermission(ctx, canAdminister(ctx.principal), "admin", `${p.handle}/${p.version}`);
+    await ctx.authorize(RULES.admin, `${p.handle}/${p.version}`);
     return json(await requestRevalidation(target), { status: 202 });
   }
-  await requirePermission(ctx, canApprove(ctx.principal), "approve", `${p.handle}/${p.version}`);
+  await ctx.authorize(RULES.approve, `${p.handle}/${p.version}`);
   if (p.action === "approve") return json(await approveVersion({ ...target, ...(await parseBody(ctx.req, approveSchema)) }));
   return json(await rejectVersion({ ...target, ...(await parseBody(ctx.req, rejectSchema)) }));
 }
@@ -72,7 +74,7 @@ async function actOnVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Resp
 // The body (a .tar.gz of a SavedModel / TF1 Hub / TF.js model, or a .tflite) streams straight into
 // the blob store. 201 with the version (pending); the same bytes again 200; other bytes 409; over
 // HUBKEEP_MAX_UPLOAD_BYTES 413; not a model 422 naming what was found.
-export const PUT = apiRoute<Params>((ctx) =>
+export const PUT = apiRoute<Params>(null, (ctx) =>
   dispatchModelRoute("PUT", ctx.params.path, {
     "PUT /api/v1/models/{handle}/versions/{n}": (p) => uploadModelVersion(ctx, p),
   }),
@@ -80,12 +82,7 @@ export const PUT = apiRoute<Params>((ctx) =>
 
 async function uploadModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
   if (p.version === undefined) throw new AppError("not_found", "no version in the path");
-  const p2 = ctx.principal;
-  const why =
-    p2.kind === "user" && effectiveLevel(p2) >= 2 && !canPublishTo(p2, p.handle)
-      ? `${p.handle} is outside your namespaces (${p2.namespaces.join(", ") || "none assigned: ask an admin"})`
-      : undefined;
-  await requirePermission(ctx, canPublishTo(p2, p.handle), "publish", `${p.handle}/${p.version}`, why).catch(async (err) => {
+  const publisher = await ctx.authorize(RULES.publishTo(p.handle), `${p.handle}/${p.version}`).catch(async (err: unknown) => {
     // Read what the client is still sending, so it sees the 401/403 rather than a reset.
     await discardBody(ctx.req.body as AsyncIterable<Uint8Array> | null);
     throw err;
@@ -97,7 +94,7 @@ async function uploadModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promis
     body: ctx.req.body as AsyncIterable<Uint8Array> | null,
     contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : null,
     maxBytes: getEnv().maxUploadBytes,
-    actor: p2,
+    actor: publisher,
     ip: ctx.ip,
   });
   return json(await getVersionView(published.handle, published.version), { status: published.created ? 201 : 200 });
@@ -106,7 +103,7 @@ async function uploadModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promis
 // PATCH /api/v1/models/{handle} {"title"?,"description"?,"task"?,"tags"?,"license"?}: catalogue
 // metadata (descriptions are markdown). Uploaded models: their publisher (namespace) or an admin;
 // mirrored models: admins.
-export const PATCH = apiRoute<Params>((ctx) =>
+export const PATCH = apiRoute<Params>(null, (ctx) =>
   dispatchModelRoute("PATCH", ctx.params.path, {
     "PATCH /api/v1/models/{handle}": (p) => patchModel(ctx, p),
   }),
@@ -114,8 +111,7 @@ export const PATCH = apiRoute<Params>((ctx) =>
 
 async function patchModel(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
   const source = await modelSource(p.handle);
-  const allowed = source === "upstream" ? canAdminister(ctx.principal) : canPublishTo(ctx.principal, p.handle);
-  await requirePermission(ctx, allowed, source === "upstream" ? "admin" : "publish", p.handle);
+  await ctx.authorize(RULES.editModel(p.handle, source), p.handle);
   const patch = await parseBody(ctx.req, metadataSchema);
   return json(await updateModelMetadata({ handle: p.handle, patch, actor: ctx.principal, ip: ctx.ip }));
 }

@@ -1,0 +1,37 @@
+// "Provenance and files": the digest and size, where the version came from, who approved it, its
+// downloads and its files.
+import { formatBytes } from "@/lib/models/signatures.ts";
+import type { VersionView } from "./model-page-view.ts";
+
+const formatUtc = (at: Date | string) => `${new Date(at).toISOString().replace("T", " ").slice(0, 19)} UTC`;
+
+function describeSource(source: VersionView["source"]): string {
+  if ("url" in source && source.url) return `Mirrored from ${source.url}${source.fetchedAt ? ` at ${formatUtc(source.fetchedAt)}` : ""}.`;
+  return `Uploaded by ${"uploadedBy" in source && source.uploadedBy ? source.uploadedBy : "a deleted user"}.`;
+}
+
+function describeApproval(view: VersionView): string {
+  if (!view.approval) return `Not approved (${view.status}).`;
+  return `Approved by ${view.approval.by ?? "a deleted user"} at ${formatUtc(view.approval.at)}${view.approval.note ? ` (“${view.approval.note}”)` : ""}.`;
+}
+
+export function ProvenanceSection({ view }: { view: VersionView }) {
+  return (
+    <section className="card" aria-labelledby="prov">
+      <h2 id="prov">Provenance and files</h2>
+      <p>
+        Digest <code>{view.digest}</code>, {formatBytes(view.size)}.{" "}
+        {describeSource(view.source)}{" "}
+        {describeApproval(view)}{" "}
+        {view.downloads.toLocaleString("en-US")} downloads.
+      </p>
+      <ul>
+        {view.files.map((f) => (
+          <li key={f.path}>
+            <code>{f.path}</code> {formatBytes(f.size)}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
