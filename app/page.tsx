@@ -6,8 +6,21 @@ import { Empty, type SearchParams } from "./ui/common.tsx";
 
 export const dynamic = "force-dynamic";
 
-const FACET_LABEL: Record<FacetName, string> = { publisher: "Publisher", task: "Task", format: "Format", license: "License", status: "Status" };
-const FORMAT_LABEL: Record<string, string> = { saved_model: "SavedModel", tf1_hub: "TF1 Hub module", tfjs_graph: "TF.js graph", tfjs_layers: "TF.js layers", tflite: "TFLite", unknown: "unknown" };
+const FACET_LABEL: Record<FacetName, string> = {
+  publisher: "Publisher",
+  task: "Task",
+  format: "Format",
+  license: "License",
+  status: "Status",
+};
+const FORMAT_LABEL: Record<string, string> = {
+  saved_model: "SavedModel",
+  tf1_hub: "TF1 Hub module",
+  tfjs_graph: "TF.js graph",
+  tfjs_layers: "TF.js layers",
+  tflite: "TFLite",
+  unknown: "unknown",
+};
 
 /** A description's first words as plain text (markdown and any HTML dropped) for a result card. */
 function plainText(md: string): string {
@@ -24,7 +37,10 @@ function all(sp: Record<string, string | string[] | undefined>, k: string): stri
   return (Array.isArray(v) ? v : v ? [v] : []).flatMap((x) => x.split(",")).filter(Boolean);
 }
 
-function href(sp: Record<string, string | string[] | undefined>, change: Record<string, string[] | string | undefined>): string {
+function href(
+  sp: Record<string, string | string[] | undefined>,
+  change: Record<string, string[] | string | undefined>,
+): string {
   const out = new URLSearchParams();
   for (const k of ["q", "sort", ...FACETS]) {
     const v = k in change ? change[k] : k === "q" || k === "sort" ? (all(sp, k)[0] ?? undefined) : all(sp, k);
@@ -51,7 +67,9 @@ export default async function Home({ searchParams }: { searchParams: SearchParam
   }
   const admin = canReadUnapproved(principal);
   const q = all(sp, "q")[0] ?? "";
-  const sort = (SORTS as readonly string[]).includes(all(sp, "sort")[0] ?? "") ? (all(sp, "sort")[0] as CatalogueSort) : "relevance";
+  const sort = (SORTS as readonly string[]).includes(all(sp, "sort")[0] ?? "")
+    ? (all(sp, "sort")[0] as CatalogueSort)
+    : "relevance";
   const page = Math.max(1, Number(all(sp, "page")[0]) || 1);
   const selected = Object.fromEntries(FACETS.map((f) => [f, all(sp, f)])) as Record<FacetName, string[]>;
   const result = await searchCatalogue({ q, sort, page, pageSize: 20, includeUnapproved: admin, ...selected });
@@ -60,13 +78,21 @@ export default async function Home({ searchParams }: { searchParams: SearchParam
     <>
       <h1>Model catalogue</h1>
       <p className="lede">
-        {admin ? "Every model and version status (you are an admin)." : "Approved models from your organisation and its TensorFlow Hub mirror."} Copy a pinned URL into your code from
-        any model page.
+        {admin
+          ? "Every model and version status (you are an admin)."
+          : "Approved models from your organisation and its TensorFlow Hub mirror."}{" "}
+        Copy a pinned URL into your code from any model page.
       </p>
       <form method="get" action="/" className="search" role="search">
         <label className="grow">
           <span className="sr-only">Search models</span>
-          <input type="search" name="q" defaultValue={q} placeholder="Search by name, task, tag or description, e.g. mobilenet feature vector" autoComplete="off" />
+          <input
+            type="search"
+            name="q"
+            defaultValue={q}
+            placeholder="Search by name, task, tag or description, e.g. mobilenet feature vector"
+            autoComplete="off"
+          />
         </label>
         {FACETS.flatMap((f) => selected[f].map((v) => <input key={`${f}:${v}`} type="hidden" name={f} value={v} />))}
         <label>
@@ -92,8 +118,14 @@ export default async function Home({ searchParams }: { searchParams: SearchParam
                     const next = on ? selected[f].filter((x) => x !== value) : [...selected[f], value];
                     return (
                       <li key={value}>
-                        <a href={href(sp, { [f]: next, page: undefined })} aria-current={on ? "true" : undefined} className={on ? "facet-on" : undefined}>
-                          <span aria-hidden="true">{on ? "☑" : "☐"}</span> {f === "format" ? (FORMAT_LABEL[value] ?? value) : value} <span className="muted">{count}</span>
+                        <a
+                          href={href(sp, { [f]: next, page: undefined })}
+                          aria-current={on ? "true" : undefined}
+                          className={on ? "facet-on" : undefined}
+                        >
+                          <span aria-hidden="true">{on ? "☑" : "☐"}</span>{" "}
+                          {f === "format" ? (FORMAT_LABEL[value] ?? value) : value}{" "}
+                          <span className="muted">{count}</span>
                         </a>
                       </li>
                     );
@@ -115,7 +147,10 @@ export default async function Home({ searchParams }: { searchParams: SearchParam
                   Try fewer words or <a href="/">clear the filters</a>.
                 </p>
               ) : (
-                <p>Publishers request mirrors of allowlisted tfhub.dev handles and upload their own models; admins approve them after validation.</p>
+                <p>
+                  Publishers request mirrors of allowlisted tfhub.dev handles and upload their own models; admins
+                  approve them after validation.
+                </p>
               )}
             </Empty>
           ) : (

@@ -17,15 +17,115 @@ const ADMIN_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5
 
 // A small deterministic PRNG, so every run loads the same catalogue.
 let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
 
-const PUBLISHERS = ["google", "tensorflow", "deepmind", "kaggle", "internal/vision", "internal/nlp", "internal/speech", "internal/ranking", "nvidia", "huggingface", "openai", "meta", "sayakpaul", "keras-io"];
-const ARCHS = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_b3", "resnet_50", "resnet_101", "inception_v3", "bert_en_uncased", "albert_base", "electra_small", "universal_sentence_encoder", "movenet", "blazeface", "yamnet", "vggish", "ssd_mobilenet", "faster_rcnn", "centernet", "deeplab_v3", "bit_m_r50x1", "vit_b16", "convnext_tiny", "t5_small", "wav2vec2"];
-const TASKS = ["image-classification", "image-feature-vector", "object-detection", "image-segmentation", "text-embedding", "text-classification", "pose-detection", "audio-event-classification", "speech-recognition", "question-answering"];
+const PUBLISHERS = [
+  "google",
+  "tensorflow",
+  "deepmind",
+  "kaggle",
+  "internal/vision",
+  "internal/nlp",
+  "internal/speech",
+  "internal/ranking",
+  "nvidia",
+  "huggingface",
+  "openai",
+  "meta",
+  "sayakpaul",
+  "keras-io",
+];
+const ARCHS = [
+  "mobilenet_v2",
+  "mobilenet_v3_small",
+  "mobilenet_v3_large",
+  "efficientnet_b0",
+  "efficientnet_b3",
+  "resnet_50",
+  "resnet_101",
+  "inception_v3",
+  "bert_en_uncased",
+  "albert_base",
+  "electra_small",
+  "universal_sentence_encoder",
+  "movenet",
+  "blazeface",
+  "yamnet",
+  "vggish",
+  "ssd_mobilenet",
+  "faster_rcnn",
+  "centernet",
+  "deeplab_v3",
+  "bit_m_r50x1",
+  "vit_b16",
+  "convnext_tiny",
+  "t5_small",
+  "wav2vec2",
+];
+const TASKS = [
+  "image-classification",
+  "image-feature-vector",
+  "object-detection",
+  "image-segmentation",
+  "text-embedding",
+  "text-classification",
+  "pose-detection",
+  "audio-event-classification",
+  "speech-recognition",
+  "question-answering",
+];
 const LICENSES = ["Apache-2.0", "MIT", "CC-BY-4.0", "BSD-3-Clause", "proprietary"];
-const TAGS = ["vision", "nlp", "audio", "imagenet", "coco", "tfjs", "tflite", "quantized", "fine-tuned", "edge", "multilingual", "distilled", "int8", "fp16", "production", "experimental"];
-const WORDS = ["trained", "on", "large", "dataset", "features", "fast", "accurate", "mobile", "devices", "inference", "input", "images", "text", "tokens", "layer", "embedding", "classifier", "pretrained", "fine-tune", "transfer", "learning", "benchmark", "latency", "accuracy", "resolution", "batch", "signature", "output", "logits", "probabilities"];
+const TAGS = [
+  "vision",
+  "nlp",
+  "audio",
+  "imagenet",
+  "coco",
+  "tfjs",
+  "tflite",
+  "quantized",
+  "fine-tuned",
+  "edge",
+  "multilingual",
+  "distilled",
+  "int8",
+  "fp16",
+  "production",
+  "experimental",
+];
+const WORDS = [
+  "trained",
+  "on",
+  "large",
+  "dataset",
+  "features",
+  "fast",
+  "accurate",
+  "mobile",
+  "devices",
+  "inference",
+  "input",
+  "images",
+  "text",
+  "tokens",
+  "layer",
+  "embedding",
+  "classifier",
+  "pretrained",
+  "fine-tune",
+  "transfer",
+  "learning",
+  "benchmark",
+  "latency",
+  "accuracy",
+  "resolution",
+  "batch",
+  "signature",
+  "output",
+  "logits",
+  "probabilities",
+];
 const FORMATS = ["saved_model", "saved_model", "saved_model", "tf1_hub", "tfjs_graph", "tflite"];
 
 function model(i: number) {
@@ -35,10 +135,22 @@ function model(i: number) {
   const res = pick(["224", "192", "160", "128", "320", "512"]);
   const handle = `${publisher}/${arch}_${res}/${task.split("-")[0]}_${i}`;
   const title = `${arch.replace(/_/g, " ").replace(/\b\w/g, (c) => c.toUpperCase())} ${res} ${task.replace(/-/g, " ")}`;
-  const sentences = Array.from({ length: 3 + Math.floor(rand() * 4) }, () => Array.from({ length: 8 + Math.floor(rand() * 8) }, () => pick(WORDS)).join(" ") + ".");
+  const sentences = Array.from(
+    { length: 3 + Math.floor(rand() * 4) },
+    () => Array.from({ length: 8 + Math.floor(rand() * 8) }, () => pick(WORDS)).join(" ") + ".",
+  );
   const description = `## ${title}\n\n${sentences.join(" ")}\n\n**Input:** ${res}x${res} images.`;
   const tags = [...new Set(Array.from({ length: 1 + Math.floor(rand() * 4) }, () => pick(TAGS)))];
-  return { handle, title, description, task, tags, license: pick(LICENSES), publisher: publisher.split("/")[0]!, versions: 1 + Math.floor(rand() * 3) };
+  return {
+    handle,
+    title,
+    description,
+    task,
+    tags,
+    license: pick(LICENSES),
+    publisher: publisher.split("/")[0]!,
+    versions: 1 + Math.floor(rand() * 3),
+  };
 }
 
 const QUERIES: string[] = [
@@ -108,7 +220,13 @@ async function main() {
   const dbUrl = new URL(ADMIN_URL);
   dbUrl.pathname = `/${dbName}`;
   const port = await freePort();
-  const server = await startServer({ DATABASE_URL: dbUrl.toString(), PORT: String(port), HUBKEEP_DATA_DIR: `/tmp/${dbName}`, HUBKEEP_IN_PROCESS_WORKER: "false", HUBKEEP_ANONYMOUS_READ: "true" });
+  const server = await startServer({
+    DATABASE_URL: dbUrl.toString(),
+    PORT: String(port),
+    HUBKEEP_DATA_DIR: `/tmp/${dbName}`,
+    HUBKEEP_IN_PROCESS_WORKER: "false",
+    HUBKEEP_ANONYMOUS_READ: "true",
+  });
   const db = new pg.Client({ connectionString: dbUrl.toString() });
   try {
     await db.connect();
@@ -124,7 +242,15 @@ async function main() {
          SELECT 'm' || md5(h), h, 'upstream', t, d, k, string_to_array(g, ','), l, p, now() - (random() * interval '400 days')
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(h, t, d, k, g, l, p)
          RETURNING id, handle`,
-        [rows.map((r) => r.handle), rows.map((r) => r.title), rows.map((r) => r.description), rows.map((r) => r.task), rows.map((r) => r.tags.join(",")), rows.map((r) => r.license), rows.map((r) => r.publisher)],
+        [
+          rows.map((r) => r.handle),
+          rows.map((r) => r.title),
+          rows.map((r) => r.description),
+          rows.map((r) => r.task),
+          rows.map((r) => r.tags.join(",")),
+          rows.map((r) => r.license),
+          rows.map((r) => r.publisher),
+        ],
       );
       const byHandle = new Map(ids.rows.map((r) => [r.handle, r.id]));
       const vm: string[] = [];
@@ -148,9 +274,15 @@ async function main() {
       );
       const withDownloads = v.rows.filter(() => rand() < 0.3);
       if (withDownloads.length) {
-        await db.query(`INSERT INTO "DownloadCount"("versionId", day, count) SELECT id, current_date, c FROM unnest($1::text[], $2::int[]) AS u(id, c)`, [withDownloads.map((r) => r.id), withDownloads.map(() => Math.floor(rand() ** 3 * 100_000))]);
+        await db.query(
+          `INSERT INTO "DownloadCount"("versionId", day, count) SELECT id, current_date, c FROM unnest($1::text[], $2::int[]) AS u(id, c)`,
+          [withDownloads.map((r) => r.id), withDownloads.map(() => Math.floor(rand() ** 3 * 100_000))],
+        );
         // As the download counter's flush keeps it: each model's total.
-        await db.query(`UPDATE "Module" m SET downloads = t.total FROM (SELECT v."moduleId", sum(d.count)::bigint AS total FROM "DownloadCount" d JOIN "Version" v ON v.id = d."versionId" WHERE v.id = ANY($1::text[]) GROUP BY v."moduleId") t WHERE t."moduleId" = m.id`, [withDownloads.map((r) => r.id)]);
+        await db.query(
+          `UPDATE "Module" m SET downloads = t.total FROM (SELECT v."moduleId", sum(d.count)::bigint AS total FROM "DownloadCount" d JOIN "Version" v ON v.id = d."versionId" WHERE v.id = ANY($1::text[]) GROUP BY v."moduleId") t WHERE t."moduleId" = m.id`,
+          [withDownloads.map((r) => r.id)],
+        );
       }
     }
     await db.query(`ANALYZE`);
@@ -160,14 +292,19 @@ async function main() {
     // Cold: the first request of each shape, one at a time (nothing cached yet).
     const cold = [];
     for (const q of QUERIES) cold.push(...(await load(url, [q], 0.001, 1)).server);
-    console.log(`cold (first request per shape, uncached rows and facets): server-side p50 ${pct(cold, 50).toFixed(1)} ms, p95 ${pct(cold, 95).toFixed(1)} ms, max ${Math.max(...cold).toFixed(1)} ms`);
+    console.log(
+      `cold (first request per shape, uncached rows and facets): server-side p50 ${pct(cold, 50).toFixed(1)} ms, p95 ${pct(cold, 95).toFixed(1)} ms, max ${Math.max(...cold).toFixed(1)} ms`,
+    );
     await load(url, QUERIES, 3, CLIENTS); // warm-up
     const search = await load(url, QUERIES, SECONDS, CLIENTS);
     const base = await load(`${server.url}/healthz`, [""], Math.min(10, SECONDS), CLIENTS);
-    const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms  p95 ${pct(xs, 95).toFixed(1)} ms  p99 ${pct(xs, 99).toFixed(1)} ms`;
+    const fmt = (xs: number[]) =>
+      `p50 ${pct(xs, 50).toFixed(1)} ms  p95 ${pct(xs, 95).toFixed(1)} ms  p99 ${pct(xs, 99).toFixed(1)} ms`;
     console.log(`\nsearch, ${CLIENTS} clients, ${SECONDS} s, ${QUERIES.length} query shapes, ${MODELS} models:`);
     console.log(`  server-side (Server-Timing): ${fmt(search.server)}`);
-    console.log(`  end to end:                  ${fmt(search.total)}   ${search.rps.toFixed(0)} req/s, ${search.errors} errors`);
+    console.log(
+      `  end to end:                  ${fmt(search.total)}   ${search.rps.toFixed(0)} req/s, ${search.errors} errors`,
+    );
     console.log(`baseline /healthz, same clients: end to end ${fmt(base.total)}   ${base.rps.toFixed(0)} req/s`);
     console.log(`ratio search/healthz end-to-end p95: ${(pct(search.total, 95) / pct(base.total, 95)).toFixed(2)}x`);
     const p95 = pct(search.server, 95);

@@ -36,21 +36,33 @@ const BLAZE = fixturePath("human-blazeface");
 function blazeArtifacts(): tf.io.ModelArtifacts {
   const manifest = JSON.parse(fs.readFileSync(path.join(BLAZE, "blazeface.json"), "utf8"));
   const bin = fs.readFileSync(path.join(BLAZE, "blazeface.bin"));
-  return { modelTopology: manifest.modelTopology, weightSpecs: manifest.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights), weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), format: manifest.format, signature: manifest.signature };
+  return {
+    modelTopology: manifest.modelTopology,
+    weightSpecs: manifest.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
+    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+    format: manifest.format,
+    signature: manifest.signature,
+  };
 }
 
 /** p50 of at least `n` runs, or as many as fit in `budgetMs` (at least 10): the cpu backend is slow on the baseline. */
-async function latency(model: tf.GraphModel, feeds: Record<string, tf.Tensor>, outputs: string[] | undefined, n: number, budgetMs = 3000): Promise<number> {
+async function latency(
+  model: tf.GraphModel,
+  feeds: Record<string, tf.Tensor>,
+  outputs: string[] | undefined,
+  n: number,
+  budgetMs = 3000,
+): Promise<number> {
   // As the sandbox child does: execute() (synchronous), executeAsync() only for dynamic graphs.
   let dynamic = false;
   const run = async () => {
     let out: tf.Tensor | tf.Tensor[];
     try {
-      out = dynamic ? ((await model.executeAsync(feeds, outputs)) as tf.Tensor | tf.Tensor[]) : model.execute(feeds, outputs);
+      out = dynamic ? await model.executeAsync(feeds, outputs) : model.execute(feeds, outputs);
     } catch (err) {
       if (dynamic || !/dynamic op|executeAsync/i.test((err as Error).message)) throw err;
       dynamic = true;
-      out = (await model.executeAsync(feeds, outputs)) as tf.Tensor | tf.Tensor[];
+      out = await model.executeAsync(feeds, outputs);
     }
     const list = Array.isArray(out) ? out : [out];
     await Promise.all(list.map((t) => t.data()));
@@ -75,19 +87,60 @@ function handWrittenKws(): (x: tf.Tensor4D) => tf.Tensor {
     const key = `layer_with_weights-${i}/${name}/.ATTRIBUTES/VARIABLE_VALUE`;
     if (!w.has(key)) {
       const e = b.entries.get(key)!;
-      w.set(key, tf.tensor(valuesFromBytes(e.dtype, b.bytesOf(key), e.shape.reduce((a, c) => a * c, 1), key).values as Float32Array, e.shape, "float32"));
+      w.set(
+        key,
+        tf.tensor(
+          valuesFromBytes(
+            e.dtype,
+            b.bytesOf(key),
+            e.shape.reduce((a, c) => a * c, 1),
+            key,
+          ).values,
+          e.shape,
+          "float32",
+        ),
+      );
     }
     return w.get(key)!;
   };
   // Created here, outside the tidy below, so they outlive each call.
-  for (let i = 0; i <= 18; i++) for (const n of i === 18 || i % 4 === 0 ? ["kernel", "bias"] : i % 2 === 0 ? ["depthwise_kernel", "bias"] : ["moving_mean", "moving_variance", "beta", "gamma"]) L(i, n);
-  const bn = (x: tf.Tensor4D, i: number) => tf.batchNorm(x, L(i, "moving_mean") as tf.Tensor1D, L(i, "moving_variance") as tf.Tensor1D, L(i, "beta") as tf.Tensor1D, L(i, "gamma") as tf.Tensor1D, 0.001);
+  for (let i = 0; i <= 18; i++)
+    for (const n of i === 18 || i % 4 === 0
+      ? ["kernel", "bias"]
+      : i % 2 === 0
+        ? ["depthwise_kernel", "bias"]
+        : ["moving_mean", "moving_variance", "beta", "gamma"])
+      L(i, n);
+  const bn = (x: tf.Tensor4D, i: number) =>
+    tf.batchNorm(
+      x,
+      L(i, "moving_mean") as tf.Tensor1D,
+      L(i, "moving_variance") as tf.Tensor1D,
+      L(i, "beta") as tf.Tensor1D,
+      L(i, "gamma") as tf.Tensor1D,
+      0.001,
+    );
   return (input) =>
     tf.tidy(() => {
-      let x = tf.relu(bn(tf.add(tf.conv2d(input, L(0, "kernel") as tf.Tensor4D, [2, 2], "same"), L(0, "bias")) as tf.Tensor4D, 1)) as tf.Tensor4D;
+      let x = tf.relu(
+        bn(tf.add(tf.conv2d(input, L(0, "kernel") as tf.Tensor4D, [2, 2], "same"), L(0, "bias")) as tf.Tensor4D, 1),
+      ) as tf.Tensor4D;
       for (let i = 2; i <= 14; i += 4) {
-        x = tf.relu(bn(tf.add(tf.depthwiseConv2d(x, L(i, "depthwise_kernel") as tf.Tensor4D, [1, 1], "same"), L(i, "bias")) as tf.Tensor4D, i + 1)) as tf.Tensor4D;
-        x = tf.relu(bn(tf.add(tf.conv2d(x, L(i + 2, "kernel") as tf.Tensor4D, [1, 1], "same"), L(i + 2, "bias")) as tf.Tensor4D, i + 3)) as tf.Tensor4D;
+        x = tf.relu(
+          bn(
+            tf.add(
+              tf.depthwiseConv2d(x, L(i, "depthwise_kernel") as tf.Tensor4D, [1, 1], "same"),
+              L(i, "bias"),
+            ) as tf.Tensor4D,
+            i + 1,
+          ),
+        ) as tf.Tensor4D;
+        x = tf.relu(
+          bn(
+            tf.add(tf.conv2d(x, L(i + 2, "kernel") as tf.Tensor4D, [1, 1], "same"), L(i + 2, "bias")) as tf.Tensor4D,
+            i + 3,
+          ),
+        ) as tf.Tensor4D;
       }
       const flat = tf.reshape(tf.avgPool(x, [25, 5], [25, 5], "valid"), [input.shape[0], 64]) as tf.Tensor2D;
       return tf.softmax(tf.add(tf.matMul(flat, L(18, "kernel") as tf.Tensor2D), L(18, "bias")));
@@ -123,7 +176,9 @@ for (let i = 0; i < RUNS; i++) {
   converted = convertModelDir(KWS);
   convertMs.push(performance.now() - t0);
 }
-console.log(`SavedModel: ${path.relative(process.cwd(), KWS)}: ${converted.stats.nodes} nodes, ${converted.stats.frozenVariables} frozen variables, ${converted.stats.parameters} parameters, ${converted.stats.inlinedCalls} calls inlined`);
+console.log(
+  `SavedModel: ${path.relative(process.cwd(), KWS)}: ${converted.stats.nodes} nodes, ${converted.stats.frozenVariables} frozen variables, ${converted.stats.parameters} parameters, ${converted.stats.inlinedCalls} calls inlined`,
+);
 console.log(`TF.js baseline: ${path.relative(process.cwd(), BLAZE)} (graph model)`);
 console.log(`conversion: median ${fmt(median(convertMs))} ms over ${RUNS} runs`);
 
@@ -138,7 +193,7 @@ for (const backend of ["cpu", "wasm"] as const) {
   let blaze!: tf.GraphModel;
   for (let i = 0; i < RUNS; i++) {
     let t0 = performance.now();
-    kws = await tf.loadGraphModel(tf.io.fromMemory(modelArtifacts(converted) as tf.io.ModelArtifacts));
+    kws = await tf.loadGraphModel(tf.io.fromMemory(modelArtifacts(converted)));
     loadKws.push(performance.now() - t0);
     t0 = performance.now();
     blaze = await tf.loadGraphModel(tf.io.fromMemory(blazeArtifacts()));
@@ -151,7 +206,14 @@ for (const backend of ["cpu", "wasm"] as const) {
   const pH: number[] = [];
   const hand = handWrittenKws();
   for (let i = 0; i < (backend === "cpu" ? 1 : RUNS); i++) {
-    pK.push(await latency(kws, kwsIn, converted.outputs.map((o) => o.name), 200));
+    pK.push(
+      await latency(
+        kws,
+        kwsIn,
+        converted.outputs.map((o) => o.name),
+        200,
+      ),
+    );
     pH.push(await eagerLatency(() => hand(Object.values(kwsIn)[0] as tf.Tensor4D), 200));
     pB.push(await latency(blaze, blazeIn, undefined, 200));
   }
@@ -167,7 +229,13 @@ for (const backend of ["cpu", "wasm"] as const) {
 for (const r of rows) console.log(r);
 
 // 4. a whole sandboxed execution
-const limits = { timeoutMs: 600_000, memoryBytes: 2048 * 1024 * 1024, backend: "wasm" as const, minRuns: 20, maxBenchMs: 200 };
+const limits = {
+  timeoutMs: 600_000,
+  memoryBytes: 2048 * 1024 * 1024,
+  backend: "wasm" as const,
+  minRuns: 20,
+  maxBenchMs: 200,
+};
 const blazeDir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "hubkeep-bench-blaze-"));
 fs.copyFileSync(path.join(BLAZE, "blazeface.json"), path.join(blazeDir, "model.json"));
 fs.copyFileSync(path.join(BLAZE, "blazeface.bin"), path.join(blazeDir, "blazeface.bin"));
@@ -177,7 +245,8 @@ try {
   for (let i = 0; i < RUNS; i++) {
     let t0 = performance.now();
     const v = await executeModel(KWS, "saved_model", limits);
-    if (v.level !== "executed") throw new Error(`the SavedModel did not execute: ${v.error ?? JSON.stringify(v.findings)}`);
+    if (v.level !== "executed")
+      throw new Error(`the SavedModel did not execute: ${v.error ?? JSON.stringify(v.findings)}`);
     wallK.push(performance.now() - t0);
     t0 = performance.now();
     const w = await executeModel(blazeDir, "tfjs_graph", limits);
@@ -187,4 +256,6 @@ try {
 } finally {
   fs.rmSync(blazeDir, { recursive: true, force: true });
 }
-console.log(`sandboxed execution (fresh child, ${limits.minRuns}+ timed runs, wasm): SavedModel ${fmt(median(wallK))} ms, TF.js graph model ${fmt(median(wallB))} ms, ratio ${(median(wallK) / median(wallB)).toFixed(2)}x`);
+console.log(
+  `sandboxed execution (fresh child, ${limits.minRuns}+ timed runs, wasm): SavedModel ${fmt(median(wallK))} ms, TF.js graph model ${fmt(median(wallB))} ms, ratio ${(median(wallK) / median(wallB)).toFixed(2)}x`,
+);

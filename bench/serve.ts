@@ -39,16 +39,23 @@ function median(xs: number[]): number {
 }
 
 /** wrk's numbers: requests/s, bytes/s, latency percentiles (ms). */
-function wrk(url: string, connections: number): { rps: number; bytesPerSec: number; p50: number; p99: number; errors: string } {
-  const r = spawnSync("wrk", [`-t2`, `-c${connections}`, `-d${SECONDS}s`, "--latency", "--timeout", "60s", url], { encoding: "utf8" });
+function wrk(
+  url: string,
+  connections: number,
+): { rps: number; bytesPerSec: number; p50: number; p99: number; errors: string } {
+  const r = spawnSync("wrk", [`-t2`, `-c${connections}`, `-d${SECONDS}s`, "--latency", "--timeout", "60s", url], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const out = r.stdout;
-  const unit = (v: string, u: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60000 } as Record<string, number>)[u]!;
+  const unit = (v: string, u: string) =>
+    Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60000 } as Record<string, number>)[u]!;
   const lat = (p: string) => {
     const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, "m").exec(out);
     return m ? unit(m[1]!, m[2]!) : NaN;
   };
-  const size = (v: string, u: string) => Number(v) * ({ B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as Record<string, number>)[u]!;
+  const size = (v: string, u: string) =>
+    Number(v) * ({ B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as Record<string, number>)[u]!;
   const t = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0] ?? "";
@@ -72,8 +79,18 @@ try {
     format: "graph-model",
     generatedBy: "bench",
     convertedBy: "bench",
-    modelTopology: { node: [{ name: "x", op: "Placeholder", attr: { dtype: { type: "DT_FLOAT" }, shape: { shape: { dim: [{ size: String(MIB * 262144) }] } } } }] },
-    weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: [{ name: "w", shape: [MIB * 262144], dtype: "float32" }] }],
+    modelTopology: {
+      node: [
+        {
+          name: "x",
+          op: "Placeholder",
+          attr: { dtype: { type: "DT_FLOAT" }, shape: { shape: { dim: [{ size: String(MIB * 262144) }] } } },
+        },
+      ],
+    },
+    weightsManifest: [
+      { paths: ["group1-shard1of1.bin"], weights: [{ name: "w", shape: [MIB * 262144], dtype: "float32" }] },
+    ],
   });
   fs.writeFileSync(path.join(files, "model.json"), modelJson);
 
@@ -91,7 +108,9 @@ try {
     const store = getBlobStore();
     const shardBlob = await store.put(fs.createReadStream(shard));
     const jsonBlob = await store.put(Readable.from([Buffer.from(modelJson)]));
-    const primary = await store.put(packTarGz([{ path: "model.json", size: modelJson.length, open: () => Readable.from([Buffer.from(modelJson)]) }]));
+    const primary = await store.put(
+      packTarGz([{ path: "model.json", size: modelJson.length, open: () => Readable.from([Buffer.from(modelJson)]) }]),
+    );
     const v = await publishVersion({
       handle: HANDLE,
       version: 1,
@@ -133,7 +152,11 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
     await new Promise((r) => setTimeout(r, 100));
   }
   const basePort = await freePort();
-  const baseline = spawn(process.execPath, ["-e", `
+  const baseline = spawn(
+    process.execPath,
+    [
+      "-e",
+      `
 const http = require("node:http"), fs = require("node:fs");
 const small = fs.readFileSync(${JSON.stringify(path.join(files, "model.json"))});
 const big = ${JSON.stringify(shard)}, size = fs.statSync(big).size;
@@ -141,7 +164,10 @@ http.createServer((req, res) => {
   if (req.url.startsWith("/small")) { res.writeHead(200, { "content-type": "application/json", "content-length": small.length }); return res.end(small); }
   res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
   fs.createReadStream(big, { highWaterMark: 1 << 20 }).pipe(res);
-}).listen(${basePort}, "127.0.0.1");`], { stdio: "ignore" });
+}).listen(${basePort}, "127.0.0.1");`,
+    ],
+    { stdio: "ignore" },
+  );
   stopBaseline = () => baseline.kill("SIGTERM");
   for (let i = 0; i < 50; i++) {
     if ((await fetch(`http://127.0.0.1:${basePort}/small`).catch(() => null))?.status === 200) break;
@@ -149,17 +175,33 @@ http.createServer((req, res) => {
   }
   const urls = {
     node: { big: `http://127.0.0.1:${basePort}/big`, small: `http://127.0.0.1:${basePort}/small` },
-    hubkeep: { big: `${hub.url}/${HANDLE}/1/group1-shard1of1.bin`, small: `${hub.url}/${HANDLE}/1/model.json?tfjs-format=file` },
-    nginx: { big: `http://127.0.0.1:${nginxPort}/${HANDLE}/1/group1-shard1of1.bin`, small: `http://127.0.0.1:${nginxPort}/${HANDLE}/1/model.json` },
+    hubkeep: {
+      big: `${hub.url}/${HANDLE}/1/group1-shard1of1.bin`,
+      small: `${hub.url}/${HANDLE}/1/model.json?tfjs-format=file`,
+    },
+    nginx: {
+      big: `http://127.0.0.1:${nginxPort}/${HANDLE}/1/group1-shard1of1.bin`,
+      small: `http://127.0.0.1:${nginxPort}/${HANDLE}/1/model.json`,
+    },
   };
   for (const [who, u] of Object.entries(urls)) {
     const r = await fetch(u.big);
-    const got = createHash("sha256").update(new Uint8Array(await r.arrayBuffer())).digest("hex");
-    if (r.status !== 200 || `sha256:${got}` !== (await fetch(urls.hubkeep.big, { method: "HEAD" })).headers.get("etag")?.replace(/"/g, "")) throw new Error(`${who} does not serve the same bytes`);
+    const got = createHash("sha256")
+      .update(new Uint8Array(await r.arrayBuffer()))
+      .digest("hex");
+    if (
+      r.status !== 200 ||
+      `sha256:${got}` !== (await fetch(urls.hubkeep.big, { method: "HEAD" })).headers.get("etag")?.replace(/"/g, "")
+    )
+      throw new Error(`${who} does not serve the same bytes`);
   }
 
   type Series = { big: ReturnType<typeof wrk>[]; small: ReturnType<typeof wrk>[] };
-  const results: Record<"hubkeep" | "nginx" | "node", Series> = { hubkeep: { big: [], small: [] }, nginx: { big: [], small: [] }, node: { big: [], small: [] } };
+  const results: Record<"hubkeep" | "nginx" | "node", Series> = {
+    hubkeep: { big: [], small: [] },
+    nginx: { big: [], small: [] },
+    node: { big: [], small: [] },
+  };
   for (let i = 0; i < RUNS; i++) {
     // Alternate who goes first so drift on a noisy machine hits both.
     const order = i % 2 === 0 ? (["nginx", "hubkeep", "node"] as const) : (["node", "hubkeep", "nginx"] as const);
@@ -170,19 +212,38 @@ http.createServer((req, res) => {
     process.stderr.write(".");
   }
   process.stderr.write("\n");
-  const med = (who: "hubkeep" | "nginx" | "node", kind: "big" | "small", k: "rps" | "bytesPerSec" | "p50" | "p99") => median(results[who][kind].map((r) => r[k]));
+  const med = (who: "hubkeep" | "nginx" | "node", kind: "big" | "small", k: "rps" | "bytesPerSec" | "p50" | "p99") =>
+    median(results[who][kind].map((r) => r[k]));
   const mibs = (b: number) => (b / 1048576).toFixed(0);
-  console.log(`bench:serve  (${RUNS} runs of ${SECONDS} s, medians; wrk -t2 -c${CONNS}; node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}; everything on this machine)`);
+  console.log(
+    `bench:serve  (${RUNS} runs of ${SECONDS} s, medians; wrk -t2 -c${CONNS}; node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}; everything on this machine)`,
+  );
   console.log(`  ${MIB} MiB pinned file, ${CONNS} clients:`);
-  console.log(`    nginx   ${mibs(med("nginx", "big", "bytesPerSec"))} MiB/s  p50 ${med("nginx", "big", "p50").toFixed(0)} ms  p99 ${med("nginx", "big", "p99").toFixed(0)} ms`);
-  console.log(`    hubkeep ${mibs(med("hubkeep", "big", "bytesPerSec"))} MiB/s  p50 ${med("hubkeep", "big", "p50").toFixed(0)} ms  p99 ${med("hubkeep", "big", "p99").toFixed(0)} ms`);
-  console.log(`    node:http baseline ${mibs(med("node", "big", "bytesPerSec"))} MiB/s  (hubkeep/node = ${(med("hubkeep", "big", "bytesPerSec") / med("node", "big", "bytesPerSec")).toFixed(2)}x)`);
-  console.log(`    throughput hubkeep/nginx = ${(med("hubkeep", "big", "bytesPerSec") / med("nginx", "big", "bytesPerSec")).toFixed(2)}x (goal >= 0.9x)`);
+  console.log(
+    `    nginx   ${mibs(med("nginx", "big", "bytesPerSec"))} MiB/s  p50 ${med("nginx", "big", "p50").toFixed(0)} ms  p99 ${med("nginx", "big", "p99").toFixed(0)} ms`,
+  );
+  console.log(
+    `    hubkeep ${mibs(med("hubkeep", "big", "bytesPerSec"))} MiB/s  p50 ${med("hubkeep", "big", "p50").toFixed(0)} ms  p99 ${med("hubkeep", "big", "p99").toFixed(0)} ms`,
+  );
+  console.log(
+    `    node:http baseline ${mibs(med("node", "big", "bytesPerSec"))} MiB/s  (hubkeep/node = ${(med("hubkeep", "big", "bytesPerSec") / med("node", "big", "bytesPerSec")).toFixed(2)}x)`,
+  );
+  console.log(
+    `    throughput hubkeep/nginx = ${(med("hubkeep", "big", "bytesPerSec") / med("nginx", "big", "bytesPerSec")).toFixed(2)}x (goal >= 0.9x)`,
+  );
   console.log(`  model.json (${modelJson.length} B), ${CONNS} clients:`);
-  console.log(`    nginx   ${med("nginx", "small", "rps").toFixed(0)} req/s  p50 ${med("nginx", "small", "p50").toFixed(2)} ms  p99 ${med("nginx", "small", "p99").toFixed(2)} ms`);
-  console.log(`    hubkeep ${med("hubkeep", "small", "rps").toFixed(0)} req/s  p50 ${med("hubkeep", "small", "p50").toFixed(2)} ms  p99 ${med("hubkeep", "small", "p99").toFixed(2)} ms`);
-  console.log(`    node:http baseline ${med("node", "small", "rps").toFixed(0)} req/s  (hubkeep/node = ${(med("hubkeep", "small", "rps") / med("node", "small", "rps")).toFixed(2)}x)`);
-  console.log(`    requests/s hubkeep/nginx = ${(med("hubkeep", "small", "rps") / med("nginx", "small", "rps")).toFixed(2)}x (goal >= 0.5x)`);
+  console.log(
+    `    nginx   ${med("nginx", "small", "rps").toFixed(0)} req/s  p50 ${med("nginx", "small", "p50").toFixed(2)} ms  p99 ${med("nginx", "small", "p99").toFixed(2)} ms`,
+  );
+  console.log(
+    `    hubkeep ${med("hubkeep", "small", "rps").toFixed(0)} req/s  p50 ${med("hubkeep", "small", "p50").toFixed(2)} ms  p99 ${med("hubkeep", "small", "p99").toFixed(2)} ms`,
+  );
+  console.log(
+    `    node:http baseline ${med("node", "small", "rps").toFixed(0)} req/s  (hubkeep/node = ${(med("hubkeep", "small", "rps") / med("node", "small", "rps")).toFixed(2)}x)`,
+  );
+  console.log(
+    `    requests/s hubkeep/nginx = ${(med("hubkeep", "small", "rps") / med("nginx", "small", "rps")).toFixed(2)}x (goal >= 0.5x)`,
+  );
   const errs = [...results.hubkeep.big, ...results.hubkeep.small].map((r) => r.errors).filter(Boolean);
   if (errs.length) console.log(`  hubkeep errors reported by wrk: ${errs.join("; ")}`);
 } finally {

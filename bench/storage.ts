@@ -41,7 +41,7 @@ function* chunks(size: number, seed: number): Generator<Buffer> {
   const key = createHash("sha256").update(`hubkeep-bench-${seed}`).digest().subarray(0, 16);
   const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
   const zeros = Buffer.alloc(4 * MiB);
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const n = Math.min(zeros.length, size - done);
     done += n;
     yield cipher.update(zeros.subarray(0, n));
@@ -50,7 +50,7 @@ function* chunks(size: number, seed: number): Generator<Buffer> {
 
 function makeFile(file: string, size: number) {
   const fd = fs.openSync(file, "w");
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const n = Math.min(8 * MiB, size - done);
     fs.writeSync(fd, randomBytes(n));
     done += n;
@@ -76,7 +76,9 @@ if (process.argv[2] === "--rss-child") {
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-bench-storage-"));
 try {
-  console.log(`bench:storage  runs=${RUNS}  node ${process.version}  ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}`);
+  console.log(
+    `bench:storage  runs=${RUNS}  node ${process.version}  ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}`,
+  );
 
   // 1. filesystem
   const src = path.join(work, "blob.bin");
@@ -91,13 +93,21 @@ try {
     const dst = path.join(work, "copy.bin");
     cpMs.push(await time(async () => void spawnSync("cp", [src, dst], { stdio: "inherit" })));
     fs.rmSync(dst);
-    cpSyncMs.push(await time(async () => void spawnSync("sh", ["-c", `cp '${src}' '${dst}' && sync '${dst}'`], { stdio: "inherit" })));
+    cpSyncMs.push(
+      await time(
+        async () => void spawnSync("sh", ["-c", `cp '${src}' '${dst}' && sync '${dst}'`], { stdio: "inherit" }),
+      ),
+    );
     fs.rmSync(dst);
     shaMs.push(await time(async () => void spawnSync("sha256sum", [src], { stdio: "ignore" })));
     const root = path.join(work, `store-${i}`);
     const store = new FsBlobStore({ root });
     let digest = "";
-    putMs.push(await time(async () => void (digest = (await store.put(fs.createReadStream(src, { highWaterMark: MiB }))).digest)));
+    putMs.push(
+      await time(
+        async () => void (digest = (await store.put(fs.createReadStream(src, { highWaterMark: MiB }))).digest),
+      ),
+    );
     catMs.push(await time(async () => void spawnSync("sh", ["-c", `cat '${src}' > /dev/null`])));
     getMs.push(
       await time(async () => {
@@ -108,13 +118,20 @@ try {
     );
     fs.rmSync(root, { recursive: true, force: true });
   }
-  const line = (label: string, ms: number[], extra = "") => console.log(`  ${label.padEnd(26)} ${fmt(median(ms)).padStart(8)} ms ${fmt(mbps(FS_SIZE, median(ms))).padStart(8)} MiB/s${extra}`);
+  const line = (label: string, ms: number[], extra = "") =>
+    console.log(
+      `  ${label.padEnd(26)} ${fmt(median(ms)).padStart(8)} ms ${fmt(mbps(FS_SIZE, median(ms))).padStart(8)} MiB/s${extra}`,
+    );
   const ratio = (base: number[], x: number[]) => fmt(median(base) / median(x));
   console.log(`\nfilesystem, ${FS_SIZE / MiB} MiB blob (median of ${RUNS}; ratio = baseline time / our time)`);
   line("cp (baseline)", cpMs);
   line("cp + sync (baseline)", cpSyncMs);
   line("sha256sum (baseline)", shaMs);
-  line("put (hash + fsync + link)", putMs, `   ratio vs cp ${ratio(cpMs, putMs)}x, vs cp+sync ${ratio(cpSyncMs, putMs)}x`);
+  line(
+    "put (hash + fsync + link)",
+    putMs,
+    `   ratio vs cp ${ratio(cpMs, putMs)}x, vs cp+sync ${ratio(cpSyncMs, putMs)}x`,
+  );
   line("cat > /dev/null (baseline)", catMs);
   line("get (stream, read all)", getMs, `   ratio vs cp ${ratio(cpMs, getMs)}x, vs cat ${ratio(catMs, getMs)}x`);
 
@@ -132,7 +149,12 @@ try {
       plainMs.push(
         await time(async () => {
           await bucket.store.client.send(
-            new PutObjectCommand({ Bucket: bucket.bucket, Key: `plain-${i}`, Body: fs.createReadStream(s3src), ContentLength: S3_SIZE }),
+            new PutObjectCommand({
+              Bucket: bucket.bucket,
+              Key: `plain-${i}`,
+              Body: fs.createReadStream(s3src),
+              ContentLength: S3_SIZE,
+            }),
           );
         }),
       );
@@ -142,13 +164,23 @@ try {
     }
   }
   await local?.stop();
-  console.log(`\nS3 (${real ? `S3_ENDPOINT ${conn.endpoint}` : "in-process s3rver"}), ${S3_SIZE / MiB} MiB (median of ${RUNS})`);
-  console.log(`  PutObject (baseline)                 ${fmt(median(plainMs))} ms   ${fmt(mbps(S3_SIZE, median(plainMs)))} MiB/s`);
-  console.log(`  put (multipart to staging + copy)    ${fmt(median(multiMs))} ms   ${fmt(mbps(S3_SIZE, median(multiMs)))} MiB/s   ratio vs PutObject ${fmt(median(plainMs) / median(multiMs))}x`);
+  console.log(
+    `\nS3 (${real ? `S3_ENDPOINT ${conn.endpoint}` : "in-process s3rver"}), ${S3_SIZE / MiB} MiB (median of ${RUNS})`,
+  );
+  console.log(
+    `  PutObject (baseline)                 ${fmt(median(plainMs))} ms   ${fmt(mbps(S3_SIZE, median(plainMs)))} MiB/s`,
+  );
+  console.log(
+    `  put (multipart to staging + copy)    ${fmt(median(multiMs))} ms   ${fmt(mbps(S3_SIZE, median(multiMs)))} MiB/s   ratio vs PutObject ${fmt(median(plainMs) / median(multiMs))}x`,
+  );
 
   // 3. peak RSS of a 1 GiB put, in fresh processes
   const rss = (mode: string) => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", self, "--rss-child", mode, path.join(work, `rss-${mode}`)], { encoding: "utf8", maxBuffer: MiB });
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", self, "--rss-child", mode, path.join(work, `rss-${mode}`)],
+      { encoding: "utf8", maxBuffer: MiB },
+    );
     if (r.status !== 0) throw new Error(`rss child ${mode} failed: ${r.stderr}`);
     return (JSON.parse(r.stdout) as { peakRssBytes: number }).peakRssBytes;
   };
@@ -156,7 +188,9 @@ try {
   const putRss = rss("put");
   console.log(`\npeak RSS, ${RSS_SIZE / MiB} MiB put into the filesystem store (one fresh process each)`);
   console.log(`  generate+hash only (baseline)  ${fmt(baseRss / MiB)} MiB`);
-  console.log(`  put                            ${fmt(putRss / MiB)} MiB   (+${fmt((putRss - baseRss) / MiB)} MiB; limit 200 MiB: ${putRss < 200 * MiB ? "OK" : "OVER"})`);
+  console.log(
+    `  put                            ${fmt(putRss / MiB)} MiB   (+${fmt((putRss - baseRss) / MiB)} MiB; limit 200 MiB: ${putRss < 200 * MiB ? "OK" : "OVER"})`,
+  );
   if (putRss >= 200 * MiB) process.exitCode = 1;
 } finally {
   fs.rmSync(work, { recursive: true, force: true });

@@ -49,7 +49,15 @@ try {
     return { path: f, size: bytes.length, open: () => Readable.from([bytes]) };
   });
   const primary = await store.put(packTarGz(entries));
-  const v = await publishVersion({ handle: "bench/blazeface", version: 1, format: "tfjs_graph", source: { kind: "upload", userId: null }, primary, files: [], actor: null });
+  const v = await publishVersion({
+    handle: "bench/blazeface",
+    version: 1,
+    format: "tfjs_graph",
+    source: { kind: "upload", userId: null },
+    primary,
+    files: [],
+    actor: null,
+  });
   const trivial = writeFillModel(path.join(work, "trivial"), 2);
 
   const whole: number[] = [];
@@ -60,16 +68,27 @@ try {
   let backends = "";
   let isolation = "";
   for (let i = 0; i < RUNS; i++) {
-    whole.push(await time(async () => {
-      const r = await validateVersion({ versionId: v.id, execution: { ...limits, backend: "wasm", minRuns: 20, maxBenchMs: 1 } });
-      if (r.status !== "validated" || r.level !== "executed") throw new Error(`blazeface did not validate: ${r.verdict?.error}`);
-      isolation = JSON.stringify(r.verdict?.isolation);
-    }));
+    whole.push(
+      await time(async () => {
+        const r = await validateVersion({
+          versionId: v.id,
+          execution: { ...limits, backend: "wasm", minRuns: 20, maxBenchMs: 1 },
+        });
+        if (r.status !== "validated" || r.level !== "executed")
+          throw new Error(`blazeface did not validate: ${r.verdict?.error}`);
+        isolation = JSON.stringify(r.verdict?.isolation);
+      }),
+    );
     stat.push(await time(async () => validateDirectory(modelDir)));
-    roundTrip.push(await time(async () => {
-      const r = await runInSandbox({ runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir: trivial, minRuns: 1, maxBenchMs: 1 }, limits);
-      if (r.kind !== "result" || !r.result.ok) throw new Error("trivial model did not run");
-    }));
+    roundTrip.push(
+      await time(async () => {
+        const r = await runInSandbox(
+          { runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir: trivial, minRuns: 1, maxBenchMs: 1 },
+          limits,
+        );
+        if (r.kind !== "result" || !r.result.ok) throw new Error("trivial model did not run");
+      }),
+    );
     const w = await executeModel(modelDir, "tfjs_graph", { ...limits, backend: "wasm", minRuns: 20, maxBenchMs: 1 });
     const c = await executeModel(modelDir, "tfjs_graph", { ...limits, backend: "cpu", minRuns: 20, maxBenchMs: 1 });
     if (!w.result || !c.result) throw new Error(`blazeface did not run: ${w.error ?? c.error}`);
@@ -79,12 +98,20 @@ try {
     process.stderr.write(".");
   }
   process.stderr.write("\n");
-  console.log(`bench:validate  (${RUNS} runs, medians; node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length})`);
+  console.log(
+    `bench:validate  (${RUNS} runs, medians; node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length})`,
+  );
   console.log(`  isolation: ${isolation}`);
   console.log(`  human-blazeface whole validation (wasm, 20 timed runs): ${fmt(median(whole))} ms`);
-  console.log(`    baseline: static checks only                         ${fmt(median(stat))} ms   -> whole/static = ${fmt(median(whole) / median(stat))}x`);
-  console.log(`    baseline: sandbox round trip of a trivial model      ${fmt(median(roundTrip))} ms   -> whole/round-trip = ${fmt(median(whole) / median(roundTrip))}x`);
-  console.log(`  blazeface p50 latency at batch 1 (${backends}): wasm ${fmt(median(wasmP50))} ms, cpu ${fmt(median(cpuP50))} ms -> cpu/wasm = ${fmt(median(cpuP50) / median(wasmP50))}x (Wasm is faster when > 1)`);
+  console.log(
+    `    baseline: static checks only                         ${fmt(median(stat))} ms   -> whole/static = ${fmt(median(whole) / median(stat))}x`,
+  );
+  console.log(
+    `    baseline: sandbox round trip of a trivial model      ${fmt(median(roundTrip))} ms   -> whole/round-trip = ${fmt(median(whole) / median(roundTrip))}x`,
+  );
+  console.log(
+    `  blazeface p50 latency at batch 1 (${backends}): wasm ${fmt(median(wasmP50))} ms, cpu ${fmt(median(cpuP50))} ms -> cpu/wasm = ${fmt(median(cpuP50) / median(wasmP50))}x (Wasm is faster when > 1)`,
+  );
 } finally {
   setBlobStore(undefined);
   await db.drop();

@@ -155,7 +155,10 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
     .filter(Boolean);
   for (const rule of allowlist) {
     if (!/^!?[a-z0-9*?_.\-/]+$/i.test(rule)) {
-      throw new EnvError("HUBKEEP_ALLOWLIST", `rule "${rule}" may only hold handle characters, * and ?, with an optional leading !`);
+      throw new EnvError(
+        "HUBKEEP_ALLOWLIST",
+        `rule "${rule}" may only hold handle characters, * and ?, with an optional leading !`,
+      );
     }
   }
   if ((raw.HUBKEEP_OIDC_ISSUER !== undefined) !== (raw.HUBKEEP_OIDC_CLIENT_ID !== undefined)) {
@@ -164,8 +167,16 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
       "HUBKEEP_OIDC_ISSUER and HUBKEEP_OIDC_CLIENT_ID must be set together",
     );
   }
-  if (blobStoreKind === "s3" && raw.S3_ENDPOINT === undefined && raw.S3_REGION === undefined && !process.env.AWS_REGION) {
-    throw new EnvError("S3_REGION", "an s3:// BLOB_STORE_URL needs S3_REGION (or S3_ENDPOINT for an S3-compatible server)");
+  if (
+    blobStoreKind === "s3" &&
+    raw.S3_ENDPOINT === undefined &&
+    raw.S3_REGION === undefined &&
+    !process.env.AWS_REGION
+  ) {
+    throw new EnvError(
+      "S3_REGION",
+      "an s3:// BLOB_STORE_URL needs S3_REGION (or S3_ENDPOINT for an S3-compatible server)",
+    );
   }
   return {
     dataDir,
@@ -193,7 +204,11 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
     trustProxy: raw.HUBKEEP_TRUST_PROXY,
     authSecret: raw.AUTH_SECRET ?? raw.NEXTAUTH_SECRET,
     oidc: raw.HUBKEEP_OIDC_ISSUER
-      ? { issuer: raw.HUBKEEP_OIDC_ISSUER, clientId: raw.HUBKEEP_OIDC_CLIENT_ID!, clientSecret: raw.HUBKEEP_OIDC_CLIENT_SECRET }
+      ? {
+          issuer: raw.HUBKEEP_OIDC_ISSUER,
+          clientId: raw.HUBKEEP_OIDC_CLIENT_ID!,
+          clientSecret: raw.HUBKEEP_OIDC_CLIENT_SECRET,
+        }
       : undefined,
     inProcessWorker: raw.HUBKEEP_IN_PROCESS_WORKER,
     maxUploadBytes: raw.HUBKEEP_MAX_UPLOAD_BYTES,
@@ -232,7 +247,10 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     const issue = result.error.issues[0]!;
     const variable = String(issue.path[0] ?? "environment");
     const value = source[variable];
-    const shown = value === undefined ? "" : ` (got "${variable.includes("SECRET") || variable.includes("PASSWORD") ? "***" : value}")`;
+    const shown =
+      value === undefined
+        ? ""
+        : ` (got "${variable.includes("SECRET") || variable.includes("PASSWORD") ? "***" : value}")`;
     throw new EnvError(variable, issue.message + (issue.message.includes("got") ? "" : shown));
   }
   return finish(result.data, cwd);

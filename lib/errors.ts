@@ -63,7 +63,8 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof ZodError) return new AppError("unprocessable_entity", describeZod(err));
   if (isPrismaKnownError(err)) {
     if (err.code === "P2002") {
-      const target = err.meta?.target ?? (err.meta?.driverAdapterError as { cause?: { constraint?: unknown } })?.cause?.constraint;
+      const target =
+        err.meta?.target ?? (err.meta?.driverAdapterError as { cause?: { constraint?: unknown } })?.cause?.constraint;
       return new AppError("conflict", `already exists${target ? ` (${JSON.stringify(target)})` : ""}`);
     }
     if (err.code === "P2025") return new AppError("not_found", "not found");

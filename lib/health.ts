@@ -19,7 +19,9 @@ export async function checkHealth(): Promise<Health> {
   const errors: { db?: string; store?: string } = {};
   await Promise.all([
     withTimeout(pingDatabase(), DEADLINE_MS, "checking the database").catch((err) => (errors.db = message(err))),
-    withTimeout(getBlobStore().check(), DEADLINE_MS, "checking the blob store").catch((err) => (errors.store = message(err))),
+    withTimeout(getBlobStore().check(), DEADLINE_MS, "checking the blob store").catch(
+      (err) => (errors.store = message(err)),
+    ),
   ]);
   const down = Object.keys(errors).length > 0;
   return {
@@ -46,13 +48,22 @@ export function getReadiness(): Readiness {
   return readinessState.__hubkeepReadiness ?? "ready";
 }
 
-export type ReadyReport = { status: "ready" | "starting" | "draining" | "unavailable"; db?: "ok" | "down"; store?: "ok" | "down"; errors?: Health["errors"] };
+export type ReadyReport = {
+  status: "ready" | "starting" | "draining" | "unavailable";
+  db?: "ok" | "down";
+  store?: "ok" | "down";
+  errors?: Health["errors"];
+};
 
 /** 200 only when this process serves and its database and blob store answer now. */
 export async function checkReadiness(): Promise<{ ready: boolean; report: ReadyReport }> {
   const state = getReadiness();
   if (state !== "ready") return { ready: false, report: { status: state } };
   const health = await checkHealth();
-  if (health.status !== "ok") return { ready: false, report: { status: "unavailable", db: health.db, store: health.store, errors: health.errors } };
+  if (health.status !== "ok")
+    return {
+      ready: false,
+      report: { status: "unavailable", db: health.db, store: health.store, errors: health.errors },
+    };
   return { ready: true, report: { status: "ready", db: "ok", store: "ok" } };
 }

@@ -27,7 +27,11 @@ function hashInputs() {
 }
 
 function run(args) {
-  const r = spawnSync(process.execPath, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  const r = spawnSync(process.execPath, args, {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" },
+  });
   if (r.status !== 0) {
     process.stderr.write(`hubkeep: ${path.basename(args[0])} ${args.slice(1).join(" ")} failed\n`);
     process.exit(r.status ?? 1);
@@ -82,7 +86,9 @@ function takeBuildLock() {
       continue;
     }
     if (Date.now() > deadline) {
-      process.stderr.write(`hubkeep: another process (pid ${pid}) has been building the web app for 15 minutes; remove ${LOCK} if it is gone\n`);
+      process.stderr.write(
+        `hubkeep: another process (pid ${pid}) has been building the web app for 15 minutes; remove ${LOCK} if it is gone\n`,
+      );
       process.exit(1);
     }
     if (!told) {
@@ -100,7 +106,8 @@ function current(want) {
 }
 
 export function buildIfNeeded() {
-  if (!fs.existsSync(path.join(root, "lib/db/generated/client.ts"))) run([path.join(root, "scripts/prisma-generate.mjs")]);
+  if (!fs.existsSync(path.join(root, "lib/db/generated/client.ts")))
+    run([path.join(root, "scripts/prisma-generate.mjs")]);
   const want = hashInputs();
   if (current(want)) return false;
   const release = takeBuildLock();

@@ -13,7 +13,11 @@ if (cmd === "migrate") {
   try {
     const handle = await openDatabase({ databaseUrl: env.databaseUrl, pgliteDir: path.join(env.dataDir, "pgdata") });
     const applied = await applyMigrations(handle.adapterFactory);
-    console.log(applied.length ? `applied ${applied.length} migration(s) to ${handle.describe}: ${applied.join(", ")}` : `${handle.describe} is up to date`);
+    console.log(
+      applied.length
+        ? `applied ${applied.length} migration(s) to ${handle.describe}: ${applied.join(", ")}`
+        : `${handle.describe} is up to date`,
+    );
     await handle.close();
   } catch (err) {
     console.error(`hubkeep: migrate failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -22,7 +26,11 @@ if (cmd === "migrate") {
 } else if (cmd === "diff") {
   if (arg === "--check") {
     const pending = await hasPendingSchemaChange();
-    console.log(pending ? "schema.prisma has changes without a migration: run npm run db:diff -- <name>" : "migrations match schema.prisma");
+    console.log(
+      pending
+        ? "schema.prisma has changes without a migration: run npm run db:diff -- <name>"
+        : "migrations match schema.prisma",
+    );
     process.exit(pending ? 1 : 0);
   }
   if (!arg) {
@@ -30,7 +38,9 @@ if (cmd === "migrate") {
     process.exit(2);
   }
   const dir = await createMigration(arg);
-  console.log(dir ? `created ${path.relative(process.cwd(), dir)}/migration.sql` : "no schema changes: nothing to create");
+  console.log(
+    dir ? `created ${path.relative(process.cwd(), dir)}/migration.sql` : "no schema changes: nothing to create",
+  );
 } else {
   console.error("usage: tsx scripts/db.ts migrate | diff <name> | diff --check");
   process.exit(2);

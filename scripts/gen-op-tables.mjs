@@ -22,12 +22,17 @@ if (outIdx >= 0 && (outIdx + 1 >= args.length || args[outIdx + 1].startsWith("--
   console.error("usage: node scripts/gen-op-tables.mjs [path/to/ops.pbtxt] [--out file]");
   process.exit(2);
 }
-const out = outIdx >= 0 ? path.resolve(args.splice(outIdx, 2)[1]) : path.join(root, "lib/formats/savedmodel/op-tables.generated.ts");
+const out =
+  outIdx >= 0
+    ? path.resolve(args.splice(outIdx, 2)[1])
+    : path.join(root, "lib/formats/savedmodel/op-tables.generated.ts");
 const input = args[0] ?? "/tmp/opdefs/ops.pbtxt";
 const TF_VERSION = "2.21";
 
 if (!fs.existsSync(input)) {
-  console.error(`${input} not found: get TensorFlow ${TF_VERSION}'s ops.pbtxt from https://github.com/tensorflow/java (tensorflow-core/tensorflow-core-native/src/gen/resources/org/tensorflow/ops.pbtxt) and pass its path`);
+  console.error(
+    `${input} not found: get TensorFlow ${TF_VERSION}'s ops.pbtxt from https://github.com/tensorflow/java (tensorflow-core/tensorflow-core-native/src/gen/resources/org/tensorflow/ops.pbtxt) and pass its path`,
+  );
   process.exit(1);
 }
 
@@ -230,7 +235,10 @@ const converterDir = path.join(root, "node_modules/@tensorflow/tfjs-converter");
 const converterVersion = JSON.parse(fs.readFileSync(path.join(converterDir, "package.json"), "utf8")).version;
 const listDir = path.join(converterDir, "dist/operations/op_list");
 const tfjs = new Set();
-for (const f of fs.readdirSync(listDir).filter((f) => f.endsWith(".js")).sort()) {
+for (const f of fs
+  .readdirSync(listDir)
+  .filter((f) => f.endsWith(".js"))
+  .sort()) {
   const m = await import(pathToFileURL(path.join(listDir, f)).href);
   for (const e of m.json ?? []) tfjs.add(e.tfOpName);
 }
@@ -238,10 +246,14 @@ const tfjsOps = [...tfjs].sort();
 
 // ---- emit -----------------------------------------------------------------------------------------
 const lit = (v) => {
-  if (typeof v === "number") return Number.isNaN(v) ? "NaN" : v === Infinity ? "Infinity" : v === -Infinity ? "-Infinity" : JSON.stringify(v);
+  if (typeof v === "number")
+    return Number.isNaN(v) ? "NaN" : v === Infinity ? "Infinity" : v === -Infinity ? "-Infinity" : JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(lit).join(", ")}]`;
   if (v && typeof v === "object" && Object.keys(v).length === 0) return "{}";
-  if (v && typeof v === "object") return `{ ${Object.entries(v).map(([k, x]) => `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : JSON.stringify(k)}: ${lit(x)}`).join(", ")} }`;
+  if (v && typeof v === "object")
+    return `{ ${Object.entries(v)
+      .map(([k, x]) => `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : JSON.stringify(k)}: ${lit(x)}`)
+      .join(", ")} }`;
   return JSON.stringify(v);
 };
 const lines = [

@@ -37,21 +37,33 @@ const integration = listTests("test/integration");
 // Browser tests (Playwright, test/e2e): the whole set with no arguments, or the .spec.ts files named.
 const runBrowser = argv.length === 0 || specArgs.length > 0;
 
-const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", root], { cwd: root, stdio: "inherit" });
+const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", root], {
+  cwd: root,
+  stdio: "inherit",
+});
 if (tsc.status !== 0) {
   console.error("hubkeep tests: type check failed");
   process.exit(1);
 }
 buildIfNeeded();
 
-const EXTERNAL = ["DATABASE_URL", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_REGION", "S3_FORCE_PATH_STYLE", "BLOB_STORE_URL"];
+const EXTERNAL = [
+  "DATABASE_URL",
+  "S3_ENDPOINT",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "S3_REGION",
+  "S3_FORCE_PATH_STYLE",
+  "BLOB_STORE_URL",
+];
 const embeddedEnv = { ...process.env };
 for (const k of EXTERNAL) delete embeddedEnv[k];
 
 const passes = [];
 if (argv.length === 0 || args.length > 0) {
   passes.push({ name: "embedded", env: embeddedEnv, files: args.length ? args : [...unit, ...integration] });
-  if (process.env.DATABASE_URL) passes.push({ name: "postgres", env: process.env, files: args.length ? args : integration });
+  if (process.env.DATABASE_URL)
+    passes.push({ name: "postgres", env: process.env, files: args.length ? args : integration });
 }
 
 const totals = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
@@ -59,11 +71,15 @@ const ALONE = new Set(["test/integration/blob-store.test.ts"]);
 
 function runFiles(files, concurrency, env) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files],
+      {
+        cwd: root,
+        env,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let tail = "";
     child.stdout.on("data", (d) => {
       process.stdout.write(d);
@@ -89,7 +105,10 @@ for (const p of passes) {
   const alone = p.files.filter((f) => ALONE.has(f));
   const rest = p.files.filter((f) => !ALONE.has(f));
   let code = 0;
-  for (const [files, concurrency] of [[alone, 1], [rest, 2]]) {
+  for (const [files, concurrency] of [
+    [alone, 1],
+    [rest, 2],
+  ]) {
     if (files.length === 0) continue;
     const c = await runFiles(files, concurrency, p.env);
     if (c !== 0) code = c;
@@ -108,13 +127,19 @@ if (runBrowser) {
     console.log(`\n=== hubkeep browser tests ${browser}`);
     if (process.env.CI) failed = true;
   } else {
-    console.log(`\n=== hubkeep tests, pass "browser": Playwright with ${chromium}; screenshots in test-results/screenshots`);
+    console.log(
+      `\n=== hubkeep tests, pass "browser": Playwright with ${chromium}; screenshots in test-results/screenshots`,
+    );
     const code = await new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(root, "node_modules/@playwright/test/cli.js"), "test", "--reporter=list", ...specArgs], {
-        cwd: root,
-        env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: "1", HUBKEEP_CHROMIUM: chromium },
-        stdio: ["ignore", "pipe", "inherit"],
-      });
+      const child = spawn(
+        process.execPath,
+        [path.join(root, "node_modules/@playwright/test/cli.js"), "test", "--reporter=list", ...specArgs],
+        {
+          cwd: root,
+          env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: "1", HUBKEEP_CHROMIUM: chromium },
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
       let out = "";
       child.stdout.on("data", (d) => {
         process.stdout.write(d);
@@ -138,7 +163,9 @@ if (process.env.DATABASE_URL) {
   const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
   try {
     await admin.connect();
-    const { rows } = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE $1", [`hk_test_${process.env.HUBKEEP_TEST_RUN}_%`]);
+    const { rows } = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE $1", [
+      `hk_test_${process.env.HUBKEEP_TEST_RUN}_%`,
+    ]);
     for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
   } finally {
     await admin.end().catch(() => {});

@@ -14,7 +14,10 @@ export function histogram(samples: number[], bins = 12): Array<{ bin: string; ru
   const hi = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
   const width = (hi - min) / (bins - 1) || 1;
   const digits = hi < 1 ? 3 : hi < 10 ? 2 : 1;
-  const out = Array.from({ length: bins }, (_, i) => ({ bin: `${i === bins - 1 ? "≥" : ""}${(min + i * width).toFixed(digits)}`, runs: 0 }));
+  const out = Array.from({ length: bins }, (_, i) => ({
+    bin: `${i === bins - 1 ? "≥" : ""}${(min + i * width).toFixed(digits)}`,
+    runs: 0,
+  }));
   for (const s of sorted) out[Math.min(bins - 1, Math.floor((s - min) / width))]!.runs++;
   return out;
 }
@@ -31,7 +34,11 @@ export function LatencyChart({ samples, batch }: { samples: number[]; batch: num
           <CartesianGrid strokeDasharray="3 3" stroke="var(--line)" vertical={false} />
           <XAxis dataKey="bin" tick={{ fontSize: 11, fill: "var(--muted)" }} />
           <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: "var(--muted)" }} />
-          <Tooltip contentStyle={{ background: "var(--card)", border: "1px solid var(--line)" }} formatter={(v) => [`${v} runs`, "runs"]} labelFormatter={(l) => `from ${l} ms`} />
+          <Tooltip
+            contentStyle={{ background: "var(--card)", border: "1px solid var(--line)" }}
+            formatter={(v) => [`${v} runs`, "runs"]}
+            labelFormatter={(l) => `from ${Number(l)} ms`}
+          />
           <Bar dataKey="runs" fill="var(--accent)" isAnimationActive={false} />
         </BarChart>
       </ResponsiveContainer>
@@ -42,7 +49,9 @@ export function LatencyChart({ samples, batch }: { samples: number[]; batch: num
 export function SizeChart({ versions }: { versions: Array<{ number: number; mib: number; current: boolean }> }) {
   const small = Math.max(...versions.map((v) => v.mib)) < 1;
   const unit = small ? "KiB" : "MiB";
-  const data = [...versions].reverse().map((v) => ({ version: `v${v.number}`, size: Number((small ? v.mib * 1024 : v.mib).toFixed(2)) }));
+  const data = [...versions]
+    .reverse()
+    .map((v) => ({ version: `v${v.number}`, size: Number((small ? v.mib * 1024 : v.mib).toFixed(2)) }));
   return (
     <figure className="chart" aria-label="Archive size per version">
       <figcaption>Archive size per version ({unit})</figcaption>
@@ -51,7 +60,10 @@ export function SizeChart({ versions }: { versions: Array<{ number: number; mib:
           <CartesianGrid strokeDasharray="3 3" stroke="var(--line)" vertical={false} />
           <XAxis dataKey="version" tick={{ fontSize: 11, fill: "var(--muted)" }} />
           <YAxis tick={{ fontSize: 11, fill: "var(--muted)" }} />
-          <Tooltip contentStyle={{ background: "var(--card)", border: "1px solid var(--line)" }} formatter={(v) => [`${v} ${unit}`, "size"]} />
+          <Tooltip
+            contentStyle={{ background: "var(--card)", border: "1px solid var(--line)" }}
+            formatter={(v) => [`${v} ${unit}`, "size"]}
+          />
           <Bar dataKey="size" fill="var(--ok)" isAnimationActive={false} maxBarSize={60} />
         </BarChart>
       </ResponsiveContainer>

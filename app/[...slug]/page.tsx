@@ -43,7 +43,14 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   const url = buildPinnedUrl(env.publicUrl, model.handle, number);
   const signatures = signaturesOf(view.validation);
   const input = findPrimaryInput(signatures, view.validation?.execution);
-  const snippets = buildUsageSnippets({ url, handle: model.handle, number, format: view.format, inputShape: input?.shape, digest: view.digest });
+  const snippets = buildUsageSnippets({
+    url,
+    handle: model.handle,
+    number,
+    format: view.format,
+    inputShape: input?.shape,
+    digest: view.digest,
+  });
 
   return (
     <>

@@ -6,7 +6,8 @@ import type { VersionView } from "./model-page-view.ts";
 const formatUtc = (at: Date | string) => `${new Date(at).toISOString().replace("T", " ").slice(0, 19)} UTC`;
 
 function describeSource(source: VersionView["source"]): string {
-  if ("url" in source && source.url) return `Mirrored from ${source.url}${source.fetchedAt ? ` at ${formatUtc(source.fetchedAt)}` : ""}.`;
+  if ("url" in source && source.url)
+    return `Mirrored from ${source.url}${source.fetchedAt ? ` at ${formatUtc(source.fetchedAt)}` : ""}.`;
   return `Uploaded by ${"uploadedBy" in source && source.uploadedBy ? source.uploadedBy : "a deleted user"}.`;
 }
 
@@ -20,10 +21,8 @@ export function ProvenanceSection({ view }: { view: VersionView }) {
     <section className="card" aria-labelledby="prov">
       <h2 id="prov">Provenance and files</h2>
       <p>
-        Digest <code>{view.digest}</code>, {formatBytes(view.size)}.{" "}
-        {describeSource(view.source)}{" "}
-        {describeApproval(view)}{" "}
-        {view.downloads.toLocaleString("en-US")} downloads.
+        Digest <code>{view.digest}</code>, {formatBytes(view.size)}. {describeSource(view.source)}{" "}
+        {describeApproval(view)} {view.downloads.toLocaleString("en-US")} downloads.
       </p>
       <ul>
         {view.files.map((f) => (

@@ -20,7 +20,13 @@ const COLUMNS: Array<Column<SignatureView>> = [
   { header: "outputs", cell: (s) => <TensorList tensors={s.outputs} /> },
 ];
 
-export function SignaturesSection({ signatures, input }: { signatures: SignatureView[]; input: TensorSpecView | undefined }) {
+export function SignaturesSection({
+  signatures,
+  input,
+}: {
+  signatures: SignatureView[];
+  input: TensorSpecView | undefined;
+}) {
   return (
     <section className="card" aria-labelledby="sigs">
       <h2 id="sigs">Signatures</h2>
@@ -30,7 +36,13 @@ export function SignaturesSection({ signatures, input }: { signatures: Signature
           {input.shape?.[0] !== undefined && input.shape[0] < 0 ? " (the first dimension is the batch)" : ""}.
         </p>
       ) : null}
-      <DataTable columns={COLUMNS} rows={signatures} rowKey={(s) => s.key} frame="none" empty={<p className="meta">No signatures recorded.</p>} />
+      <DataTable
+        columns={COLUMNS}
+        rows={signatures}
+        rowKey={(s) => s.key}
+        frame="none"
+        empty={<p className="meta">No signatures recorded.</p>}
+      />
     </section>
   );
 }

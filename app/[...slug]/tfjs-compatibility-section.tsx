@@ -1,6 +1,16 @@
 // "TF.js compatibility": whether the model runs in TF.js, what the converter did, what stopped the
 // runtime, and every op of the graph with its TF.js support.
-import { conversionOf, opsOf, opsSummary, SUPPORT_TEXT, tfjsEvidence, tfjsVerdict, type ConversionView, type OpRow, type OpsView } from "@/lib/models/signatures.ts";
+import {
+  conversionOf,
+  opsOf,
+  opsSummary,
+  SUPPORT_TEXT,
+  tfjsEvidence,
+  tfjsVerdict,
+  type ConversionView,
+  type OpRow,
+  type OpsView,
+} from "@/lib/models/signatures.ts";
 import { BlockingOps } from "../ui/common.tsx";
 import { DataTable, type Column } from "../ui/table.tsx";
 import type { VersionView } from "./model-page-view.ts";
@@ -28,7 +38,10 @@ function OpsTable({ ops }: { ops: OpsView }) {
         </>
       ),
     },
-    { header: <>needed{ops.signature ? ` by ${ops.signature}` : ""}</>, cell: (o) => (o.needed === undefined ? "not known" : o.needed ? "yes" : "no") },
+    {
+      header: <>needed{ops.signature ? ` by ${ops.signature}` : ""}</>,
+      cell: (o) => (o.needed === undefined ? "not known" : o.needed ? "yes" : "no"),
+    },
   ];
   return (
     <DataTable
@@ -40,7 +53,8 @@ function OpsTable({ ops }: { ops: OpsView }) {
       frame="scroll"
       caption={
         <>
-          Every op in the graph and its functions, whether TF.js can run it{ops.signature ? `, and whether ${ops.signature} needs it` : ""}
+          Every op in the graph and its functions, whether TF.js can run it
+          {ops.signature ? `, and whether ${ops.signature} needs it` : ""}
           {ops.blocking.length ? "; highlighted rows block the model" : ""}
         </>
       }
@@ -73,7 +87,10 @@ export function TfjsCompatibilitySection({ validation }: { validation: VersionVi
         )}
       </p>
       {conversion && ops.verdict === "blocked" ? (
-        <p className="meta">The converted model executed anyway: the flagged ops were not on the path {conversion.signature ?? "the signature"} took.</p>
+        <p className="meta">
+          The converted model executed anyway: the flagged ops were not on the path{" "}
+          {conversion.signature ?? "the signature"} took.
+        </p>
       ) : null}
       {conversion ? (
         <p className="meta">
@@ -85,8 +102,7 @@ export function TfjsCompatibilitySection({ validation }: { validation: VersionVi
             </>
           ) : null}
           {conversion.convertMs !== null ? ` in ${conversion.convertMs.toFixed(0)} ms` : ""}:{" "}
-          {summarizeConversion(conversion)}
-          .
+          {summarizeConversion(conversion)}.
         </p>
       ) : null}
       {notRun ? (

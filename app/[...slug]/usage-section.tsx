@@ -19,8 +19,8 @@ export function UsageSection({ snippets }: { snippets: UsageSnippet[] }) {
         </div>
       ))}
       <p className="meta">
-        Tip: <code>tensorflow_hub</code> caches every model forever under <code>TFHUB_CACHE_DIR</code> (default: a temp folder); set it to a
-        managed location, as client caches silently grow to tens of GB.
+        Tip: <code>tensorflow_hub</code> caches every model forever under <code>TFHUB_CACHE_DIR</code> (default: a temp
+        folder); set it to a managed location, as client caches silently grow to tens of GB.
       </p>
     </section>
   );

@@ -15,7 +15,15 @@ const COLUMNS: Array<Column<BatchRow>> = [
   { header: "throughput", cell: (b) => <>{b.throughputPerSec.toFixed(1)}/s</> },
 ];
 
-export function ValidationSection({ model, view, number }: { model: ModelPageView; view: VersionView; number: number }) {
+export function ValidationSection({
+  model,
+  view,
+  number,
+}: {
+  model: ModelPageView;
+  view: VersionView;
+  number: number;
+}) {
   const benchmark = view.benchmark;
   // The latency chart shows batch 1 (the interactive case), else the first batch measured.
   const charted = benchmark?.batches.find((b) => b.batch === 1) ?? benchmark?.batches[0];
@@ -36,7 +44,13 @@ export function ValidationSection({ model, view, number }: { model: ModelPageVie
       {benchmark ? (
         <div className="charts">
           {samples.length > 0 && charted && <LatencyChart samples={samples} batch={charted.batch} />}
-          <SizeChart versions={model.versions.map((v) => ({ number: v.number, mib: Number(v.size) / 1048576, current: v.number === number }))} />
+          <SizeChart
+            versions={model.versions.map((v) => ({
+              number: v.number,
+              mib: Number(v.size) / 1048576,
+              current: v.number === number,
+            }))}
+          />
         </div>
       ) : null}
       {benchmark ? <DataTable columns={COLUMNS} rows={benchmark.batches} rowKey={(b) => b.batch} frame="none" /> : null}

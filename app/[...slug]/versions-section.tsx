@@ -9,7 +9,8 @@ export function VersionsSection({ model }: { model: ModelPageView }) {
       <ul>
         {model.versions.map((v) => (
           <li key={v.number}>
-            <a href={`/${model.handle}/${v.number}`}>version {v.number}</a> · {v.status} · {formatBytes(v.size)} · {v.downloads} downloads
+            <a href={`/${model.handle}/${v.number}`}>version {v.number}</a> · {v.status} · {formatBytes(v.size)} ·{" "}
+            {v.downloads} downloads
           </li>
         ))}
       </ul>

@@ -8,13 +8,15 @@ import { addRule, removeRule } from "@/lib/models/allowlist.ts";
 import { requestMirror } from "@/lib/models/mirror-request.ts";
 import { createUser, updateUser } from "@/lib/models/users.ts";
 import { AppError } from "@/lib/errors.ts";
-import { field, runAction } from "@/lib/http/page-context.ts";
+import { runAction } from "@/lib/http/page-context.ts";
+import { field } from "@/lib/http/form-field.ts";
 import { ROLES, type Role } from "@/lib/auth/principal.ts";
 
 function parseTarget(text: string): { handle: string; version: number } {
   const at = text.lastIndexOf("@");
   const version = Number(text.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(version) || version <= 0) throw new AppError("bad_request", `"${text}" is not handle@version`);
+  if (at <= 0 || !Number.isInteger(version) || version <= 0)
+    throw new AppError("bad_request", `"${text}" is not handle@version`);
   return { handle: text.slice(0, at), version };
 }
 
@@ -35,16 +37,43 @@ export async function decideOneAction(form: FormData) {
     const decision = field(form, "decision");
     if (decision === "reject") {
       const reason = field(form, "reason");
-      if (!reason) throw new AppError("unprocessable_entity", `rejecting ${target.handle} v${target.version} needs a reason`);
-      return summarise("Rejected", await decideVersions({ decision: "reject", targets: [target], reason, actor: ctx.principal, ip: ctx.ip }));
+      if (!reason)
+        throw new AppError("unprocessable_entity", `rejecting ${target.handle} v${target.version} needs a reason`);
+      return summarise(
+        "Rejected",
+        await decideVersions({ decision: "reject", targets: [target], reason, actor: ctx.principal, ip: ctx.ip }),
+      );
     }
     if (decision === "override") {
       const overrideReason = field(form, "overrideReason");
-      if (!overrideReason) throw new AppError("unprocessable_entity", `approving quarantined ${target.handle} v${target.version} needs an override reason`);
-      return summarise("Approved (override)", await decideVersions({ decision: "approve", targets: [target], overrideReason, note: field(form, "note") || undefined, actor: ctx.principal, ip: ctx.ip }));
+      if (!overrideReason)
+        throw new AppError(
+          "unprocessable_entity",
+          `approving quarantined ${target.handle} v${target.version} needs an override reason`,
+        );
+      return summarise(
+        "Approved (override)",
+        await decideVersions({
+          decision: "approve",
+          targets: [target],
+          overrideReason,
+          note: field(form, "note") || undefined,
+          actor: ctx.principal,
+          ip: ctx.ip,
+        }),
+      );
     }
     if (decision !== "approve") throw new AppError("bad_request", `unknown decision "${decision}"`);
-    return summarise("Approved", await decideVersions({ decision: "approve", targets: [target], note: field(form, "note") || undefined, actor: ctx.principal, ip: ctx.ip }));
+    return summarise(
+      "Approved",
+      await decideVersions({
+        decision: "approve",
+        targets: [target],
+        note: field(form, "note") || undefined,
+        actor: ctx.principal,
+        ip: ctx.ip,
+      }),
+    );
   });
 }
 
@@ -52,15 +81,27 @@ export async function decideOneAction(form: FormData) {
 export async function bulkDecideAction(form: FormData) {
   await runAction(form, "/admin", async (ctx) => {
     await ctx.authorize(RULES.approve);
-    const targets = form.getAll("target").map((t) => parseTarget(String(t)));
+    const targets = form.getAll("target").map((t) => parseTarget(typeof t === "string" ? t : ""));
     if (targets.length === 0) throw new AppError("unprocessable_entity", "select at least one version first");
     const decision = field(form, "decision");
     if (decision === "reject") {
       const reason = field(form, "reason");
       if (!reason) throw new AppError("unprocessable_entity", "a bulk rejection needs a reason");
-      return summarise("Rejected", await decideVersions({ decision: "reject", targets, reason, actor: ctx.principal, ip: ctx.ip }));
+      return summarise(
+        "Rejected",
+        await decideVersions({ decision: "reject", targets, reason, actor: ctx.principal, ip: ctx.ip }),
+      );
     }
-    return summarise("Approved", await decideVersions({ decision: "approve", targets, note: field(form, "note") || undefined, actor: ctx.principal, ip: ctx.ip }));
+    return summarise(
+      "Approved",
+      await decideVersions({
+        decision: "approve",
+        targets,
+        note: field(form, "note") || undefined,
+        actor: ctx.principal,
+        ip: ctx.ip,
+      }),
+    );
   });
 }
 
@@ -79,7 +120,12 @@ export async function addRuleAction(form: FormData) {
     const pattern = field(form, "pattern");
     const effect = field(form, "effect") === "deny" ? "deny" : "allow";
     if (!pattern) throw new AppError("unprocessable_entity", "a rule needs a pattern");
-    const rule = await addRule({ text: `${effect === "deny" ? "!" : ""}${pattern}`, note: field(form, "note") || undefined, actor: ctx.principal, ip: ctx.ip });
+    const rule = await addRule({
+      text: `${effect === "deny" ? "!" : ""}${pattern}`,
+      note: field(form, "note") || undefined,
+      actor: ctx.principal,
+      ip: ctx.ip,
+    });
     return `Saved ${effect} rule ${rule.pattern}`;
   });
 }
@@ -99,7 +145,10 @@ export async function requestMirrorAction(form: FormData) {
     if (!url) throw new AppError("unprocessable_entity", "enter a tfhub.dev or Kaggle model URL");
     const { mirror, existing } = await requestMirror({ url, actor: ctx.principal, ip: ctx.ip });
     const what = `${mirror.handle}${mirror.version ? ` v${mirror.version}` : ""}`;
-    return { notice: existing ? `${what} is already mirrored` : `Mirroring ${what}`, returnTo: `/admin/mirrors?watch=${encodeURIComponent(mirror.id)}` };
+    return {
+      notice: existing ? `${what} is already mirrored` : `Mirroring ${what}`,
+      returnTo: `/admin/mirrors?watch=${encodeURIComponent(mirror.id)}`,
+    };
   });
 }
 
@@ -109,7 +158,14 @@ export async function createUserAction(form: FormData) {
     const role = field(form, "role") as Role;
     if (!ROLES.includes(role)) throw new AppError("unprocessable_entity", `role must be one of ${ROLES.join(", ")}`);
     const password = field(form, "password");
-    const user = await createUser({ email: field(form, "email"), role, password: password || undefined, actor: ctx.principal, ip: ctx.ip, mustBeNew: true });
+    const user = await createUser({
+      email: field(form, "email"),
+      role,
+      password: password || undefined,
+      actor: ctx.principal,
+      ip: ctx.ip,
+      mustBeNew: true,
+    });
     return `Created ${user.email} (${user.role})${password ? "" : ": no password, so they sign in with single sign-on or get one later"}`;
   });
 }
@@ -125,7 +181,9 @@ export async function updateUserAction(form: FormData) {
     }
     const role = field(form, "role") as Role;
     if (!ROLES.includes(role)) throw new AppError("unprocessable_entity", `role must be one of ${ROLES.join(", ")}`);
-    const namespaces = field(form, "namespaces").split(/[\s,]+/).filter(Boolean);
+    const namespaces = field(form, "namespaces")
+      .split(/[\s,]+/)
+      .filter(Boolean);
     const u = await updateUser({ id, role, namespaces, actor: ctx.principal, ip: ctx.ip });
     return `Saved ${u.email}: ${u.role}${u.namespaces.length ? `, namespaces ${u.namespaces.join(", ")}` : ""}`;
   });

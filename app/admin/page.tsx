@@ -1,6 +1,12 @@
 import { RULES } from "@/lib/auth/permissions.ts";
 import { guardPage } from "@/lib/http/page-context.ts";
-import { AWAITING, countReviewQueue, listReviewQueue, type AwaitingStatus, type ReviewItem } from "@/lib/models/review.ts";
+import {
+  AWAITING,
+  countReviewQueue,
+  listReviewQueue,
+  type AwaitingStatus,
+  type ReviewItem,
+} from "@/lib/models/review.ts";
 import { formatBytes, opsSummary, tfjsEvidence, tfjsVerdict, type OpsView } from "@/lib/models/signatures.ts";
 import { BlockingOps, Empty, Flash, Forbidden, param, Status, When, type SearchParams } from "../ui/common.tsx";
 import { SelectAll } from "../ui/client.tsx";
@@ -49,7 +55,12 @@ function Benchmarks({ item }: { item: ReviewItem }) {
       caption="Benchmark scores"
       hideCaption
       frame="none"
-      empty={<p className="muted">No benchmark: {item.validation?.level === "static" ? "this format was checked statically, not run" : "not run yet"}.</p>}
+      empty={
+        <p className="muted">
+          No benchmark:{" "}
+          {item.validation?.level === "static" ? "this format was checked statically, not run" : "not run yet"}.
+        </p>
+      }
     />
   );
 }
@@ -62,7 +73,11 @@ function Diff({ item }: { item: ReviewItem }) {
       rowKey={(d) => d.field}
       rowClassName={(d) => `diff-${d.change}`}
       className="compact diff"
-      caption={item.previousApproved ? `Compared with approved version ${item.previousApproved.number}` : "No earlier approved version: first approval of this model"}
+      caption={
+        item.previousApproved
+          ? `Compared with approved version ${item.previousApproved.number}`
+          : "No earlier approved version: first approval of this model"
+      }
       frame="none"
     />
   );
@@ -97,7 +112,9 @@ function TfjsLine({ ops, validation }: { ops: OpsView; validation: NonNullable<R
                 </strong>
               </>
             ) : (
-              <strong className="blocking-op">{notRun.reason.length > 140 ? `${notRun.reason.slice(0, 139)}…` : notRun.reason}</strong>
+              <strong className="blocking-op">
+                {notRun.reason.length > 140 ? `${notRun.reason.slice(0, 139)}…` : notRun.reason}
+              </strong>
             )}
           </>
         ) : null}
@@ -114,7 +131,14 @@ function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
   return (
     <article className="card review" aria-labelledby={`${domId}-title`}>
       <header className="review-head">
-        <input type="checkbox" name="target" value={key} form="bulk" aria-label={`Select ${item.handle} version ${item.version}`} disabled={!decidable} />
+        <input
+          type="checkbox"
+          name="target"
+          value={key}
+          form="bulk"
+          aria-label={`Select ${item.handle} version ${item.version}`}
+          disabled={!decidable}
+        />
         <h2 id={`${domId}-title`}>
           <a href={`/${item.handle}/${item.version}`}>{item.handle}</a> <span className="muted">v{item.version}</span>
         </h2>
@@ -219,7 +243,11 @@ function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
               <input name="reason" placeholder="required to reject" />
             </label>
             <div className="buttons">
-              <button className="btn btn-primary" name="decision" value={item.status === "quarantined" ? "override" : "approve"}>
+              <button
+                className="btn btn-primary"
+                name="decision"
+                value={item.status === "quarantined" ? "override" : "approve"}
+              >
                 {item.status === "quarantined" ? "Approve with override" : "Approve"}
               </button>
               <button className="btn btn-danger" name="decision" value="reject">
@@ -257,7 +285,10 @@ export default async function ReviewQueue({ searchParams }: { searchParams: Sear
   return (
     <>
       <h1>Review queue</h1>
-      <p className="lede">Versions waiting for a decision. Only validated versions can be approved; quarantined ones need an override with a reason.</p>
+      <p className="lede">
+        Versions waiting for a decision. Only validated versions can be approved; quarantined ones need an override with
+        a reason.
+      </p>
       <Flash notice={param(sp, "notice")} error={param(sp, "error")} />
       <nav className="filters" aria-label="Filter by status">
         <a href="/admin" aria-current={!statuses ? "page" : undefined}>
@@ -272,7 +303,8 @@ export default async function ReviewQueue({ searchParams }: { searchParams: Sear
       {items.length === 0 ? (
         <Empty title={statuses ? `Nothing ${status}.` : "Nothing to review."}>
           <p>
-            New versions appear here after they are mirrored or uploaded and validated. <a href="/admin/mirrors">Request a mirror</a>.
+            New versions appear here after they are mirrored or uploaded and validated.{" "}
+            <a href="/admin/mirrors">Request a mirror</a>.
           </p>
         </Empty>
       ) : (

@@ -34,7 +34,11 @@ export default async function SignInPage({ searchParams }: { searchParams: Searc
     <div className="narrow">
       <h1>Sign in to Hubkeep</h1>
       <p className="lede">Use your Hubkeep account{env.oidc ? " or your organisation's single sign-on" : ""}.</p>
-      <SignInForm callbackUrl={localPath(param(sp, "callbackUrl"))} sso={Boolean(env.oidc)} initialError={error ? (ERRORS[error] ?? "Sign-in failed.") : undefined} />
+      <SignInForm
+        callbackUrl={localPath(param(sp, "callbackUrl"))}
+        sso={Boolean(env.oidc)}
+        initialError={error ? (ERRORS[error] ?? "Sign-in failed.") : undefined}
+      />
     </div>
   );
 }

@@ -1,8 +1,17 @@
 "use client";
 import { useState } from "react";
 import { signIn } from "next-auth/react";
+import { formText } from "@/lib/http/form-field.ts";
 
-export function SignInForm({ callbackUrl, sso, initialError }: { callbackUrl: string; sso: boolean; initialError?: string }) {
+export function SignInForm({
+  callbackUrl,
+  sso,
+  initialError,
+}: {
+  callbackUrl: string;
+  sso: boolean;
+  initialError?: string;
+}) {
   const [error, setError] = useState(initialError);
   const [busy, setBusy] = useState(false);
   return (
@@ -19,7 +28,12 @@ export function SignInForm({ callbackUrl, sso, initialError }: { callbackUrl: st
           const data = new FormData(e.currentTarget);
           setBusy(true);
           setError(undefined);
-          const res = await signIn("credentials", { email: String(data.get("email") ?? ""), password: String(data.get("password") ?? ""), redirect: false, callbackUrl });
+          const res = await signIn("credentials", {
+            email: formText(data, "email"),
+            password: formText(data, "password"),
+            redirect: false,
+            callbackUrl,
+          });
           setBusy(false);
           if (!res || res.error) {
             setError("Wrong email or password, or the account cannot sign in.");

@@ -4,7 +4,8 @@
 import { RULES } from "@/lib/auth/permissions.ts";
 import { createApiToken, revokeApiToken, tokenOwner } from "@/lib/auth/tokens.ts";
 import { AppError, toAppError } from "@/lib/errors.ts";
-import { actionCaller, field, runAction } from "@/lib/http/page-context.ts";
+import { actionCaller, runAction } from "@/lib/http/page-context.ts";
+import { field } from "@/lib/http/form-field.ts";
 import { authorize } from "@/lib/http/authorize.ts";
 import { SCOPES, type TokenScope } from "@/lib/auth/principal.ts";
 
@@ -19,7 +20,13 @@ export async function revokeTokenAction(form: FormData) {
   });
 }
 
-export type CreateTokenState = { token?: string; name?: string; scope?: string; expiresAt?: string | null; error?: string } | null;
+export type CreateTokenState = {
+  token?: string;
+  name?: string;
+  scope?: string;
+  expiresAt?: string | null;
+  error?: string;
+} | null;
 
 /**
  * Creates a token for the signed-in user. It returns the secret to the form (useActionState) instead
@@ -29,7 +36,8 @@ export async function createTokenAction(_prev: CreateTokenState, form: FormData)
   try {
     const ctx = await actionCaller("/tokens");
     const scope = field(form, "scope") as TokenScope;
-    if (!SCOPES.includes(scope)) throw new AppError("unprocessable_entity", `scope must be one of ${SCOPES.join(", ")}`);
+    if (!SCOPES.includes(scope))
+      throw new AppError("unprocessable_entity", `scope must be one of ${SCOPES.join(", ")}`);
     const p = await authorize({ ...ctx, channel: "action", method: "POST" }, RULES.createToken(scope), scope);
     const days = field(form, "expiresInDays");
     const expiresInDays = days === "" || days === "never" ? undefined : Number(days);

@@ -21,7 +21,8 @@ export default async function TokensPage({ searchParams }: { searchParams: Searc
     <>
       <h1>API tokens</h1>
       <p className="lede">
-        Tokens authenticate the CLI (<code>HUBKEEP_TOKEN</code>), scripts and hub clients. A token is shown once, stored only as a hash, and never above your role ({me.role}).
+        Tokens authenticate the CLI (<code>HUBKEEP_TOKEN</code>), scripts and hub clients. A token is shown once, stored
+        only as a hash, and never above your role ({me.role}).
       </p>
       <Flash notice={param(sp, "notice")} error={param(sp, "error")} />
       <CreateTokenForm scopes={[...scopes]} publicUrl={getEnv().publicUrl} />

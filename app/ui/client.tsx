@@ -40,7 +40,9 @@ export function SelectAll({ form, name }: { form: string; name: string }) {
       <input
         type="checkbox"
         onChange={(e) => {
-          const boxes = document.querySelectorAll<HTMLInputElement>(`input[type=checkbox][form="${form}"][name="${name}"]`);
+          const boxes = document.querySelectorAll<HTMLInputElement>(
+            `input[type=checkbox][form="${form}"][name="${name}"]`,
+          );
           boxes.forEach((b) => (b.checked = e.currentTarget.checked));
         }}
       />{" "}

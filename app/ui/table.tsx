@@ -29,7 +29,17 @@ export type DataTableProps<Row> = {
   empty?: ReactNode;
 };
 
-export function DataTable<Row>({ columns, rows, rowKey, rowClassName, className, caption, hideCaption, frame = "card", empty }: DataTableProps<Row>) {
+export function DataTable<Row>({
+  columns,
+  rows,
+  rowKey,
+  rowClassName,
+  className,
+  caption,
+  hideCaption,
+  frame = "card",
+  empty,
+}: DataTableProps<Row>) {
   if (empty !== undefined && rows.length === 0) return <>{empty}</>;
   const table = (
     <table className={className}>

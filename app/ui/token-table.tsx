@@ -33,7 +33,10 @@ export function TokenTable({ tokens, showOwner, returnTo }: { tokens: Token[]; s
           <form action={revokeTokenAction}>
             <input type="hidden" name="id" value={t.id} />
             <input type="hidden" name="returnTo" value={returnTo} />
-            <button className="btn btn-small btn-danger" aria-label={`Revoke ${t.name}${showOwner ? ` of ${t.owner}` : ""}`}>
+            <button
+              className="btn btn-small btn-danger"
+              aria-label={`Revoke ${t.name}${showOwner ? ` of ${t.owner}` : ""}`}
+            >
               Revoke
             </button>
           </form>

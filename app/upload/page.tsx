@@ -19,13 +19,18 @@ export default async function UploadPage() {
     <>
       <h1>Upload a model</h1>
       <p className="lede">
-        Export a SavedModel (or a TF.js model), pack it with <code>tar -czf model.tar.gz -C export_dir .</code>, and upload it here or with{" "}
-        <code>hubkeep push &lt;handle&gt; &lt;version&gt; model.tar.gz</code>. It is validated in the sandbox and then waits for an admin&apos;s approval.
+        Export a SavedModel (or a TF.js model), pack it with <code>tar -czf model.tar.gz -C export_dir .</code>, and
+        upload it here or with <code>hubkeep push &lt;handle&gt; &lt;version&gt; model.tar.gz</code>. It is validated in
+        the sandbox and then waits for an admin&apos;s approval.
       </p>
       {!canAdminister(p) && namespaces.length === 0 ? (
         <Forbidden message="You have no namespace to upload into yet: ask an admin to assign you one (for example internal/your-team/*)." />
       ) : (
-        <UploadForm suggestion={suggestion} namespaces={canAdminister(p) ? ["anywhere (admin)"] : namespaces} maxBytes={formatBytes(getEnv().maxUploadBytes)} />
+        <UploadForm
+          suggestion={suggestion}
+          namespaces={canAdminister(p) ? ["anywhere (admin)"] : namespaces}
+          maxBytes={formatBytes(getEnv().maxUploadBytes)}
+        />
       )}
     </>
   );

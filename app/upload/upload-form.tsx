@@ -3,6 +3,7 @@
 // not), then the validation result as it arrives (polling the version document).
 import { isSettled } from "@/lib/models/version-status.ts";
 import { useEffect, useRef, useState } from "react";
+import { formText } from "@/lib/http/form-field.ts";
 
 type VersionDoc = {
   handle: string;
@@ -10,16 +11,35 @@ type VersionDoc = {
   format: string;
   status: string;
   digest: string;
-  validation: { status: string; level: string | null; runtime: string | null; error?: string; findings: Array<{ message?: string }> } | null;
+  validation: {
+    status: string;
+    level: string | null;
+    runtime: string | null;
+    error?: string;
+    findings: Array<{ message?: string }>;
+  } | null;
   benchmark: { batches: Array<{ batch: number; p50Ms: number; p95Ms: number }> } | null;
 };
 
 function human(n: number): string {
-  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : n < 1073741824 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1073741824).toFixed(2)} GiB`;
+  return n < 1024
+    ? `${n} B`
+    : n < 1048576
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : n < 1073741824
+        ? `${(n / 1048576).toFixed(1)} MiB`
+        : `${(n / 1073741824).toFixed(2)} GiB`;
 }
 
-
-export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: string; namespaces: string[]; maxBytes: string }) {
+export function UploadForm({
+  suggestion,
+  namespaces,
+  maxBytes,
+}: {
+  suggestion: string;
+  namespaces: string[];
+  maxBytes: string;
+}) {
   const [file, setFile] = useState<File | null>(null);
   const [dragging, setDragging] = useState(false);
   const [sent, setSent] = useState<{ loaded: number; total: number } | null>(null);
@@ -30,24 +50,31 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
 
   useEffect(() => {
     if (!doc || isSettled(doc.status)) return;
-    const t = setTimeout(async () => {
+    const poll = async () => {
       const r = await fetch(`/api/v1/models/${doc.handle}/versions/${doc.version}`, { cache: "no-store" });
       if (r.ok) setDoc(await r.json());
-    }, 700);
+    };
+    const t = setTimeout(() => void poll().catch(() => {}), 700);
     return () => clearTimeout(t);
   }, [doc]);
 
   const submit = (e: React.FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
-    const handle = String(form.get("handle") ?? "").trim().replace(/^\/+|\/+$/g, "").toLowerCase();
-    const version = String(form.get("version") ?? "").trim();
+    const handle = formText(form, "handle")
+      .trim()
+      .replace(/^\/+|\/+$/g, "")
+      .toLowerCase();
+    const version = formText(form, "version").trim();
     if (!file) return setError("Choose a file first.");
     setError(null);
     setDoc(null);
     setBusy(true);
     const xhr = new XMLHttpRequest();
-    xhr.open("PUT", `/api/v1/models/${handle.split("/").map(encodeURIComponent).join("/")}/versions/${encodeURIComponent(version)}`);
+    xhr.open(
+      "PUT",
+      `/api/v1/models/${handle.split("/").map(encodeURIComponent).join("/")}/versions/${encodeURIComponent(version)}`,
+    );
     xhr.setRequestHeader("content-type", "application/octet-stream");
     xhr.upload.onprogress = (ev) => setSent({ loaded: ev.loaded, total: ev.lengthComputable ? ev.total : file.size });
     xhr.onerror = () => {
@@ -76,7 +103,13 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
         <div className="row-form tight">
           <label className="grow">
             Handle
-            <input name="handle" required defaultValue={suggestion} placeholder="internal/team/model-name" pattern="[A-Za-z0-9._\-]+(/[A-Za-z0-9._\-]+)+" />
+            <input
+              name="handle"
+              required
+              defaultValue={suggestion}
+              placeholder="internal/team/model-name"
+              pattern="[A-Za-z0-9._\-]+(/[A-Za-z0-9._\-]+)+"
+            />
           </label>
           <label>
             Version
@@ -111,7 +144,15 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
           ) : (
             <span>Drop a .tar.gz or .tflite here, or click to choose</span>
           )}
-          <input ref={input} type="file" name="file" accept=".gz,.tgz,.tar,.tflite,application/gzip" hidden onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} data-testid="file-input" />
+          <input
+            ref={input}
+            type="file"
+            name="file"
+            accept=".gz,.tgz,.tar,.tflite,application/gzip"
+            hidden
+            onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
+            data-testid="file-input"
+          />
         </div>
         {sent && (
           <div>
@@ -138,7 +179,8 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
             </a>
           </h2>
           <p>
-            {doc.format} · <code>{doc.digest.slice(0, 19)}…</code> · status <strong data-testid="upload-status">{doc.status}</strong>
+            {doc.format} · <code>{doc.digest.slice(0, 19)}…</code> · status{" "}
+            <strong data-testid="upload-status">{doc.status}</strong>
           </p>
           {!isSettled(doc.status) && <p className="meta">Validating in the sandbox…</p>}
           {doc.validation && isSettled(doc.status) && (
@@ -146,7 +188,8 @@ export function UploadForm({ suggestion, namespaces, maxBytes }: { suggestion: s
               Validation {doc.validation.status}, level {doc.validation.level ?? "—"}
               {doc.validation.runtime ? ` (${doc.validation.runtime})` : ""}
               {doc.validation.error ? `: ${doc.validation.error}` : ""}
-              {doc.benchmark?.batches[0] ? ` · p50 ${doc.benchmark.batches[0].p50Ms.toFixed(2)} ms` : ""}. {doc.status === "validated" ? "It now waits for an admin's approval." : ""}
+              {doc.benchmark?.batches[0] ? ` · p50 ${doc.benchmark.batches[0].p50Ms.toFixed(2)} ms` : ""}.{" "}
+              {doc.status === "validated" ? "It now waits for an admin's approval." : ""}
             </p>
           )}
           {doc.validation?.findings?.length ? (

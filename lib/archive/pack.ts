@@ -1,7 +1,7 @@
 // Deterministic tar.gz: the same files always give the same bytes (sorted names, zero mtimes and
 // owners, fixed modes, fixed gzip level), so an archive Hubkeep builds (e.g. for a TF.js model) has
 // a stable digest. Streams: each file is read only when its turn comes.
-import { Readable } from "node:stream";
+import { type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import tar from "tar-stream";
@@ -19,7 +19,11 @@ export function packTarGz(entries: PackEntry[]): Readable {
   const header = { mtime: new Date(0), uid: 0, gid: 0, uname: "", gname: "" };
   (async () => {
     for (const d of [...dirs].sort()) {
-      await new Promise<void>((resolve, reject) => pack.entry({ ...header, name: `${d}/`, type: "directory", mode: 0o755 }, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        pack.entry({ ...header, name: `${d}/`, type: "directory", mode: 0o755 }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
     }
     for (const e of sorted) {
       const src = await e.open();

@@ -17,7 +17,13 @@ import tar from "tar-stream";
 import { AppError } from "../errors.ts";
 import { getEnv } from "../env.ts";
 
-export type ArchiveLimits = { maxEntries?: number; maxDepth?: number; maxTotalBytes?: number; maxRatio?: number; ratioAllowanceBytes?: number };
+export type ArchiveLimits = {
+  maxEntries?: number;
+  maxDepth?: number;
+  maxTotalBytes?: number;
+  maxRatio?: number;
+  ratioAllowanceBytes?: number;
+};
 
 /** Real models have tens to a few thousand files and compress a few to one; these are generous. */
 export const DEFAULT_LIMITS: Required<ArchiveLimits> = {
@@ -39,7 +45,19 @@ export function configuredLimits(): Required<ArchiveLimits> {
 export class ArchiveError extends AppError {
   constructor(
     message: string,
-    readonly reason: "entry_type" | "mode" | "path" | "collision" | "entries" | "depth" | "size" | "ratio" | "corrupt" | "not_archive" | "empty" | "aborted",
+    readonly reason:
+      | "entry_type"
+      | "mode"
+      | "path"
+      | "collision"
+      | "entries"
+      | "depth"
+      | "size"
+      | "ratio"
+      | "corrupt"
+      | "not_archive"
+      | "empty"
+      | "aborted",
   ) {
     super("unprocessable_entity", message);
     this.name = "ArchiveError";
@@ -57,7 +75,8 @@ const TYPE_NAMES: Record<string, string> = {
 
 /** Normalises an entry name to a relative path, or throws naming what is wrong with it. */
 export function normaliseEntryName(name: string): string {
-  if (name.includes("\0")) throw new ArchiveError(`archive entry ${JSON.stringify(name)} has a NUL byte in its name`, "path");
+  if (name.includes("\0"))
+    throw new ArchiveError(`archive entry ${JSON.stringify(name)} has a NUL byte in its name`, "path");
   let p = name.replace(/\\/g, "/");
   if (p.startsWith("/")) throw new ArchiveError(`archive entry '${name}' has an absolute path`, "path");
   if (/^[a-zA-Z]:/.test(p)) throw new ArchiveError(`archive entry '${name}' has a drive-letter path`, "path");
@@ -87,14 +106,17 @@ export async function readArchive(
   // Refusing early must still release the source (a file descriptor, a socket).
   const release = () => void Promise.resolve(iterator.return?.()).catch(() => {});
   const first = await iterator.next();
-  if (first.done || (first.value as Buffer).length === 0) {
+  if (first.done || first.value.length === 0) {
     release();
     throw new ArchiveError("the archive is empty", "empty");
   }
-  const head = Buffer.from(first.value as Buffer);
+  const head = Buffer.from(first.value);
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   if (!gzip && !(head.length >= 262 && head.subarray(257, 262).toString("latin1") === "ustar")) {
-    const shown = head.subarray(0, 48).toString("utf8").replace(/[^\x20-\x7e]/g, ".");
+    const shown = head
+      .subarray(0, 48)
+      .toString("utf8")
+      .replace(/[^\x20-\x7e]/g, ".");
     release();
     throw new ArchiveError(`not a tar or tar.gz archive (it starts with "${shown}")`, "not_archive");
   }
@@ -105,8 +127,8 @@ export async function readArchive(
     for (;;) {
       const n = await iterator.next();
       if (n.done) return;
-      compressedBytes += (n.value as Buffer).length;
-      yield n.value as Buffer;
+      compressedBytes += n.value.length;
+      yield n.value;
     }
   }
   const input = ReadableStream.from(raw());
@@ -140,22 +162,42 @@ export async function readArchive(
       stream.on("error", () => {});
       inFlight = (async () => {
         entries++;
-        if (entries > limits.maxEntries) throw new ArchiveError(`the archive has more than ${limits.maxEntries} entries (limit HUBKEEP_ARCHIVE_MAX_ENTRIES)`, "entries");
+        if (entries > limits.maxEntries)
+          throw new ArchiveError(
+            `the archive has more than ${limits.maxEntries} entries (limit HUBKEEP_ARCHIVE_MAX_ENTRIES)`,
+            "entries",
+          );
         const path = normaliseEntryName(header.name);
         const type = header.type ?? "file";
         if (type !== "file" && type !== "directory") {
-          throw new ArchiveError(`archive entry '${header.name}' is ${TYPE_NAMES[type] ?? `of type ${type}: only files and directories are allowed`}`, "entry_type");
+          throw new ArchiveError(
+            `archive entry '${header.name}' is ${TYPE_NAMES[type] ?? `of type ${type}: only files and directories are allowed`}`,
+            "entry_type",
+          );
         }
         // setuid and setgid anywhere, and sticky on a file, are refused. A sticky directory is not:
         // tfhub.dev's own archives carry it (half_plus_two v1: `assets/` and `variables/` are 01755),
         // and Hubkeep never applies an archive's modes (it extracts 0700/0600).
         const special = (header.mode ?? 0) & (type === "directory" ? 0o6000 : 0o7000);
         if (special) {
-          const bits = [special & 0o4000 ? "setuid" : "", special & 0o2000 ? "setgid" : "", special & 0o1000 ? "sticky" : ""].filter(Boolean).join(", ");
-          throw new ArchiveError(`archive entry '${header.name}' has mode 0${((header.mode ?? 0) & 0o7777).toString(8)} (${bits}): special permission bits are not allowed`, "mode");
+          const bits = [
+            special & 0o4000 ? "setuid" : "",
+            special & 0o2000 ? "setgid" : "",
+            special & 0o1000 ? "sticky" : "",
+          ]
+            .filter(Boolean)
+            .join(", ");
+          throw new ArchiveError(
+            `archive entry '${header.name}' has mode 0${((header.mode ?? 0) & 0o7777).toString(8)} (${bits}): special permission bits are not allowed`,
+            "mode",
+          );
         }
         const depth = path === "" ? 0 : path.split("/").length;
-        if (depth > limits.maxDepth) throw new ArchiveError(`archive entry '${header.name}' is nested ${depth} levels deep (limit ${limits.maxDepth})`, "depth");
+        if (depth > limits.maxDepth)
+          throw new ArchiveError(
+            `archive entry '${header.name}' is nested ${depth} levels deep (limit ${limits.maxDepth})`,
+            "depth",
+          );
         if (type === "directory") {
           stream.resume();
           if (path) await opts.onDirectory?.(path);
@@ -166,13 +208,19 @@ export async function readArchive(
         const clash = seen.get(key);
         if (clash !== undefined) {
           throw new ArchiveError(
-            clash === path ? `archive entry '${path}' appears twice` : `archive entries '${clash}' and '${path}' collide (same name after Unicode normalisation or case folding)`,
+            clash === path
+              ? `archive entry '${path}' appears twice`
+              : `archive entries '${clash}' and '${path}' collide (same name after Unicode normalisation or case folding)`,
             "collision",
           );
         }
         seen.set(key, path);
         totalBytes += header.size ?? 0;
-        if (totalBytes > limits.maxTotalBytes) throw new ArchiveError(`the archive expands to more than ${limits.maxTotalBytes} bytes (entry '${path}' declares ${header.size} bytes)`, "size");
+        if (totalBytes > limits.maxTotalBytes)
+          throw new ArchiveError(
+            `the archive expands to more than ${limits.maxTotalBytes} bytes (entry '${path}' declares ${header.size} bytes)`,
+            "size",
+          );
         files++;
         // Consumers get a Node stream: tar-stream's own entry streams, destroyed before a consumer
         // attached (an archive failing while the consumer was still creating its folder), would
@@ -180,7 +228,8 @@ export async function readArchive(
         const entry = new PassThrough();
         stream.on("error", (e: Error) => entry.destroy(e));
         stream.on("close", () => {
-          if (!entry.writableEnded) entry.destroy(new ArchiveError(`the archive ended inside entry '${path}'`, "corrupt"));
+          if (!entry.writableEnded)
+            entry.destroy(new ArchiveError(`the archive ended inside entry '${path}'`, "corrupt"));
         });
         stream.pipe(entry);
         try {
@@ -205,7 +254,14 @@ export async function readArchive(
   // A job past its time budget (or a worker stopping) aborts the read.
   const onAbort = () => {
     const why = opts.signal?.reason;
-    extract.destroy(why instanceof AppError ? why : new ArchiveError(`reading the archive was stopped: ${why instanceof Error ? why.message : "aborted"}`, "aborted"));
+    extract.destroy(
+      why instanceof AppError
+        ? why
+        : new ArchiveError(
+            `reading the archive was stopped: ${why instanceof Error ? why.message : "aborted"}`,
+            "aborted",
+          ),
+    );
     decoded.destroy();
   };
   if (opts.signal?.aborted) onAbort();
@@ -230,7 +286,8 @@ export async function readArchive(
     // Once the outcome is decided, a late gunzip error must not become an error on the tar side:
     // it would reach an entry stream nobody listens to any more.
     if (settled) extract.destroy();
-    else if (!extract.destroyed) extract.destroy(new ArchiveError(`the archive is corrupt or truncated: ${err.message}`, "corrupt"));
+    else if (!extract.destroyed)
+      extract.destroy(new ArchiveError(`the archive is corrupt or truncated: ${err.message}`, "corrupt"));
   });
   decoded.pipe(extract);
   try {

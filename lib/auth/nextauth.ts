@@ -13,7 +13,8 @@ import { peerIp } from "../http/authenticate.ts";
 export const OIDC_PROVIDER_ID = "oidc";
 
 // A CommonJS module: bundlers hand over its default export, plain Node ESM the exports object.
-const CredentialsProvider = ((CredentialsModule as unknown as { default?: typeof CredentialsModule }).default ?? CredentialsModule) as typeof CredentialsModule;
+const CredentialsProvider =
+  (CredentialsModule as unknown as { default?: typeof CredentialsModule }).default ?? CredentialsModule;
 
 type HeaderBag = Record<string, string | string[] | undefined> | undefined;
 
@@ -46,7 +47,11 @@ export function authOptions(): AuthOptions {
       name: "Email and password",
       credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
       async authorize(credentials, req) {
-        const user = await verifyCredentials({ email: credentials?.email, password: credentials?.password, ip: ipFrom(req?.headers as HeaderBag) });
+        const user = await verifyCredentials({
+          email: credentials?.email,
+          password: credentials?.password,
+          ip: ipFrom(req?.headers as HeaderBag),
+        });
         return user ? { id: user.id, email: user.email, name: user.name } : null;
       },
     }),
@@ -67,7 +72,12 @@ export function authOptions(): AuthOptions {
         return {
           id: String(profile.sub),
           email: typeof profile.email === "string" ? profile.email : null,
-          name: typeof profile.name === "string" ? profile.name : typeof profile.preferred_username === "string" ? profile.preferred_username : null,
+          name:
+            typeof profile.name === "string"
+              ? profile.name
+              : typeof profile.preferred_username === "string"
+                ? profile.preferred_username
+                : null,
           emailVerified: profile.email_verified,
         } as never;
       },
@@ -118,7 +128,15 @@ export function authOptions(): AuthOptions {
         if (!user) return;
         const { recordAudit } = await import("../models/audit.ts");
         await recordAudit({
-          actor: { kind: "user", userId: user.id, email: user.email, role: user.role, scope: null, via: "session", namespaces: [] },
+          actor: {
+            kind: "user",
+            userId: user.id,
+            email: user.email,
+            role: user.role,
+            scope: null,
+            via: "session",
+            namespaces: [],
+          },
           action: "auth.signout",
           targetType: "user",
           target: user.email,

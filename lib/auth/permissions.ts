@@ -160,7 +160,11 @@ export type Rule<Q extends Principal = Principal> = {
   explain?: (p: Principal) => string | undefined;
 };
 
-function rule<Q extends Principal = UserPrincipal>(permission: Permission, allows: (p: Principal) => boolean, explain?: Rule<Q>["explain"]): Rule<Q> {
+function rule<Q extends Principal = UserPrincipal>(
+  permission: Permission,
+  allows: (p: Principal) => boolean,
+  explain?: Rule<Q>["explain"],
+): Rule<Q> {
   return { permission, allows: allows as (p: Principal) => p is Q, ...(explain ? { explain } : {}) };
 }
 
@@ -175,15 +179,28 @@ export const RULES = {
   /** Listing and creating one's own tokens. */
   tokens: rule("token", (p) => user(p) && effectiveLevel(p) >= 1),
   createToken: (scope: TokenScope) =>
-    rule("token", (p) => canCreateToken(p, scope), (p) => (p.kind === "user" ? `a ${scope} token is above what you hold now (${p.role} role${p.scope ? `, ${p.scope} scope` : ""})` : undefined)),
+    rule(
+      "token",
+      (p) => canCreateToken(p, scope),
+      (p) =>
+        p.kind === "user"
+          ? `a ${scope} token is above what you hold now (${p.role} role${p.scope ? `, ${p.scope} scope` : ""})`
+          : undefined,
+    ),
   manageToken: (ownerId: string | null) => rule("token", (p) => canManageToken(p, ownerId)),
   mirror: rule("mirror", (p) => user(p) && canRequestMirror(p)),
   publish: rule("publish", (p) => user(p) && canPublish(p)),
   publishTo: (handle: string) =>
-    rule("publish", (p) => user(p) && canPublishTo(p, handle), (p) =>
-      p.kind === "user" && canPublish(p) ? `${handle} is outside your namespaces (${p.namespaces.join(", ") || "none assigned: ask an admin"})` : undefined,
+    rule(
+      "publish",
+      (p) => user(p) && canPublishTo(p, handle),
+      (p) =>
+        p.kind === "user" && canPublish(p)
+          ? `${handle} is outside your namespaces (${p.namespaces.join(", ") || "none assigned: ask an admin"})`
+          : undefined,
     ),
-  editModel: (handle: string, source: "upstream" | "upload" | null) => rule(source === "upstream" ? "admin" : "publish", (p) => user(p) && canEditModel(p, handle, source)),
+  editModel: (handle: string, source: "upstream" | "upload" | null) =>
+    rule(source === "upstream" ? "admin" : "publish", (p) => user(p) && canEditModel(p, handle, source)),
   approve: rule("approve", (p) => user(p) && canApprove(p)),
   revalidate: rule("approve", (p) => user(p) && canRevalidate(p)),
   admin: rule("admin", (p) => user(p) && canAdminister(p)),

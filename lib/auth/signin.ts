@@ -15,13 +15,26 @@ const DUMMY_HASH = "$2b$12$27ZbZi8KoMjcFjKxyRbDuuS2QzrTjI5vxzygKqQ96Nwikn3lqOY/6
 export type SignedInUser = { id: string; email: string; name: string | null; role: Role };
 
 function principalOf(user: { id: string; email: string; role: Role }): UserPrincipal {
-  return { kind: "user", userId: user.id, email: user.email, role: user.role, scope: null, via: "session", namespaces: [] };
+  return {
+    kind: "user",
+    userId: user.id,
+    email: user.email,
+    role: user.role,
+    scope: null,
+    via: "session",
+    namespaces: [],
+  };
 }
 
 async function recentFailures(email: string): Promise<number> {
   const prisma = await db();
   return prisma.auditEvent.count({
-    where: { action: "auth.signin", outcome: "denied", target: email, at: { gte: new Date(Date.now() - SIGNIN_WINDOW_MS) } },
+    where: {
+      action: "auth.signin",
+      outcome: "denied",
+      target: email,
+      at: { gte: new Date(Date.now() - SIGNIN_WINDOW_MS) },
+    },
   });
 }
 
@@ -29,11 +42,23 @@ async function recentFailures(email: string): Promise<number> {
  * Local accounts: checks an email and password. Returns the user, or null for any failure (unknown
  * email, wrong password, no local password, disabled, too many recent failures).
  */
-export async function verifyCredentials(input: { email: unknown; password: unknown; ip: string | null }): Promise<SignedInUser | null> {
+export async function verifyCredentials(input: {
+  email: unknown;
+  password: unknown;
+  ip: string | null;
+}): Promise<SignedInUser | null> {
   const email = typeof input.email === "string" ? input.email.trim().toLowerCase().slice(0, 320) : "";
   const password = typeof input.password === "string" ? input.password : "";
   const deny = async (reason: string) => {
-    await recordAudit({ actor: null, action: "auth.signin", outcome: "denied", targetType: "user", target: email || "(none)", ip: input.ip, details: { provider: "credentials", reason } });
+    await recordAudit({
+      actor: null,
+      action: "auth.signin",
+      outcome: "denied",
+      targetType: "user",
+      target: email || "(none)",
+      ip: input.ip,
+      details: { provider: "credentials", reason },
+    });
     return null;
   };
   if (!email || !password) return deny("missing email or password");
@@ -47,7 +72,14 @@ export async function verifyCredentials(input: { email: unknown; password: unkno
   if (!ok) return deny("wrong password");
   if (user.disabledAt) return deny("account disabled");
   await prisma.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
-  await recordAudit({ actor: principalOf(user), action: "auth.signin", targetType: "user", target: email, ip: input.ip, details: { provider: "credentials" } });
+  await recordAudit({
+    actor: principalOf(user),
+    action: "auth.signin",
+    targetType: "user",
+    target: email,
+    ip: input.ip,
+    details: { provider: "credentials" },
+  });
   return { id: user.id, email: user.email, name: user.name, role: user.role };
 }
 
@@ -65,16 +97,27 @@ export async function resolveOidcUser(input: {
 }): Promise<SignedInUser | null> {
   const email = typeof input.email === "string" ? input.email.trim().toLowerCase() : "";
   const deny = async (reason: string) => {
-    await recordAudit({ actor: null, action: "auth.signin", outcome: "denied", targetType: "user", target: email || `(${input.provider}:${input.subject})`, ip: input.ip, details: { provider: input.provider, subject: input.subject, reason } });
+    await recordAudit({
+      actor: null,
+      action: "auth.signin",
+      outcome: "denied",
+      targetType: "user",
+      target: email || `(${input.provider}:${input.subject})`,
+      ip: input.ip,
+      details: { provider: input.provider, subject: input.subject, reason },
+    });
     return null;
   };
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) return deny("the identity provider sent no email address");
-  if (input.emailVerified === false || input.emailVerified === "false") return deny("the identity provider says the email is not verified");
+  if (input.emailVerified === false || input.emailVerified === "false")
+    return deny("the identity provider says the email is not verified");
   const prisma = await db();
   let user = await prisma.user.findUnique({ where: { email } });
   let created = false;
   if (!user) {
-    user = await prisma.user.create({ data: { email, role: "viewer", name: typeof input.name === "string" ? input.name.slice(0, 200) : null } });
+    user = await prisma.user.create({
+      data: { email, role: "viewer", name: typeof input.name === "string" ? input.name.slice(0, 200) : null },
+    });
     created = true;
   }
   if (user.disabledAt) return deny("account disabled");
@@ -87,8 +130,22 @@ export async function resolveOidcUser(input: {
   if (linked.userId !== user.id) return deny("this identity is linked to another account");
   await prisma.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
   if (created) {
-    await recordAudit({ actor: null, action: "user.create", targetType: "user", target: email, ip: input.ip, details: { role: "viewer", via: `first sign-in with ${input.provider}` } });
+    await recordAudit({
+      actor: null,
+      action: "user.create",
+      targetType: "user",
+      target: email,
+      ip: input.ip,
+      details: { role: "viewer", via: `first sign-in with ${input.provider}` },
+    });
   }
-  await recordAudit({ actor: principalOf(user), action: "auth.signin", targetType: "user", target: email, ip: input.ip, details: { provider: input.provider, subject: input.subject } });
+  await recordAudit({
+    actor: principalOf(user),
+    action: "auth.signin",
+    targetType: "user",
+    target: email,
+    ip: input.ip,
+    details: { provider: input.provider, subject: input.subject },
+  });
   return { id: user.id, email: user.email, name: user.name, role: user.role };
 }

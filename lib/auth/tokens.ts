@@ -35,14 +35,22 @@ export type CreateApiTokenInput = {
 };
 
 /** Creates a token and returns it once; only its hash is kept. */
-export async function createApiToken(input: CreateApiTokenInput): Promise<{ token: string; id: string; expiresAt: Date | null }> {
+export async function createApiToken(
+  input: CreateApiTokenInput,
+): Promise<{ token: string; id: string; expiresAt: Date | null }> {
   const prisma = await db();
   const email = input.email.trim().toLowerCase();
   let user = await prisma.user.findUnique({ where: { email } });
   if (!user) {
     if (!input.createUserIfMissing) throw new AppError("not_found", `no user ${email}`);
     user = await prisma.user.create({ data: { email, role: roleForScope(input.scope) } });
-    await recordAudit({ actor: input.actor, action: "user.create", targetType: "user", target: email, details: { role: user.role, via: "token create" } });
+    await recordAudit({
+      actor: input.actor,
+      action: "user.create",
+      targetType: "user",
+      target: email,
+      details: { role: user.role, via: "token create" },
+    });
   }
   if (user.disabledAt) throw new AppError("forbidden", `user ${email} is disabled`);
   if (!scopeAllowedForRole(input.scope, user.role)) {
@@ -63,17 +71,35 @@ export async function createApiToken(input: CreateApiTokenInput): Promise<{ toke
       expiresAt,
     },
   });
-  await recordAudit({ actor: input.actor, action: "token.create", targetType: "user", target: email, ip: input.ip, details: { tokenId: row.id, scope: input.scope, expiresAt } });
+  await recordAudit({
+    actor: input.actor,
+    action: "token.create",
+    targetType: "user",
+    target: email,
+    ip: input.ip,
+    details: { tokenId: row.id, scope: input.scope, expiresAt },
+  });
   return { token, id: row.id, expiresAt };
 }
 
 /** Revokes a token (idempotent). */
-export async function revokeApiToken(input: { tokenId: string; actor: Principal | null; ip?: string | null }): Promise<void> {
+export async function revokeApiToken(input: {
+  tokenId: string;
+  actor: Principal | null;
+  ip?: string | null;
+}): Promise<void> {
   const prisma = await db();
   const row = await prisma.apiToken.findUnique({ where: { id: input.tokenId }, include: { user: true } });
   if (!row) throw new AppError("not_found", `no token ${input.tokenId}`);
   if (!row.revokedAt) await prisma.apiToken.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
-  await recordAudit({ actor: input.actor, action: "token.revoke", targetType: "user", target: row.user.email, ip: input.ip, details: { tokenId: row.id, alreadyRevoked: row.revokedAt !== null } });
+  await recordAudit({
+    actor: input.actor,
+    action: "token.revoke",
+    targetType: "user",
+    target: row.user.email,
+    ip: input.ip,
+    details: { tokenId: row.id, alreadyRevoked: row.revokedAt !== null },
+  });
 }
 
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -85,7 +111,13 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export async function authenticateApiToken(token: string, ip?: string | null): Promise<UserPrincipal> {
   const prisma = await db();
   const fail = async (why: string, detail?: Record<string, unknown>) => {
-    await recordAudit({ actor: null, action: "auth.token", outcome: "denied", ip, details: { reason: why, prefix: token.slice(0, 10), ...detail } });
+    await recordAudit({
+      actor: null,
+      action: "auth.token",
+      outcome: "denied",
+      ip,
+      details: { reason: why, prefix: token.slice(0, 10), ...detail },
+    });
     return new AppError("unauthorized", "invalid or expired credentials");
   };
   if (!looksLikeApiToken(token)) throw await fail("malformed");
@@ -134,7 +166,11 @@ export async function listApiTokens(opts: { userId?: string }) {
     expiresAt: t.expiresAt,
     lastUsedAt: t.lastUsedAt,
     revokedAt: t.revokedAt,
-    state: t.revokedAt ? ("revoked" as const) : t.expiresAt && t.expiresAt.getTime() <= now ? ("expired" as const) : ("active" as const),
+    state: t.revokedAt
+      ? ("revoked" as const)
+      : t.expiresAt && t.expiresAt.getTime() <= now
+        ? ("expired" as const)
+        : ("active" as const),
   }));
 }
 

@@ -4,12 +4,20 @@ import { parseModelUrl } from "../upstream/handles.ts";
 
 export type ClientConfig = { url: string; token?: string };
 
-export async function call<T>(cfg: ClientConfig, method: string, path: string, body?: unknown): Promise<{ status: number; data: T }> {
+export async function call<T>(
+  cfg: ClientConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; data: T }> {
   let res: Response;
   try {
     res = await fetch(`${cfg.url}${path}`, {
       method,
-      headers: { ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      headers: {
+        ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -37,7 +45,15 @@ function bar(done: number, total: number | null, width = 30): string {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(f * 100).toFixed(0).padStart(3)}% ${mb(done)} / ${mb(total)}`;
 }
 
-type MirrorView = { id: string; handle: string; version: number; status: string; bytesDone: number; bytesTotal: number | null; error?: string };
+type MirrorView = {
+  id: string;
+  handle: string;
+  version: number;
+  status: string;
+  bytesDone: number;
+  bytesTotal: number | null;
+  error?: string;
+};
 
 function isUnversioned(url: string): boolean {
   try {
@@ -48,13 +64,19 @@ function isUnversioned(url: string): boolean {
 }
 
 /** `hubkeep mirror <url>`: requests a mirror and follows it to the end, with a progress bar on a TTY. */
-export async function mirrorCommand(cfg: ClientConfig, url: string, opts: { pollMs?: number; out?: NodeJS.WriteStream } = {}): Promise<number> {
+export async function mirrorCommand(
+  cfg: ClientConfig,
+  url: string,
+  opts: { pollMs?: number; out?: NodeJS.WriteStream } = {},
+): Promise<number> {
   const out = opts.out ?? process.stderr;
   const tty = Boolean(out.isTTY);
   let { data: m } = await call<MirrorView>(cfg, "POST", "/api/v1/mirrors", { url });
   // An unversioned URL means the upstream's latest: the server pinned it; say which.
   const pinned = isUnversioned(url);
-  out.write(`mirror ${m.id}: ${m.handle} version ${m.version}${pinned ? " (the upstream's latest, pinned)" : ""} (${m.status})\n`);
+  out.write(
+    `mirror ${m.id}: ${m.handle} version ${m.version}${pinned ? " (the upstream's latest, pinned)" : ""} (${m.status})\n`,
+  );
   let lastLine = "";
   while (m.status === "queued" || m.status === "fetching") {
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
@@ -69,7 +91,9 @@ export async function mirrorCommand(cfg: ClientConfig, url: string, opts: { poll
     out.write(`failed: ${m.error ?? "unknown error"}\n`);
     return 1;
   }
-  out.write(`stored: ${m.handle} version ${m.version} (${bar(m.bytesDone, m.bytesTotal)}); it is validated next, then waits for an admin's approval\n`);
+  out.write(
+    `stored: ${m.handle} version ${m.version} (${bar(m.bytesDone, m.bytesTotal)}); it is validated next, then waits for an admin's approval\n`,
+  );
   process.stdout.write(`${JSON.stringify(m)}\n`);
   return 0;
 }
@@ -79,7 +103,13 @@ export async function mirrorCommand(cfg: ClientConfig, url: string, opts: { poll
  * PUT /api/v1/models/{handle}/versions/{n} with a progress bar on a TTY, then prints the version
  * document (status `pending`: it is validated, then waits for an admin) as JSON on stdout.
  */
-export async function pushCommand(cfg: ClientConfig, handle: string, version: number, file: string, opts: { out?: NodeJS.WriteStream } = {}): Promise<number> {
+export async function pushCommand(
+  cfg: ClientConfig,
+  handle: string,
+  version: number,
+  file: string,
+  opts: { out?: NodeJS.WriteStream } = {},
+): Promise<number> {
   const fs = await import("node:fs");
   const { Readable } = await import("node:stream");
   const out = opts.out ?? process.stderr;
@@ -112,7 +142,11 @@ export async function pushCommand(cfg: ClientConfig, handle: string, version: nu
   try {
     res = await fetch(`${cfg.url}/api/v1/models/${h}/versions/${version}`, {
       method: "PUT",
-      headers: { ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}), "content-type": "application/octet-stream", "content-length": String(size) },
+      headers: {
+        ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}),
+        "content-type": "application/octet-stream",
+        "content-length": String(size),
+      },
       body: Readable.toWeb(source) as ReadableStream,
       duplex: "half",
     } as RequestInit);
@@ -131,7 +165,9 @@ export async function pushCommand(cfg: ClientConfig, handle: string, version: nu
     out.write(`push failed: ${res.status}: ${data.error?.message ?? text.slice(0, 200)}\n`);
     return 1;
   }
-  out.write(`${res.status === 201 ? "uploaded" : "already there (same bytes)"}: ${h} version ${version}, ${data.digest}; status ${data.status}: it is validated, then waits for an admin's approval\n`);
+  out.write(
+    `${res.status === 201 ? "uploaded" : "already there (same bytes)"}: ${h} version ${version}, ${data.digest}; status ${data.status}: it is validated, then waits for an admin's approval\n`,
+  );
   process.stdout.write(`${text}\n`);
   return 0;
 }

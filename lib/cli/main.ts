@@ -36,12 +36,12 @@ through the running server's socket when npm start holds it):
       (default 24 h). A dry run unless --apply is given (npm run gc -- --apply).
 `;
 
-
 class UsageError extends Error {}
 
 function need<T extends string>(value: string | undefined, name: string, allowed?: readonly T[]): T {
   if (!value) throw new UsageError(`--${name} is required`);
-  if (allowed && !allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  if (allowed && !allowed.includes(value as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
   return value as T;
 }
 
@@ -60,19 +60,38 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   try {
     if (cmd === "token" && sub === "create") {
-      const { values } = parseArgs({ args: rest, options: { email: { type: "string" }, scope: { type: "string" }, expires: { type: "string" }, name: { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          email: { type: "string" },
+          scope: { type: "string" },
+          expires: { type: "string" },
+          name: { type: "string" },
+        },
+      });
       const email = need(values.email, "email");
       const scope = need<TokenScope>(values.scope, "scope", SCOPES);
       const expires = values.expires === undefined ? undefined : Number(values.expires);
-      if (expires !== undefined && !(expires > 0)) throw new UsageError(`--expires must be a positive number of days, got "${values.expires}"`);
+      if (expires !== undefined && !(expires > 0))
+        throw new UsageError(`--expires must be a positive number of days, got "${values.expires}"`);
       const created = await withDatabase(() =>
-        createApiToken({ email, scope, expiresInDays: expires, name: values.name, createUserIfMissing: true, actor: CLI }),
+        createApiToken({
+          email,
+          scope,
+          expiresInDays: expires,
+          name: values.name,
+          createUserIfMissing: true,
+          actor: CLI,
+        }),
       );
       process.stdout.write(`${created.token}\n`);
       return 0;
     }
     if (cmd === "user" && sub === "create") {
-      const { values } = parseArgs({ args: rest, options: { email: { type: "string" }, role: { type: "string" }, password: { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { email: { type: "string" }, role: { type: "string" }, password: { type: "string" } },
+      });
       const email = need(values.email, "email");
       const role = need<Role>(values.role, "role", ROLES);
       const password = values.password ?? generatePassword();
@@ -84,49 +103,82 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === "mirror") {
       if (!sub || rest.length) throw new UsageError("usage: hubkeep mirror <url>");
       const env = getEnv();
-      if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an API token)");
+      if (!env.client.url)
+        throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an API token)");
       return mirrorCommand({ url: env.client.url, token: env.client.token }, sub);
     }
     if (cmd === "push") {
       const [handle, version, file, ...extra] = argv.slice(1);
-      if (!handle || !version || !file || extra.length || !/^[1-9][0-9]*$/.test(version)) throw new UsageError("usage: hubkeep push <handle> <version> <file>");
+      if (!handle || !version || !file || extra.length || !/^[1-9][0-9]*$/.test(version))
+        throw new UsageError("usage: hubkeep push <handle> <version> <file>");
       const env = getEnv();
-      if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to a publish API token)");
+      if (!env.client.url)
+        throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to a publish API token)");
       return pushCommand({ url: env.client.url, token: env.client.token }, handle, Number(version), file);
     }
     if (cmd === "approve" || cmd === "reject") {
-      const { values, positionals } = parseArgs({ args: argv.slice(1), allowPositionals: true, options: { note: { type: "string" }, override: { type: "string" }, reason: { type: "string" } } });
+      const { values, positionals } = parseArgs({
+        args: argv.slice(1),
+        allowPositionals: true,
+        options: { note: { type: "string" }, override: { type: "string" }, reason: { type: "string" } },
+      });
       const [handle, version, ...extra] = positionals;
-      if (!handle || !version || extra.length || !/^[1-9][0-9]*$/.test(version)) throw new UsageError(`usage: hubkeep ${cmd} <handle> <version>${cmd === "reject" ? " --reason <text>" : ""}`);
-      if (cmd === "reject" && !values.reason?.trim()) throw new UsageError("--reason is required: say why the version is rejected");
+      if (!handle || !version || extra.length || !/^[1-9][0-9]*$/.test(version))
+        throw new UsageError(`usage: hubkeep ${cmd} <handle> <version>${cmd === "reject" ? " --reason <text>" : ""}`);
+      if (cmd === "reject" && !values.reason?.trim())
+        throw new UsageError("--reason is required: say why the version is rejected");
       const env = getEnv();
-      if (!env.client.url) throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an admin API token)");
-      const body = cmd === "approve" ? { ...(values.note ? { note: values.note } : {}), ...(values.override ? { overrideReason: values.override } : {}) } : { reason: values.reason };
+      if (!env.client.url)
+        throw new UsageError("set HUBKEEP_URL to the server's base URL (and HUBKEEP_TOKEN to an admin API token)");
+      const body =
+        cmd === "approve"
+          ? {
+              ...(values.note ? { note: values.note } : {}),
+              ...(values.override ? { overrideReason: values.override } : {}),
+            }
+          : { reason: values.reason };
       const h = handle.replace(/^https?:\/\/[^/]+\//, "").replace(/^\/+|\/+$/g, "");
-      const { data } = await call<unknown>({ url: env.client.url, token: env.client.token }, "POST", `/api/v1/models/${h}/versions/${version}/${cmd}`, body);
+      const { data } = await call<unknown>(
+        { url: env.client.url, token: env.client.token },
+        "POST",
+        `/api/v1/models/${h}/versions/${version}/${cmd}`,
+        body,
+      );
       process.stdout.write(`${JSON.stringify(data)}\n`);
       return 0;
     }
     if (cmd === "gc") {
-      const { values } = parseArgs({ args: argv.slice(1), options: { apply: { type: "boolean" }, "grace-hours": { type: "string" }, json: { type: "boolean" } } });
+      const { values } = parseArgs({
+        args: argv.slice(1),
+        options: { apply: { type: "boolean" }, "grace-hours": { type: "string" }, json: { type: "boolean" } },
+      });
       const graceHours = values["grace-hours"] === undefined ? 24 : Number(values["grace-hours"]);
-      if (!(graceHours >= 0)) throw new UsageError(`--grace-hours must be a number of hours >= 0, got "${values["grace-hours"]}"`);
+      if (!(graceHours >= 0))
+        throw new UsageError(`--grace-hours must be a number of hours >= 0, got "${values["grace-hours"]}"`);
       const env = getEnv();
       const booted = await bootDatabase(env, { holder: "hubkeep gc", share: true });
       try {
-        const report = await collectGarbage({ apply: Boolean(values.apply), graceSeconds: graceHours * 3600, actor: CLI });
+        const report = await collectGarbage({
+          apply: Boolean(values.apply),
+          graceSeconds: graceHours * 3600,
+          actor: CLI,
+        });
         if (values.json) {
           process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         } else {
           const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-          const orphanBytes = report.orphanBlobs.reduce((a, b) => a + b.size, 0) + report.stagingLeftovers.reduce((a, b) => a + b.size, 0);
+          const orphanBytes =
+            report.orphanBlobs.reduce((a, b) => a + b.size, 0) +
+            report.stagingLeftovers.reduce((a, b) => a + b.size, 0);
           process.stdout.write(
             `${report.apply ? "deleted" : "would delete (dry run; pass --apply)"}: ${report.orphanBlobs.length} unreferenced blob(s), ` +
               `${report.orphanRows.length} unreferenced blob row(s), ${report.stagingLeftovers.length} staging leftover(s), ${mb(orphanBytes)}; ` +
               `${report.skippedYoung} younger than ${graceHours} h kept\n`,
           );
-          for (const b of report.orphanBlobs) process.stdout.write(`  blob    ${b.digest}  ${b.size} bytes  ${b.lastModified}\n`);
-          for (const st of report.stagingLeftovers) process.stdout.write(`  staging ${st.id}  ${st.size} bytes  ${st.lastModified}\n`);
+          for (const b of report.orphanBlobs)
+            process.stdout.write(`  blob    ${b.digest}  ${b.size} bytes  ${b.lastModified}\n`);
+          for (const st of report.stagingLeftovers)
+            process.stdout.write(`  staging ${st.id}  ${st.size} bytes  ${st.lastModified}\n`);
         }
       } finally {
         await booted.db.close();

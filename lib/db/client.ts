@@ -51,7 +51,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DbHandle>
   if (opts.databaseUrl) {
     const timeout = opts.connectTimeoutMs ?? 5000;
     // Our own pool, so that close() also ends connections the schema engine opened through it.
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, connectionTimeoutMillis: timeout, max: opts.poolSize ?? 10 });
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      connectionTimeoutMillis: timeout,
+      max: opts.poolSize ?? 10,
+    });
     pool.on("error", (err) => console.error(`hubkeep: idle database connection error: ${err.message}`));
     const adapterFactory = new PrismaPg(pool);
     const prisma = new PrismaClient({ adapter: adapterFactory });
@@ -126,10 +130,17 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
  * PostgreSQL advisory lock keys, one per start-up step that several processes may run at the same
  * moment (arbitrary constants, distinct from the schema engine's 72707369).
  */
-export const ADVISORY_LOCKS = { migrations: 1752525669, bootstrapAdmin: 1752525670, allowlistSeed: 1752525671 } as const;
+export const ADVISORY_LOCKS = {
+  migrations: 1752525669,
+  bootstrapAdmin: 1752525670,
+  allowlistSeed: 1752525671,
+} as const;
 
 /** Serialises a transaction with every other one taking the same key, until it commits or rolls back. */
-export async function lockTransaction(tx: { $executeRawUnsafe(sql: string): Promise<number> }, key: number): Promise<void> {
+export async function lockTransaction(
+  tx: { $executeRawUnsafe(sql: string): Promise<number> },
+  key: number,
+): Promise<void> {
   await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${Math.trunc(key)})`);
 }
 

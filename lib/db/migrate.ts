@@ -46,7 +46,9 @@ async function loadWasm(): Promise<EngineModule> {
         };
       }
     }
-    const { instance } = await WebAssembly.instantiate(bytes, { "./schema_engine_bg.js": imports as WebAssembly.ModuleImports });
+    const { instance } = await WebAssembly.instantiate(bytes, {
+      "./schema_engine_bg.js": imports as WebAssembly.ModuleImports,
+    });
     (bg as unknown as { __wbg_set_wasm(e: unknown): void }).__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start(): void }).__wbindgen_start();
     return bg;
@@ -55,7 +57,10 @@ async function loadWasm(): Promise<EngineModule> {
 }
 
 /** A schema engine bound to a database (for applying) or to none (for datamodel diffs). */
-async function createEngine(schema: string, adapterFactory?: SqlMigrationAwareDriverAdapterFactory): Promise<SchemaEngine> {
+async function createEngine(
+  schema: string,
+  adapterFactory?: SqlMigrationAwareDriverAdapterFactory,
+): Promise<SchemaEngine> {
   const bg = await loadWasm();
   const log = (msg: string) => {
     if (process.env.HUBKEEP_DEBUG_MIGRATE) process.stderr.write(`schema-engine: ${msg}\n`);
@@ -121,14 +126,20 @@ export function readMigrationList(dir = MIGRATIONS_DIR) {
     }));
   return {
     baseDir: dir,
-    lockfile: { path: "migration_lock.toml", content: fs.existsSync(lockPath) ? fs.readFileSync(lockPath, "utf8") : null },
+    lockfile: {
+      path: "migration_lock.toml",
+      content: fs.existsSync(lockPath) ? fs.readFileSync(lockPath, "utf8") : null,
+    },
     shadowDbInitScript: "",
     migrationDirectories,
   };
 }
 
 /** Applies pending migrations; returns the names applied (empty when up to date). */
-export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function applyMigrations(
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
   const engine = await createEngine(readSchema(), adapterFactory);
   try {
     const out = await engine.applyMigrations({ migrationsList: readMigrationList(dir), filters: noFilters });
@@ -148,13 +159,22 @@ export type MigrateOptions = {
 };
 
 /** The migrations in `dir` that the database has not finished, asked with one query (no engine). */
-async function unappliedMigrations(query: (sql: string) => Promise<{ migration_name: string }[]>, dir = MIGRATIONS_DIR): Promise<string[]> {
+async function unappliedMigrations(
+  query: (sql: string) => Promise<{ migration_name: string }[]>,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
   const wanted = readMigrationList(dir).migrationDirectories.map((d) => d.path);
   let rows: { migration_name: string }[];
   try {
-    rows = await query(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`);
+    rows = await query(
+      `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
   } catch (err) {
-    if ((err as { code?: string }).code === "42P01" || /_prisma_migrations.*does not exist/.test(String((err as Error).message))) return wanted;
+    if (
+      (err as { code?: string }).code === "42P01" ||
+      /_prisma_migrations.*does not exist/.test(String((err as Error).message))
+    )
+      return wanted;
     throw err;
   }
   const done = new Set(rows.map((r) => r.migration_name));
@@ -173,7 +193,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function migrateDatabase(handle: DbHandle, opts: MigrateOptions = {}): Promise<string[]> {
   if (handle.kind === "pglite") {
-    const pending = await unappliedMigrations((sql) => handle.pglite!.query<{ migration_name: string }>(sql).then((r) => r.rows));
+    const pending = await unappliedMigrations((sql) =>
+      handle.pglite!.query<{ migration_name: string }>(sql).then((r) => r.rows),
+    );
     return pending.length ? applyMigrations(handle.adapterFactory) : [];
   }
   const connectionString = handle.connectionString!;
@@ -200,7 +222,9 @@ export async function migrateDatabase(handle: DbHandle, opts: MigrateOptions = {
       await sleep(200);
     }
     try {
-      const pending = await unappliedMigrations((sql) => lock.query<{ migration_name: string }>(sql).then((r) => r.rows));
+      const pending = await unappliedMigrations((sql) =>
+        lock.query<{ migration_name: string }>(sql).then((r) => r.rows),
+      );
       if (pending.length === 0) return [];
       const pool = new pg.Pool({ connectionString, max: 1, application_name: "hubkeep-migrate" });
       pool.on("error", () => {});
@@ -227,7 +251,10 @@ export async function diffSchemas(from: string | null, to: string): Promise<stri
   const engine = await createEngine(to, new PrismaPGlite(scratch));
   try {
     const result = await engine.diff({
-      from: from === null ? { tag: "empty" } : { tag: "schemaDatamodel", files: [{ path: "schema.prisma", content: from }] },
+      from:
+        from === null
+          ? { tag: "empty" }
+          : { tag: "schemaDatamodel", files: [{ path: "schema.prisma", content: from }] },
       to: { tag: "schemaDatamodel", files: [{ path: "schema.prisma", content: to }] },
       script: true,
       exitCode: true,
@@ -255,7 +282,10 @@ export async function createMigration(name: string, opts: { dir?: string; now?: 
   fs.writeFileSync(path.join(target, "migration.sql"), sql);
   const lock = path.join(dir, "migration_lock.toml");
   if (!fs.existsSync(lock)) {
-    fs.writeFileSync(lock, '# Please do not edit this file manually\n# It should be added in your version-control system (e.g., Git)\nprovider = "postgresql"\n');
+    fs.writeFileSync(
+      lock,
+      '# Please do not edit this file manually\n# It should be added in your version-control system (e.g., Git)\nprovider = "postgresql"\n',
+    );
   }
   fs.writeFileSync(SNAPSHOT_PATH, current);
   return target;

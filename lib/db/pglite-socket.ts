@@ -63,7 +63,8 @@ export function lastReadyStatus(response: Uint8Array): string | null {
   let i = 0;
   while (i + 5 <= response.length) {
     const type = response[i]!;
-    const len = ((response[i + 1]! << 24) | (response[i + 2]! << 16) | (response[i + 3]! << 8) | response[i + 4]!) >>> 0;
+    const len =
+      ((response[i + 1]! << 24) | (response[i + 2]! << 16) | (response[i + 3]! << 8) | response[i + 4]!) >>> 0;
     if (type === 0x5a && len === 5 && i + 5 < response.length) status = String.fromCharCode(response[i + 5]!);
     i += 1 + len;
   }
@@ -120,7 +121,17 @@ export async function shareEmbeddedDatabase(
 
 /** What a real server reports after authentication, read from this database once. */
 async function startupParameters(db: PGlite): Promise<Buffer> {
-  const names = ["server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "integer_datetimes", "standard_conforming_strings", "is_superuser"];
+  const names = [
+    "server_version",
+    "server_encoding",
+    "client_encoding",
+    "DateStyle",
+    "IntervalStyle",
+    "TimeZone",
+    "integer_datetimes",
+    "standard_conforming_strings",
+    "is_superuser",
+  ];
   const parts: Buffer[] = [];
   for (const name of names) {
     const { rows } = await db.query<{ v: string }>(`SELECT current_setting($1) AS v`, [name]);
@@ -130,7 +141,13 @@ async function startupParameters(db: PGlite): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function serveConnection(db: LockingPGlite, socket: net.Socket, params: Buffer, idleMs: number, log: (msg: string) => void) {
+function serveConnection(
+  db: LockingPGlite,
+  socket: net.Socket,
+  params: Buffer,
+  idleMs: number,
+  log: (msg: string) => void,
+) {
   let buffer: Buffer = Buffer.alloc(0);
   let started = false;
   let batch: Buffer[] = [];
@@ -169,7 +186,9 @@ function serveConnection(db: LockingPGlite, socket: net.Socket, params: Buffer, 
     clearTimeout(idleTimer);
     if (!releaseTx) return;
     idleTimer = setTimeout(() => {
-      log(`embedded database: a local client was idle in a transaction for ${Math.round(idleMs / 1000)} s; rolled back and disconnected`);
+      log(
+        `embedded database: a local client was idle in a transaction for ${Math.round(idleMs / 1000)} s; rolled back and disconnected`,
+      );
       socket.destroy();
     }, idleMs);
     idleTimer.unref();

@@ -38,9 +38,7 @@ export type FormatEvidence = {
 };
 
 export type DetectedFormat =
-  | { format: "saved_model" | "tf1_hub"; text: boolean }
-  | { format: TfjsFormat }
-  | { format: "unknown" };
+  { format: "saved_model" | "tf1_hub"; text: boolean } | { format: TfjsFormat } | { format: "unknown" };
 
 /**
  * The format of a model from its files, for an upload, a mirror and validation alike: a

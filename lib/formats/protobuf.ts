@@ -54,7 +54,8 @@ export function* fields(buf: Buffer): Generator<Field> {
       case 2: {
         const [len, p2] = readVarint(buf, pos);
         pos = p2;
-        if (len > BigInt(buf.length - pos)) throw new ProtobufError(`field ${field} claims ${len} bytes at offset ${pos}, past the end`);
+        if (len > BigInt(buf.length - pos))
+          throw new ProtobufError(`field ${field} claims ${len} bytes at offset ${pos}, past the end`);
         const n = Number(len);
         yield { field, wire, value: buf.subarray(pos, pos + n) };
         pos += n;

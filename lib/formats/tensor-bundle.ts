@@ -19,8 +19,15 @@ export function maskCrc(c: number): number {
   return ((((c >>> 15) | (c << 17)) >>> 0) + MASK_DELTA) >>> 0;
 }
 
-
-export type BundleTensor = { name: string; dtype: string; shape: number[]; shard: number; offset: number; size: number; sliced: boolean };
+export type BundleTensor = {
+  name: string;
+  dtype: string;
+  shape: number[];
+  shard: number;
+  offset: number;
+  size: number;
+  sliced: boolean;
+};
 export type BundleInfo = { numShards: number; tensors: BundleTensor[]; parameterCount: number };
 
 function bad(msg: string): AppError {
@@ -51,11 +58,17 @@ function blockHandle(buf: Buffer, pos: number): [{ offset: number; size: number 
 
 /** Reads one block (checking its trailer CRC, decompressing Snappy) and returns its entries. */
 function readBlock(file: Buffer, h: { offset: number; size: number }, what: string): Array<[Buffer, Buffer]> {
-  if (h.offset + h.size + 5 > file.length) throw bad(`variables.index: ${what} block at ${h.offset} (+${h.size}) runs past the end of the file`);
+  if (h.offset + h.size + 5 > file.length)
+    throw bad(`variables.index: ${what} block at ${h.offset} (+${h.size}) runs past the end of the file`);
   const raw = file.subarray(h.offset, h.offset + h.size);
   const type = file[h.offset + h.size]!;
   const stored = file.readUInt32LE(h.offset + h.size + 1);
-  const actual = maskCrc(new Crc32c().update(raw).update(Buffer.from([type])).digest());
+  const actual = maskCrc(
+    new Crc32c()
+      .update(raw)
+      .update(Buffer.from([type]))
+      .digest(),
+  );
   if (stored !== actual) throw bad(`variables.index: ${what} block checksum mismatch (CRC32C)`);
   let block: Buffer;
   if (type === 0) block = raw;
@@ -78,7 +91,8 @@ function readBlock(file: Buffer, h: { offset: number; size: number }, what: stri
     [shared, pos] = varint(block, pos, "entry");
     [nonShared, pos] = varint(block, pos, "entry");
     [valueLen, pos] = varint(block, pos, "entry");
-    if (shared > prev.length || pos + nonShared + valueLen > end) throw bad(`variables.index: ${what} block has a corrupt entry`);
+    if (shared > prev.length || pos + nonShared + valueLen > end)
+      throw bad(`variables.index: ${what} block has a corrupt entry`);
     const key = Buffer.concat([prev.subarray(0, shared), block.subarray(pos, pos + nonShared)]);
     pos += nonShared;
     entries.push([key, block.subarray(pos, pos + valueLen)]);
@@ -88,7 +102,15 @@ function readBlock(file: Buffer, h: { offset: number; size: number }, what: stri
   return entries;
 }
 
-export type Entry = { dtype: number; shape: number[]; shard: number; offset: number; size: number; crc: number | null; sliced: boolean };
+export type Entry = {
+  dtype: number;
+  shape: number[];
+  shard: number;
+  offset: number;
+  size: number;
+  crc: number | null;
+  sliced: boolean;
+};
 
 function bundleEntry(value: Buffer, name: string): Entry {
   const e: Entry = { dtype: 0, shape: [], shard: 0, offset: 0, size: 0, crc: null, sliced: false };
@@ -96,7 +118,9 @@ function bundleEntry(value: Buffer, name: string): Entry {
     for (const f of fields(value)) {
       if (f.field === 1 && f.wire === 0) e.dtype = Number(f.value);
       else if (f.field === 2 && f.wire === 2) {
-        for (const d of fields(f.value)) if (d.field === 2 && d.wire === 2) for (const s of fields(d.value)) if (s.field === 1 && s.wire === 0) e.shape.push(Number(asInt64(s.value)));
+        for (const d of fields(f.value))
+          if (d.field === 2 && d.wire === 2)
+            for (const s of fields(d.value)) if (s.field === 1 && s.wire === 0) e.shape.push(Number(asInt64(s.value)));
       } else if (f.field === 3 && f.wire === 0) e.shard = Number(f.value);
       else if (f.field === 4 && f.wire === 0) e.offset = Number(f.value);
       else if (f.field === 5 && f.wire === 0) e.size = Number(f.value);
@@ -104,7 +128,8 @@ function bundleEntry(value: Buffer, name: string): Entry {
       else if (f.field === 7) e.sliced = true;
     }
   } catch (err) {
-    if (err instanceof ProtobufError) throw bad(`variables.index: entry for tensor ${name} is malformed: ${err.message}`);
+    if (err instanceof ProtobufError)
+      throw bad(`variables.index: entry for tensor ${name} is malformed: ${err.message}`);
     throw err;
   }
   return e;
@@ -178,7 +203,8 @@ export function openTensorBundle(prefix: string): OpenBundle {
   }
   if (numShards < 1 || numShards > 100_000) throw bad(`variables.index: header says ${numShards} shards`);
   const shards = new Map<number, Buffer>();
-  const shardPath = (i: number) => `${prefix}.data-${String(i).padStart(5, "0")}-of-${String(numShards).padStart(5, "0")}`;
+  const shardPath = (i: number) =>
+    `${prefix}.data-${String(i).padStart(5, "0")}-of-${String(numShards).padStart(5, "0")}`;
   const shardBytes = (i: number) => {
     if (!shards.has(i)) {
       const p2 = shardPath(i);
@@ -193,7 +219,10 @@ export function openTensorBundle(prefix: string): OpenBundle {
     if (e.sliced) throw bad(`tensor ${name} is stored as slices (a partitioned variable)`);
     if (e.shard >= numShards) throw bad(`variables.index: tensor ${name} is in shard ${e.shard} of ${numShards}`);
     const data = shardBytes(e.shard);
-    if (e.offset + e.size > data.length) throw bad(`${path.basename(shardPath(e.shard))}: tensor ${name} needs bytes ${e.offset}..${e.offset + e.size} but the shard has ${data.length} (truncated)`);
+    if (e.offset + e.size > data.length)
+      throw bad(
+        `${path.basename(shardPath(e.shard))}: tensor ${name} needs bytes ${e.offset}..${e.offset + e.size} but the shard has ${data.length} (truncated)`,
+      );
     return data.subarray(e.offset, e.offset + e.size);
   };
   return { numShards, entries, bytesOf, shardFile: (i) => path.basename(shardPath(i)) };
@@ -211,7 +240,10 @@ export function verifyTensorBundle(prefix: string): BundleInfo {
     if (!e.sliced) {
       const bytes = bundle.bytesOf(name);
       const per = DTYPE_BYTES[e.dtype];
-      if (per !== undefined && e.size !== elements * per) throw bad(`${shardFile}: tensor ${name} is ${e.size} bytes but ${dtypeName(e.dtype)} ${JSON.stringify(e.shape)} needs ${elements * per}`);
+      if (per !== undefined && e.size !== elements * per)
+        throw bad(
+          `${shardFile}: tensor ${name} is ${e.size} bytes but ${dtypeName(e.dtype)} ${JSON.stringify(e.shape)} needs ${elements * per}`,
+        );
       if (e.crc !== null) {
         const actual = e.dtype === 7 ? stringTensorCrc(bytes, elements) : crc32c(bytes);
         if (actual === null) throw bad(`${shardFile}: tensor ${name} has a malformed string layout`);
@@ -219,7 +251,15 @@ export function verifyTensorBundle(prefix: string): BundleInfo {
       }
       if (e.dtype !== 7) parameterCount += elements;
     }
-    tensors.push({ name, dtype: dtypeName(e.dtype), shape: e.shape, shard: e.shard, offset: e.offset, size: e.size, sliced: e.sliced });
+    tensors.push({
+      name,
+      dtype: dtypeName(e.dtype),
+      shape: e.shape,
+      shard: e.shard,
+      offset: e.offset,
+      size: e.size,
+      sliced: e.sliced,
+    });
   }
   return { numShards, tensors, parameterCount };
 }

@@ -15,7 +15,8 @@ export function inspectTflite(buf: Buffer): TfliteInfo {
   if (vtable < 0 || vtable + 4 > buf.length) throw bad(`vtable offset ${vtable} is outside the file`);
   const vtableSize = buf.readUInt16LE(vtable);
   const tableSize = buf.readUInt16LE(vtable + 2);
-  if (vtableSize < 4 || vtable + vtableSize > buf.length || root + tableSize > buf.length) throw bad("vtable or root table runs past the end of the file");
+  if (vtableSize < 4 || vtable + vtableSize > buf.length || root + tableSize > buf.length)
+    throw bad("vtable or root table runs past the end of the file");
   let schemaVersion: number | null = null;
   if (vtableSize >= 6) {
     const off = buf.readUInt16LE(vtable + 4);

@@ -29,15 +29,31 @@ export type DeclaredRule<Q extends Principal> = Rule<Q> | (() => Rule<Q>);
  * Wraps a route handler: authenticates, refuses cross-site posts, enforces `rule` (null: a public
  * route), runs, and turns any thrown error into the contract's JSON.
  */
-export function apiRoute<P = Record<string, never>, Q extends Principal = Principal>(rule: DeclaredRule<Q> | null, handler: (ctx: ApiContext<P, Q>) => Promise<Response>) {
+export function apiRoute<P = Record<string, never>, Q extends Principal = Principal>(
+  rule: DeclaredRule<Q> | null,
+  handler: (ctx: ApiContext<P, Q>) => Promise<Response>,
+) {
   return async (req: Request, route: RouteContext<P>): Promise<Response> => {
     try {
       const principal = await authenticateRequest(req);
-      const caller: Caller = { principal, ip: clientIp(req), channel: "api", method: req.method, path: new URL(req.url).pathname };
+      const caller: Caller = {
+        principal,
+        ip: clientIp(req),
+        channel: "api",
+        method: req.method,
+        path: new URL(req.url).pathname,
+      };
       await refuseCrossSite(req, caller);
-      const allowed = rule === null ? (principal as Q) : await authorize(caller, typeof rule === "function" ? rule() : rule);
-      const params = route?.params ? await route.params : ({} as P);
-      return await handler({ req, params, principal: allowed, ip: caller.ip, authorize: (r, target) => authorize(caller, r, target) });
+      const allowed =
+        rule === null ? (principal as Q) : await authorize(caller, typeof rule === "function" ? rule() : rule);
+      const params = route?.params !== undefined ? await route.params : ({} as P);
+      return await handler({
+        req,
+        params,
+        principal: allowed,
+        ip: caller.ip,
+        authorize: (r, target) => authorize(caller, r, target),
+      });
     } catch (err) {
       return toErrorResponse(err);
     }
@@ -53,7 +69,10 @@ async function refuseCrossSite(req: Request, caller: Caller): Promise<void> {
   if (p.kind !== "user" || p.via !== "session" || !isMutating(req.method)) return;
   const reason = crossSiteRefusal(req.headers, getEnv().publicUrl);
   if (!reason) return;
-  throw await csrfRefusal(caller, reason, { origin: req.headers.get("origin"), secFetchSite: req.headers.get("sec-fetch-site") });
+  throw await csrfRefusal(caller, reason, {
+    origin: req.headers.get("origin"),
+    secFetchSite: req.headers.get("sec-fetch-site"),
+  });
 }
 
 /** Parses a JSON body: 400 if it is not JSON, 422 if it does not match the schema. */

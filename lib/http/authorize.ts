@@ -49,15 +49,32 @@ export function concealUnless(allowed: boolean, message: string): void {
 
 /** Audits the denial of `rule` to `caller` and returns the error to throw or show. */
 export async function refusal(caller: Caller, rule: Rule<Principal>, target?: string): Promise<AppError> {
-  await recordAudit({ actor: caller.principal, action: `denied.${rule.permission}`, outcome: "denied", ip: caller.ip, target, details: requestDetails(caller) });
+  await recordAudit({
+    actor: caller.principal,
+    action: `denied.${rule.permission}`,
+    outcome: "denied",
+    ip: caller.ip,
+    target,
+    details: requestDetails(caller),
+  });
   if (caller.principal.kind === "anonymous") return new AppError("unauthorized", ANONYMOUS_MESSAGE[caller.channel]);
   const why = rule.explain?.(caller.principal);
-  return new AppError("forbidden", `this needs the ${describePermission(rule.permission)} permission${why ? `: ${why}` : ""}`);
+  return new AppError(
+    "forbidden",
+    `this needs the ${describePermission(rule.permission)} permission${why ? `: ${why}` : ""}`,
+  );
 }
 
 /** Audits and returns the 403 for a cross-site request a signed-in caller's browser sent. */
-export async function csrfRefusal(caller: Caller, reason: string, extra: Record<string, unknown> = {}): Promise<AppError> {
-  const details = caller.channel === "api" ? { method: caller.method, path: caller.path, reason, ...extra } : { path: caller.path, reason, via: "server action" };
+export async function csrfRefusal(
+  caller: Caller,
+  reason: string,
+  extra: Record<string, unknown> = {},
+): Promise<AppError> {
+  const details =
+    caller.channel === "api"
+      ? { method: caller.method, path: caller.path, reason, ...extra }
+      : { path: caller.path, reason, via: "server action" };
   await recordAudit({ actor: caller.principal, action: "denied.csrf", outcome: "denied", ip: caller.ip, details });
   return new AppError("forbidden", reason);
 }

@@ -61,7 +61,10 @@ export async function dispatchModelRoute<M extends ModelRouteMethod>(
   const handler = (handlers as Record<string, ((p: ModelPath) => Promise<Response>) | undefined>)[key];
   if (!handler || !(MODEL_ROUTES as readonly string[]).includes(key)) {
     const known = MODEL_ROUTES.filter((r) => r.endsWith(` ${modelPathTemplate(p)}`)).map((r) => r.split(" ")[0]);
-    throw new AppError("not_found", `no such resource: ${method} /api/v1/models/${segments.join("/")}${known.length ? ` (${modelPathTemplate(p)} serves ${known.join(", ")})` : ""}`);
+    throw new AppError(
+      "not_found",
+      `no such resource: ${method} /api/v1/models/${segments.join("/")}${known.length ? ` (${modelPathTemplate(p)} serves ${known.join(", ")})` : ""}`,
+    );
   }
   return handler(p);
 }

@@ -56,7 +56,10 @@ export async function guardPage<Q extends Principal>(path: string, rule: Rule<Q>
   await refusal(callerOf(ctx, "page"), rule, path);
   const p = ctx.principal;
   if (p.kind !== "user") redirect(`/signin?callbackUrl=${encodeURIComponent(path)}`);
-  return { ...ctx, denied: `This page needs the ${describePermission(rule.permission)} permission. You are signed in as ${p.email} (${p.role}).` };
+  return {
+    ...ctx,
+    denied: `This page needs the ${describePermission(rule.permission)} permission. You are signed in as ${p.email} (${p.role}).`,
+  };
 }
 
 /** Where an action returns to: a local path only (never another origin). */
@@ -84,7 +87,11 @@ export type ActionContext = PageContext & {
  * the form's `returnTo` (or the one `fn` names) with `?notice=` (what `fn` returned) or `?error=`
  * (what went wrong).
  */
-export async function runAction(form: FormData, fallbackPath: string, fn: (ctx: ActionContext) => Promise<string | { notice: string; returnTo: string }>): Promise<never> {
+export async function runAction(
+  form: FormData,
+  fallbackPath: string,
+  fn: (ctx: ActionContext) => Promise<string | { notice: string; returnTo: string }>,
+): Promise<never> {
   let back = safeReturnPath(form.get("returnTo"), fallbackPath);
   let outcome: { key: "notice" | "error"; message: string };
   try {
@@ -99,14 +106,11 @@ export async function runAction(form: FormData, fallbackPath: string, fn: (ctx: 
     }
   } catch (err) {
     const e = toAppError(err);
-    outcome = { key: "error", message: e.code === "internal_error" ? "something went wrong; the server log has the details" : e.message };
+    outcome = {
+      key: "error",
+      message: e.code === "internal_error" ? "something went wrong; the server log has the details" : e.message,
+    };
     if (e.code === "internal_error") console.error("hubkeep: server action failed:", err);
   }
   redirect(withMessage(back, outcome.key, outcome.message));
-}
-
-/** A form field as a trimmed string ("" when missing). */
-export function field(form: FormData, name: string): string {
-  const v = form.get(name);
-  return typeof v === "string" ? v.trim() : "";
 }

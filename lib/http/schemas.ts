@@ -14,7 +14,9 @@ const list = z
 
 export const roleSchema = z.enum(ROLES);
 
-export const userCreateSchema = z.object({ email: z.email(), role: roleSchema, password: z.string().min(8).max(1024).optional() }).strict();
+export const userCreateSchema = z
+  .object({ email: z.email(), role: roleSchema, password: z.string().min(8).max(1024).optional() })
+  .strict();
 
 export const userUpdateSchema = z
   .object({
@@ -38,13 +40,19 @@ export const reviewQuerySchema = z.object({
 export const decisionSchema = z
   .object({
     decision: z.enum(["approve", "reject"]),
-    versions: z.array(z.object({ handle: z.string().min(1).max(300), version: z.number().int().positive() }).strict()).min(1).max(200),
+    versions: z
+      .array(z.object({ handle: z.string().min(1).max(300), version: z.number().int().positive() }).strict())
+      .min(1)
+      .max(200),
     note: z.string().max(2000).optional(),
     reason: z.string().max(2000).optional(),
     overrideReason: z.string().max(2000).optional(),
   })
   .strict()
-  .refine((b) => b.decision !== "reject" || (b.reason ?? "").trim().length > 0, { message: "a rejection needs a reason", path: ["reason"] });
+  .refine((b) => b.decision !== "reject" || (b.reason ?? "").trim().length > 0, {
+    message: "a rejection needs a reason",
+    path: ["reason"],
+  });
 
 export const auditQuerySchema = z.object({
   actor: z.string().min(1).optional(),
@@ -61,8 +69,25 @@ export const metadataSchema = z
   .object({
     title: z.string().trim().min(1).max(200).nullable().optional(),
     description: z.string().max(20_000).nullable().optional(),
-    task: z.string().trim().min(1).max(100).regex(/^[a-z0-9][a-z0-9 _-]*$/i, "letters, digits, spaces, '-' and '_'").nullable().optional(),
-    tags: z.array(z.string().trim().min(1).max(40).regex(/^[a-z0-9][a-z0-9._-]*$/i, "letters, digits, '.', '-' and '_'")).max(30).optional(),
+    task: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^[a-z0-9][a-z0-9 _-]*$/i, "letters, digits, spaces, '-' and '_'")
+      .nullable()
+      .optional(),
+    tags: z
+      .array(
+        z
+          .string()
+          .trim()
+          .min(1)
+          .max(40)
+          .regex(/^[a-z0-9][a-z0-9._-]*$/i, "letters, digits, '.', '-' and '_'"),
+      )
+      .max(30)
+      .optional(),
     license: z.string().trim().min(1).max(100).nullable().optional(),
   })
   .strict();
@@ -95,6 +120,10 @@ export const tokenCreateSchema = z
   })
   .strict();
 
-export const approveSchema = z.object({ note: z.string().max(2000).optional(), overrideReason: z.string().max(2000).optional() }).strict();
+export const approveSchema = z
+  .object({ note: z.string().max(2000).optional(), overrideReason: z.string().max(2000).optional() })
+  .strict();
 
-export const rejectSchema = z.object({ reason: z.string().trim().min(1, "a rejection needs a reason").max(2000) }).strict();
+export const rejectSchema = z
+  .object({ reason: z.string().trim().min(1, "a rejection needs a reason").max(2000) })
+  .strict();

@@ -11,6 +11,9 @@ export type DispositionType = "attachment" | "inline";
 export function formatContentDisposition(type: DispositionType, filename: string): string {
   const ascii = filename.replace(/[^\x20-\x7e]|["\\/]/g, "_");
   if (ascii === filename) return `${type}; filename="${ascii}"`;
-  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const encoded = encodeURIComponent(filename).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
   return `${type}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }

@@ -11,7 +11,13 @@ import { getBlobStore } from "../storage/index.ts";
 import { authenticateRequest, clientIp } from "../http/authenticate.ts";
 import { canReadApproved, canReadUnapproved } from "../auth/permissions.ts";
 import type { Principal } from "../auth/principal.ts";
-import { getServable, getServableBlob, peekServable, type ServableModule, type ServableVersion } from "../models/served-versions.ts";
+import {
+  getServable,
+  getServableBlob,
+  peekServable,
+  type ServableModule,
+  type ServableVersion,
+} from "../models/served-versions.ts";
 import { countDownload } from "../models/downloads.ts";
 import { etagMatches, parseHubRequest, parseRange, type HubRequest } from "./hub-path.ts";
 import { formatContentDisposition, type DispositionType } from "./content-disposition.ts";
@@ -45,7 +51,16 @@ async function smallBlob(digest: string, size: number): Promise<Buffer> {
   return bytes;
 }
 
-type Servable = { digest: string; size: number; filename: string; contentType: string; disposition: DispositionType; versionId: string; target: string; approved: boolean };
+type Servable = {
+  digest: string;
+  size: number;
+  filename: string;
+  contentType: string;
+  disposition: DispositionType;
+  versionId: string;
+  target: string;
+  approved: boolean;
+};
 
 const CHALLENGE = { "www-authenticate": 'Bearer realm="hubkeep", Basic realm="hubkeep"' };
 
@@ -69,7 +84,9 @@ function sendError(res: http.ServerResponse, err: AppError, headers?: Record<str
 
 function toWebHeaders(req: http.IncomingMessage): Request {
   // authenticateRequest only reads headers; a light Request-shaped view avoids building a real one.
-  return { headers: { get: (k: string) => (req.headers[k.toLowerCase()] as string | undefined) ?? null } } as unknown as Request;
+  return {
+    headers: { get: (k: string) => (req.headers[k.toLowerCase()] as string | undefined) ?? null },
+  } as unknown as Request;
 }
 
 function formatsOf(v: ServableVersion): string {
@@ -83,12 +100,19 @@ function lastSegment(handle: string) {
 }
 
 /** Resolves a hub request to the bytes to send, a redirect, or an error. */
-async function resolve(r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>, principal: Principal): Promise<Servable | { redirect: string }> {
+async function resolve(
+  r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>,
+  principal: Principal,
+): Promise<Servable | { redirect: string }> {
   const cached = peekServable(r.handle);
   return resolveIn(cached !== undefined ? cached : await getServable(r.handle), r, principal);
 }
 
-function resolveIn(mod: ServableModule | null, r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>, principal: Principal): Servable | { redirect: string } {
+function resolveIn(
+  mod: ServableModule | null,
+  r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>,
+  principal: Principal,
+): Servable | { redirect: string } {
   const admin = canReadUnapproved(principal);
   if (!mod) throw new AppError("not_found", `no model ${r.handle}`);
   if (r.version === null) {
@@ -99,26 +123,54 @@ function resolveIn(mod: ServableModule | null, r: Exclude<HubRequest, { kind: "b
     return { redirect: `/${mod.handle}/${latest}${tail}${q ? `?${q}` : ""}` };
   }
   const v = mod.versions.get(r.version);
-  if (!v || (v.status !== "approved" && !admin)) throw new AppError("not_found", `no version ${r.version} of ${r.handle}`);
+  if (!v || (v.status !== "approved" && !admin))
+    throw new AppError("not_found", `no version ${r.version} of ${r.handle}`);
   const base = { versionId: v.id, target: `${mod.handle}/${v.number}`, approved: v.status === "approved" };
   const tfjs = isTfjs(v.format);
   if (r.kind === "archive") {
     if (r.want === "uncompressed") {
-      throw new AppError("bad_request", "tf-hub-format=uncompressed is not served by this mirror: it answers with a gs:// location, which an S3 mirror does not have. Use the default compressed format (unset TFHUB_MODEL_LOAD_FORMAT, or set it to COMPRESSED).");
+      throw new AppError(
+        "bad_request",
+        "tf-hub-format=uncompressed is not served by this mirror: it answers with a gs:// location, which an S3 mirror does not have. Use the default compressed format (unset TFHUB_MODEL_LOAD_FORMAT, or set it to COMPRESSED).",
+      );
     }
-    if (v.format === "tflite") throw new AppError("not_found", `${base.target} is a TFLite model; it has: ${formatsOf(v)}`);
-    if (r.want === "tfjs-compressed" && !tfjs) throw new AppError("not_found", `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
-    return { ...base, digest: v.digest, size: v.size, filename: `${lastSegment(mod.handle)}_${v.number}.tar.gz`, contentType: "application/gzip", disposition: "attachment" };
+    if (v.format === "tflite")
+      throw new AppError("not_found", `${base.target} is a TFLite model; it has: ${formatsOf(v)}`);
+    if (r.want === "tfjs-compressed" && !tfjs)
+      throw new AppError("not_found", `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
+    return {
+      ...base,
+      digest: v.digest,
+      size: v.size,
+      filename: `${lastSegment(mod.handle)}_${v.number}.tar.gz`,
+      contentType: "application/gzip",
+      disposition: "attachment",
+    };
   }
   if (r.kind === "tflite") {
-    if (v.format !== "tflite") throw new AppError("not_found", `${base.target} has no TFLite file; it has: ${formatsOf(v)}`);
-    return { ...base, digest: v.digest, size: v.size, filename: `${lastSegment(mod.handle)}_${v.number}.tflite`, contentType: "application/octet-stream", disposition: "attachment" };
+    if (v.format !== "tflite")
+      throw new AppError("not_found", `${base.target} has no TFLite file; it has: ${formatsOf(v)}`);
+    return {
+      ...base,
+      digest: v.digest,
+      size: v.size,
+      filename: `${lastSegment(mod.handle)}_${v.number}.tflite`,
+      contentType: "application/octet-stream",
+      disposition: "attachment",
+    };
   }
   if (!tfjs) throw new AppError("not_found", `${base.target} is not a TF.js model; it has: ${formatsOf(v)}`);
   const f = v.files.get(r.file);
   if (!f) throw new AppError("not_found", `${base.target} has no file ${r.file}`);
   const json = r.file.endsWith(".json");
-  return { ...base, digest: f.digest, size: f.size, filename: r.file, contentType: json ? "application/json" : "application/octet-stream", disposition: json ? "inline" : "attachment" };
+  return {
+    ...base,
+    digest: f.digest,
+    size: f.size,
+    filename: r.file,
+    contentType: json ? "application/json" : "application/octet-stream",
+    disposition: json ? "inline" : "attachment",
+  };
 }
 
 // Pinned headers depend only on the blob, its name and the cache mode: built once per combination.
@@ -165,15 +217,23 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, s: Serv
     return sendError(res, err, { "content-range": `bytes */${s.size}`, "accept-ranges": "bytes", etag: headers.etag! });
   }
   const store = getBlobStore();
-  if (!head && (!range || range.start === 0)) countDownload(s.versionId, principal, s.target, principal.kind === "user" ? clientIp(toWebHeaders(req)) : null);
+  if (!head && (!range || range.start === 0))
+    countDownload(s.versionId, principal, s.target, principal.kind === "user" ? clientIp(toWebHeaders(req)) : null);
   // S3 with redirect: the bytes bypass the app. HEAD is answered here (a presigned GET is GET-only).
   if (!head && env.s3Redirect && store.kind === "s3" && store.presignGet) {
-    const url = await store.presignGet(s.digest, { contentDisposition: headers["content-disposition"]!, ttlSeconds: PRESIGN_TTL_SECONDS });
+    const url = await store.presignGet(s.digest, {
+      contentDisposition: headers["content-disposition"]!,
+      ttlSeconds: PRESIGN_TTL_SECONDS,
+    });
     res.writeHead(302, { location: url, "cache-control": "no-store", etag: headers.etag!, "content-length": 0 });
     return res.end();
   }
   if (range) {
-    res.writeHead(206, { ...headers, "content-range": `bytes ${range.start}-${range.end}/${s.size}`, "content-length": range.end - range.start + 1 });
+    res.writeHead(206, {
+      ...headers,
+      "content-range": `bytes ${range.start}-${range.end}/${s.size}`,
+      "content-length": range.end - range.start + 1,
+    });
   } else {
     res.writeHead(200, { ...headers, "content-digest": headers["repr-digest"]!, "content-length": s.size });
   }
@@ -204,14 +264,28 @@ export async function handleDownload(req: http.IncomingMessage, res: http.Server
     const principal = await authenticateRequest(toWebHeaders(req));
     const env = getEnv();
     if (!canReadApproved(principal, { anonymousRead: env.anonymousRead })) {
-      if (principal.kind === "anonymous") throw new AppError("unauthorized", "authentication required: send Authorization: Bearer <token> (or HTTP Basic with the token as the password)");
+      if (principal.kind === "anonymous")
+        throw new AppError(
+          "unauthorized",
+          "authentication required: send Authorization: Bearer <token> (or HTTP Basic with the token as the password)",
+        );
       throw new AppError("forbidden", "this token cannot download models: it needs the read scope");
     }
     let servable: Servable | { redirect: string };
     if (hub.kind === "blob") {
       const b = await getServableBlob(hub.digest);
-      if (!b || (!b.approved && !canReadUnapproved(principal))) throw new AppError("not_found", `no downloadable blob ${hub.digest}`);
-      servable = { digest: hub.digest, size: b.size, filename: `${hub.digest.replace(":", "-")}`, contentType: "application/octet-stream", disposition: "attachment", versionId: b.versionId, target: hub.digest, approved: b.approved };
+      if (!b || (!b.approved && !canReadUnapproved(principal)))
+        throw new AppError("not_found", `no downloadable blob ${hub.digest}`);
+      servable = {
+        digest: hub.digest,
+        size: b.size,
+        filename: `${hub.digest.replace(":", "-")}`,
+        contentType: "application/octet-stream",
+        disposition: "attachment",
+        versionId: b.versionId,
+        target: hub.digest,
+        approved: b.approved,
+      };
     } else {
       servable = await resolve(hub, principal);
     }

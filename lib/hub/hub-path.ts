@@ -8,7 +8,13 @@ import { readReservedSegments } from "./reserved-segments.ts";
 
 /** What a request path asks the hub for; `bad` is a download request it refuses (400). */
 export type HubRequest =
-  | { kind: "archive"; handle: string; version: number | null; query: URLSearchParams; want: "compressed" | "uncompressed" | "tfjs-compressed" }
+  | {
+      kind: "archive";
+      handle: string;
+      version: number | null;
+      query: URLSearchParams;
+      want: "compressed" | "uncompressed" | "tfjs-compressed";
+    }
   | { kind: "tflite"; handle: string; version: number | null; query: URLSearchParams }
   | { kind: "file"; handle: string; version: number | null; file: string; query: URLSearchParams }
   | { kind: "blob"; digest: string }
@@ -22,7 +28,8 @@ const FILE = /^(model\.json|[A-Za-z0-9._-]+\.(bin|json)|[A-Za-z0-9._-]*shard[A-Z
 export function parseHubRequest(pathname: string, search: string): HubRequest | null {
   if (pathname.startsWith("/api/v1/blobs/")) {
     const ref = decodeURIComponentSafe(pathname.slice("/api/v1/blobs/".length));
-    if (ref === null || !/^sha256:[0-9a-f]{64}$/.test(ref)) return bad(`"${(ref ?? "").slice(0, 80)}" is not a blob digest: expected sha256:<64 lowercase hex>`);
+    if (ref === null || !/^sha256:[0-9a-f]{64}$/.test(ref))
+      return bad(`"${(ref ?? "").slice(0, 80)}" is not a blob digest: expected sha256:<64 lowercase hex>`);
     return { kind: "blob", digest: ref };
   }
   let segs: string[];
@@ -46,7 +53,8 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
       return pinned && { kind: "file", handle: pinned.handle, version: pinned.version, file: last, query };
     }
     // Unversioned file: only what a TF.js client asks for (model.json, or a query saying so).
-    if (last === "model.json" || tfjs !== null) return { kind: "file", handle: segs.slice(0, -1).join("/").toLowerCase(), version: null, file: last, query };
+    if (last === "model.json" || tfjs !== null)
+      return { kind: "file", handle: segs.slice(0, -1).join("/").toLowerCase(), version: null, file: last, query };
     return null;
   }
   if (hub === null && tfjs === null && lite === null) return null;
@@ -74,7 +82,8 @@ function bad(message: string): HubRequest {
 
 function splitPath(pathname: string): string[] {
   const out: string[] = [];
-  for (const part of pathname.split("/")) if (part !== "") out.push(part.includes("%") ? decodeURIComponent(part) : part);
+  for (const part of pathname.split("/"))
+    if (part !== "") out.push(part.includes("%") ? decodeURIComponent(part) : part);
   return out;
 }
 
@@ -87,7 +96,10 @@ function decodeURIComponentSafe(s: string): string | null {
 }
 
 /** A single `bytes=` range, resolved against `size`. HTTP lets a server ignore what it cannot parse. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | null {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | null {
   if (!header) return null;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!m) return null; // malformed or several ranges: serve the whole body

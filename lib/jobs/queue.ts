@@ -8,7 +8,11 @@ import type { JobDefinition } from "./define-job.ts";
 
 export type Queue = {
   boss: PgBoss;
-  enqueue<D extends JobDefinition>(job: D, input: D extends JobDefinition<infer S> ? import("zod").infer<S> : never, opts?: { singletonKey?: string; startAfterSeconds?: number }): Promise<string | null>;
+  enqueue<D extends JobDefinition>(
+    job: D,
+    input: D extends JobDefinition<infer S> ? import("zod").infer<S> : never,
+    opts?: { singletonKey?: string; startAfterSeconds?: number },
+  ): Promise<string | null>;
   stop(opts?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
 };
 
@@ -35,14 +39,20 @@ export async function startQueue(handle: DbHandle, opts: { supervise?: boolean }
   const boss =
     handle.kind === "pglite"
       ? new PgBoss({ ...common, db: fromPglite(handle.pglite!), backend: "pglite" })
-      : new PgBoss({ ...common, connectionString: handle.connectionString!, max: 4, application_name: "hubkeep-queue" });
+      : new PgBoss({
+          ...common,
+          connectionString: handle.connectionString!,
+          max: 4,
+          application_name: "hubkeep-queue",
+        });
   boss.on("error", (err: Error) => console.error(`hubkeep: job queue error: ${err.message}`));
   await boss.start();
   return {
     boss,
     async enqueue(job, input, sendOpts) {
       const parsed = job.schema.safeParse(input);
-      if (!parsed.success) throw new AppError("unprocessable_entity", `invalid ${job.name} payload: ${parsed.error.issues[0]?.message}`);
+      if (!parsed.success)
+        throw new AppError("unprocessable_entity", `invalid ${job.name} payload: ${parsed.error.issues[0]?.message}`);
       await ensureQueue(boss, job);
       return boss.send(job.name, parsed.data as object, {
         ...(sendOpts?.singletonKey ? { singletonKey: sendOpts.singletonKey } : {}),

@@ -5,5 +5,5 @@ import { mirrorFetchJob } from "../models/mirror-fetch.ts";
 import { validateVersionJob } from "../models/validation-job.ts";
 
 export function allJobs(): JobDefinition[] {
-  return [mirrorFetchJob as JobDefinition, validateVersionJob as JobDefinition];
+  return [mirrorFetchJob, validateVersionJob];
 }

@@ -19,7 +19,12 @@ export async function startWorker(
     const concurrency = typeof job.concurrency === "function" ? job.concurrency() : (job.concurrency ?? 1);
     await queue.boss.work(
       job.name,
-      { batchSize: 1, localConcurrency: concurrency, perJobResults: true, pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 1 },
+      {
+        batchSize: 1,
+        localConcurrency: concurrency,
+        perJobResults: true,
+        pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 1,
+      },
       async (batch) => {
         const results = [];
         for (const item of batch) {
@@ -35,17 +40,26 @@ export async function startWorker(
           const stop = () => own.abort(controller.signal.reason);
           controller.signal.addEventListener("abort", stop, { once: true });
           const budgetMs = job.budgetMs?.();
-          const budget = budgetMs ? setTimeout(() => own.abort(new JobBudgetError(job.name, budgetMs, job.budgetVariable ?? "its budget")), budgetMs) : undefined;
+          const budget = budgetMs
+            ? setTimeout(
+                () => own.abort(new JobBudgetError(job.name, budgetMs, job.budgetVariable ?? "its budget")),
+                budgetMs,
+              )
+            : undefined;
           try {
             const output = await job.handle(parsed.data, { jobId: item.id, attempt: 0, signal: own.signal });
             opts.onEvent?.({ job: job.name, id: item.id, outcome: "completed" });
-            results.push({ id: item.id, status: "completed" as const, output: (output ?? {}) as object });
+            results.push({ id: item.id, status: "completed" as const, output: output ?? {} });
           } catch (err) {
             const error = err instanceof Error ? err.message : String(err);
             const permanent = err instanceof PermanentJobError;
             opts.onEvent?.({ job: job.name, id: item.id, outcome: permanent ? "failed" : "retry", error });
             if (!permanent) console.error(`hubkeep: job ${job.name} ${item.id} failed (will retry): ${error}`);
-            results.push({ id: item.id, status: permanent ? ("deadletter" as const) : ("failed" as const), output: { error } });
+            results.push({
+              id: item.id,
+              status: permanent ? ("deadletter" as const) : ("failed" as const),
+              output: { error },
+            });
           } finally {
             clearTimeout(budget);
             controller.signal.removeEventListener("abort", stop);

@@ -5,7 +5,15 @@ import { ADVISORY_LOCKS, db, lockTransaction } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "./audit.ts";
 import { actorUserId, type Principal } from "../auth/principal.ts";
-import { countRuleMatches, evaluateRules, formatRule, parseRule, previewRuleOn, type Rule, type RulePreview } from "../upstream/allowlist.ts";
+import {
+  countRuleMatches,
+  evaluateRules,
+  formatRule,
+  parseRule,
+  previewRuleOn,
+  type Rule,
+  type RulePreview,
+} from "../upstream/allowlist.ts";
 
 /** A saved rule. */
 export type SavedRule = Rule & { id: string; note: string | null; createdAt: Date };
@@ -43,7 +51,10 @@ export async function seedAllowlistOnce(rules: string[]): Promise<Rule[]> {
     const seeded = await tx.setting.findUnique({ where: { key: SEEDED_KEY } });
     if (seeded) return [];
     const parsed = rules.map(parseRule);
-    await tx.allowRule.createMany({ data: parsed.map((r) => ({ ...r, note: "seeded from HUBKEEP_ALLOWLIST" })), skipDuplicates: true });
+    await tx.allowRule.createMany({
+      data: parsed.map((r) => ({ ...r, note: "seeded from HUBKEEP_ALLOWLIST" })),
+      skipDuplicates: true,
+    });
     await tx.setting.create({ data: { key: SEEDED_KEY, value: { at: new Date().toISOString(), rules } } });
     await recordAudit({ actor: null, action: "allowlist.seed", details: { rules } }, tx);
     return parsed;
@@ -51,13 +62,25 @@ export async function seedAllowlistOnce(rules: string[]): Promise<Rule[]> {
 }
 
 /** Adds a rule (409 if it exists), audited. */
-export async function addRule(input: { text: string; note?: string; actor: Principal; ip?: string | null }): Promise<SavedRule> {
+export async function addRule(input: {
+  text: string;
+  note?: string;
+  actor: Principal;
+  ip?: string | null;
+}): Promise<SavedRule> {
   const rule = parseRule(input.text);
   const prisma = await db();
   const row = await prisma.allowRule.create({
     data: { ...rule, note: input.note ?? null, createdById: actorUserId(input.actor) },
   });
-  await recordAudit({ actor: input.actor, action: "allowlist.add", ip: input.ip, targetType: "rule", target: formatRule(rule), details: { id: row.id, note: input.note } });
+  await recordAudit({
+    actor: input.actor,
+    action: "allowlist.add",
+    ip: input.ip,
+    targetType: "rule",
+    target: formatRule(rule),
+    details: { id: row.id, note: input.note },
+  });
   return { id: row.id, pattern: row.pattern, effect: row.effect, note: row.note, createdAt: row.createdAt };
 }
 
@@ -65,14 +88,24 @@ export async function addRule(input: { text: string; note?: string; actor: Princ
 export async function removeRule(input: { id: string; actor: Principal; ip?: string | null }): Promise<void> {
   const prisma = await db();
   const row = await prisma.allowRule.delete({ where: { id: input.id } });
-  await recordAudit({ actor: input.actor, action: "allowlist.remove", ip: input.ip, targetType: "rule", target: formatRule(row), details: { id: row.id } });
+  await recordAudit({
+    actor: input.actor,
+    action: "allowlist.remove",
+    ip: input.ip,
+    targetType: "rule",
+    target: formatRule(row),
+    details: { id: row.id },
+  });
 }
 
 /** What a rule would do before it is saved: the existing models it matches and whose decision flips. */
 export async function previewRule(input: { text: string; limit?: number }): Promise<RulePreview> {
   const rule = parseRule(input.text);
   const prisma = await db();
-  const [rules, modules] = await Promise.all([listRules(), prisma.module.findMany({ select: { handle: true, source: true }, orderBy: { handle: "asc" } })]);
+  const [rules, modules] = await Promise.all([
+    listRules(),
+    prisma.module.findMany({ select: { handle: true, source: true }, orderBy: { handle: "asc" } }),
+  ]);
   return previewRuleOn(rules, rule, modules, input.limit);
 }
 
@@ -80,5 +113,8 @@ export async function previewRule(input: { text: string; limit?: number }): Prom
 export async function ruleMatchCounts(): Promise<Map<string, number>> {
   const prisma = await db();
   const [rules, modules] = await Promise.all([listRules(), prisma.module.findMany({ select: { handle: true } })]);
-  return countRuleMatches(rules, modules.map((m) => m.handle));
+  return countRuleMatches(
+    rules,
+    modules.map((m) => m.handle),
+  );
 }

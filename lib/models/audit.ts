@@ -29,7 +29,9 @@ function auditRow(input: AuditInput & { at?: Date }) {
     targetType: input.targetType ?? null,
     target: input.target ?? null,
     // Hubkeep itself (the CLI) has no user row: it is named in the details, never as an actor id.
-    details: (input.actor?.kind === "system" ? { system: input.actor.name, ...input.details } : (input.details ?? {})) as Prisma.InputJsonValue,
+    details: (input.actor?.kind === "system"
+      ? { system: input.actor.name, ...input.details }
+      : (input.details ?? {})) as Prisma.InputJsonValue,
   };
 }
 
@@ -46,7 +48,16 @@ export async function recordAuditBatch(inputs: Array<AuditInput & { at?: Date }>
   await prisma.auditEvent.createMany({ data: inputs.map(auditRow) });
 }
 
-export type AuditQuery = { actor?: string; action?: string; outcome?: "ok" | "denied" | "error"; target?: string; since?: Date; until?: Date; limit?: number; before?: bigint };
+export type AuditQuery = {
+  actor?: string;
+  action?: string;
+  outcome?: "ok" | "denied" | "error";
+  target?: string;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+  before?: bigint;
+};
 
 /** Audit events, newest first. `actor` matches the actor's id or email. */
 export async function listAuditEvents(q: AuditQuery) {
@@ -54,10 +65,16 @@ export async function listAuditEvents(q: AuditQuery) {
   const rows = await prisma.auditEvent.findMany({
     where: {
       ...(q.actor ? { OR: [{ actorId: q.actor }, { actorEmail: q.actor.toLowerCase() }] } : {}),
-      ...(q.action ? (q.action.endsWith("*") ? { action: { startsWith: q.action.slice(0, -1) } } : { action: q.action }) : {}),
+      ...(q.action
+        ? q.action.endsWith("*")
+          ? { action: { startsWith: q.action.slice(0, -1) } }
+          : { action: q.action }
+        : {}),
       ...(q.outcome ? { outcome: q.outcome } : {}),
       ...(q.target ? { target: q.target } : {}),
-      ...(q.since || q.until ? { at: { ...(q.since ? { gte: q.since } : {}), ...(q.until ? { lte: q.until } : {}) } } : {}),
+      ...(q.since || q.until
+        ? { at: { ...(q.since ? { gte: q.since } : {}), ...(q.until ? { lte: q.until } : {}) } }
+        : {}),
       ...(q.before ? { id: { lt: q.before } } : {}),
     },
     orderBy: { id: "desc" },
@@ -69,6 +86,10 @@ export async function listAuditEvents(q: AuditQuery) {
 /** The distinct actions recorded so far (the audit viewer's filter list). */
 export async function listAuditActions(): Promise<string[]> {
   const prisma = await db();
-  const rows = await prisma.auditEvent.findMany({ distinct: ["action"], select: { action: true }, orderBy: { action: "asc" } });
+  const rows = await prisma.auditEvent.findMany({
+    distinct: ["action"],
+    select: { action: true },
+    orderBy: { action: "asc" },
+  });
   return rows.map((r) => r.action);
 }

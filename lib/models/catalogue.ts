@@ -55,7 +55,6 @@ export function toPrefixQuery(q: string | undefined): string {
   return words.map((w) => `${w}:*`).join(" & ");
 }
 
-
 /**
  * Catalogue search: full text (PostgreSQL tsvector with a GIN index, prefix matching) over handle,
  * title, tags, task, publisher and description; facets; sort by relevance, recent or downloads;
@@ -67,7 +66,11 @@ export function toPrefixQuery(q: string | undefined): string {
 // rejecting and metadata changes clear both; another replica's view lags by at most the TTL.
 const CACHE_TTL_MS = 10_000;
 type Cached<T> = { at: number; value: Promise<T> };
-const caches = ((globalThis as { __hubkeepCatalogueCache?: { facets: Map<string, Cached<unknown>>; rows: Map<string, Cached<unknown>> } }).__hubkeepCatalogueCache ??= { facets: new Map(), rows: new Map() });
+const caches = ((
+  globalThis as {
+    __hubkeepCatalogueCache?: { facets: Map<string, Cached<unknown>>; rows: Map<string, Cached<unknown>> };
+  }
+).__hubkeepCatalogueCache ??= { facets: new Map(), rows: new Map() });
 
 function cached<T>(map: Map<string, Cached<unknown>>, key: string, load: () => Promise<T>): Promise<T> {
   const hit = map.get(key);
@@ -83,10 +86,21 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
   const prisma = await db();
   const page = Math.max(1, Math.floor(query.page ?? 1));
   const pageSize = Math.min(100, Math.max(1, Math.floor(query.pageSize ?? 20)));
-  const statuses = query.includeUnapproved ? (query.status?.length ? query.status.filter((s) => (VERSION_STATUSES as readonly string[]).includes(s)) : VERSION_STATUSES) : ["approved"];
+  const statuses = query.includeUnapproved
+    ? query.status?.length
+      ? query.status.filter((s) => (VERSION_STATUSES as readonly string[]).includes(s))
+      : VERSION_STATUSES
+    : ["approved"];
   const tsq = toPrefixQuery(query.q);
   const list = (v?: string[]) => (v && v.length ? v : null);
-  const params: unknown[] = [tsq, statuses, list(query.format), list(query.publisher), list(query.task), list(query.license)];
+  const params: unknown[] = [
+    tsq,
+    statuses,
+    list(query.format),
+    list(query.publisher),
+    list(query.task),
+    list(query.license),
+  ];
   // The text condition is written only when there is a query, so the planner can use the GIN index.
   const filtered = `
     WITH filtered AS (
@@ -102,7 +116,13 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
     )`;
   const byDownloads = query.sort === "downloads" || (!tsq && query.sort !== "recent");
   const order =
-    query.sort === "recent" ? `f."updatedAt" DESC, f.id` : byDownloads ? (tsq ? `f.downloads DESC, f.rank DESC, f.id` : `f.downloads DESC, f."updatedAt" DESC, f.id`) : `f.rank DESC, f.id`;
+    query.sort === "recent"
+      ? `f."updatedAt" DESC, f.id`
+      : byDownloads
+        ? tsq
+          ? `f.downloads DESC, f.rank DESC, f.id`
+          : `f.downloads DESC, f."updatedAt" DESC, f.id`
+        : `f.rank DESC, f.id`;
   // The page is chosen first; only its rows get their details, latest version and download total.
   const rowsSql = `${filtered},
     page AS (
@@ -127,19 +147,29 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
     ${query.includeUnapproved ? `UNION ALL SELECT 'status', v.status::text, count(DISTINCT f.id)::int FROM filtered f JOIN "Version" v ON v."moduleId" = f.id GROUP BY v.status` : ""}`;
   const key = JSON.stringify([params, query.includeUnapproved]);
   const facetsPromise = cached(caches.facets, key, () =>
-      prisma.$queryRawUnsafe<Array<{ facet: FacetName | "total"; value: string; count: number }>>(facetSql, ...params).then((facetRows) => {
-          const facets = Object.fromEntries(FACETS.map((f) => [f, [] as Array<{ value: string; count: number }>])) as CatalogueResult["facets"];
-          let total = 0;
-          for (const r of facetRows) {
-            if (r.facet === "total") total = r.count;
-            else facets[r.facet].push({ value: r.value, count: r.count });
-          }
-          for (const f of FACETS) facets[f] = facets[f].sort((a, b) => b.count - a.count || a.value.localeCompare(b.value)).slice(0, 25);
-          return { total, facets };
-        }),
+    prisma
+      .$queryRawUnsafe<Array<{ facet: FacetName | "total"; value: string; count: number }>>(facetSql, ...params)
+      .then((facetRows) => {
+        const facets = Object.fromEntries(
+          FACETS.map((f) => [f, [] as Array<{ value: string; count: number }>]),
+        ) as CatalogueResult["facets"];
+        let total = 0;
+        for (const r of facetRows) {
+          if (r.facet === "total") total = r.count;
+          else facets[r.facet].push({ value: r.value, count: r.count });
+        }
+        for (const f of FACETS)
+          facets[f] = facets[f].sort((a, b) => b.count - a.count || a.value.localeCompare(b.value)).slice(0, 25);
+        return { total, facets };
+      }),
   );
   const rowsPromise = cached(caches.rows, JSON.stringify([key, order, pageSize, page]), () =>
-    prisma.$queryRawUnsafe<Array<Omit<CatalogueHit, "rank"> & { rank: number }>>(rowsSql, ...params, pageSize, (page - 1) * pageSize),
+    prisma.$queryRawUnsafe<Array<Omit<CatalogueHit, "rank"> & { rank: number }>>(
+      rowsSql,
+      ...params,
+      pageSize,
+      (page - 1) * pageSize,
+    ),
   );
   const [rows, { total, facets }] = await Promise.all([rowsPromise, facetsPromise]);
   return {

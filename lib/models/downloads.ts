@@ -8,7 +8,12 @@ import type { Principal } from "../auth/principal.ts";
 const FLUSH_MS = 2000;
 const MAX_PENDING_AUDIT = 50_000;
 
-type State = { counts: Map<string, number>; audit: Array<AuditInput & { at: Date }>; timer: NodeJS.Timeout | null; flushing: Promise<void> | null };
+type State = {
+  counts: Map<string, number>;
+  audit: Array<AuditInput & { at: Date }>;
+  timer: NodeJS.Timeout | null;
+  flushing: Promise<void> | null;
+};
 const g = globalThis as unknown as { __hubkeepDownloads?: State };
 const state: State = (g.__hubkeepDownloads ??= { counts: new Map(), audit: [], timer: null, flushing: null });
 
@@ -25,7 +30,9 @@ export function countDownload(versionId: string, principal: Principal, target: s
   if (!state.timer) {
     state.timer = setTimeout(() => {
       state.timer = null;
-      void flushDownloads().catch((err: Error) => console.error(`hubkeep: download counters not flushed yet: ${err.message}`));
+      void flushDownloads().catch((err: Error) =>
+        console.error(`hubkeep: download counters not flushed yet: ${err.message}`),
+      );
     }, FLUSH_MS);
     state.timer.unref();
   }

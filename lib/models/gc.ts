@@ -24,7 +24,13 @@ export type GcReport = {
   bytesFreed: number;
 };
 
-export async function collectGarbage(opts: { apply: boolean; graceSeconds?: number; now?: Date; actor?: Principal | null; store?: BlobStore }): Promise<GcReport> {
+export async function collectGarbage(opts: {
+  apply: boolean;
+  graceSeconds?: number;
+  now?: Date;
+  actor?: Principal | null;
+  store?: BlobStore;
+}): Promise<GcReport> {
   const prisma = await db();
   const store = opts.store ?? getBlobStore();
   const graceSeconds = opts.graceSeconds ?? 24 * 3600;
@@ -34,7 +40,11 @@ export async function collectGarbage(opts: { apply: boolean; graceSeconds?: numb
     if (digests.length === 0) return new Set();
     const [v, f] = await Promise.all([
       prisma.version.findMany({ where: { digest: { in: digests } }, select: { digest: true } }),
-      prisma.versionFile.findMany({ where: { digest: { in: digests } }, select: { digest: true }, distinct: ["digest"] }),
+      prisma.versionFile.findMany({
+        where: { digest: { in: digests } },
+        select: { digest: true },
+        distinct: ["digest"],
+      }),
     ]);
     return new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
   };
@@ -70,12 +80,16 @@ export async function collectGarbage(opts: { apply: boolean; graceSeconds?: numb
   await flush();
 
   // Blob rows that nothing references (their bytes may or may not still be stored).
-  const rows = await prisma.blob.findMany({ where: { versions: { none: {} }, files: { none: {} }, createdAt: { lt: new Date(cutoff) } }, select: { digest: true } });
+  const rows = await prisma.blob.findMany({
+    where: { versions: { none: {} }, files: { none: {} }, createdAt: { lt: new Date(cutoff) } },
+    select: { digest: true },
+  });
   report.orphanRows = rows.map((r) => r.digest);
 
   if (store.listStaging) {
     for await (const s of store.listStaging()) {
-      if (s.lastModified.getTime() <= cutoff) report.stagingLeftovers.push({ id: s.id, size: s.size, lastModified: s.lastModified.toISOString() });
+      if (s.lastModified.getTime() <= cutoff)
+        report.stagingLeftovers.push({ id: s.id, size: s.size, lastModified: s.lastModified.toISOString() });
     }
   }
 
@@ -99,7 +113,12 @@ export async function collectGarbage(opts: { apply: boolean; graceSeconds?: numb
   await recordAudit({
     actor: opts.actor ?? null,
     action: "gc.apply",
-    details: { deletedBlobs: report.deletedBlobs, deletedRows: report.deletedRows, deletedStaging: report.deletedStaging, bytesFreed: report.bytesFreed },
+    details: {
+      deletedBlobs: report.deletedBlobs,
+      deletedRows: report.deletedRows,
+      deletedStaging: report.deletedStaging,
+      bytesFreed: report.bytesFreed,
+    },
   });
   return report;
 }
@@ -109,7 +128,11 @@ export async function collectGarbage(opts: { apply: boolean; graceSeconds?: numb
  * and holds new ones off), re-checks that no version references each digest, then deletes the
  * blob rows and the stored bytes (those `inStore` says are stored).
  */
-async function deleteUnreferenced(digests: string[], store: BlobStore, inStore: (digest: string) => boolean = () => true): Promise<{ rows: number; blobs: string[] }> {
+async function deleteUnreferenced(
+  digests: string[],
+  store: BlobStore,
+  inStore: (digest: string) => boolean = () => true,
+): Promise<{ rows: number; blobs: string[] }> {
   const prisma = await db();
   return prisma.$transaction(
     async (tx) => {

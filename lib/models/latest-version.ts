@@ -21,8 +21,10 @@ type Entry =
 function readEntry(value: unknown): Entry | null {
   const v = value as Partial<{ state: string; version: number; code: string; message: string; at: string }> | null;
   if (v?.state === "resolving") return { state: "resolving", at: String(v.at) };
-  if (v?.state === "resolved" && typeof v.version === "number") return { state: "resolved", version: v.version, at: String(v.at) };
-  if (v?.state === "failed" && typeof v.code === "string" && v.code in ERROR_STATUS) return { state: "failed", code: v.code as ErrorCode, message: String(v.message), at: String(v.at) };
+  if (v?.state === "resolved" && typeof v.version === "number")
+    return { state: "resolved", version: v.version, at: String(v.at) };
+  if (v?.state === "failed" && typeof v.code === "string" && v.code in ERROR_STATUS)
+    return { state: "failed", code: v.code as ErrorCode, message: String(v.message), at: String(v.at) };
   return null;
 }
 
@@ -66,18 +68,34 @@ export async function pinLatestVersion(
         },
       );
     } else {
-      claimed = (await prisma.setting.updateMany({ where: { key, updatedAt: row.updatedAt }, data: { value: resolving } })).count === 1;
+      claimed =
+        (await prisma.setting.updateMany({ where: { key, updatedAt: row.updatedAt }, data: { value: resolving } }))
+          .count === 1;
     }
     if (!claimed) continue;
     let version: number;
     try {
       version = await ask();
     } catch (err) {
-      const e = err instanceof AppError ? err : new AppError("upstream_error", `could not ask the upstream for the latest version: ${(err as Error).message}`);
-      await prisma.setting.update({ where: { key }, data: { value: { state: "failed", code: e.code, message: e.message, at: new Date().toISOString() } } }).catch(() => {});
+      const e =
+        err instanceof AppError
+          ? err
+          : new AppError(
+              "upstream_error",
+              `could not ask the upstream for the latest version: ${(err as Error).message}`,
+            );
+      await prisma.setting
+        .update({
+          where: { key },
+          data: { value: { state: "failed", code: e.code, message: e.message, at: new Date().toISOString() } },
+        })
+        .catch(() => {});
       throw e;
     }
-    await prisma.setting.update({ where: { key }, data: { value: { state: "resolved", version, at: new Date().toISOString() } } });
+    await prisma.setting.update({
+      where: { key },
+      data: { value: { state: "resolved", version, at: new Date().toISOString() } },
+    });
     return { version, upstreamAsked: true };
   }
 }

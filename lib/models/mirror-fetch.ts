@@ -24,9 +24,7 @@ import { toMirrorView, type MirrorView } from "./mirror-view.ts";
 
 const manifestSchema = z.object({
   format: z.string().optional(),
-  weightsManifest: z
-    .array(z.object({ paths: z.array(z.string()).min(1), weights: z.array(z.unknown()) }))
-    .default([]),
+  weightsManifest: z.array(z.object({ paths: z.array(z.string()).min(1), weights: z.array(z.unknown()) })).default([]),
 });
 
 type Progress = { add(n: number): void; setTotal(n: number | null): void; flush(): Promise<void> };
@@ -38,7 +36,10 @@ function progressFor(mirrorId: string): Progress {
   let pending: Promise<unknown> = Promise.resolve();
   const write = () => {
     pending = pending.then(async () =>
-      (await db()).mirrorRequest.update({ where: { id: mirrorId }, data: { bytesDone: BigInt(done), ...(total !== null ? { bytesTotal: BigInt(total) } : {}) } }),
+      (await db()).mirrorRequest.update({
+        where: { id: mirrorId },
+        data: { bytesDone: BigInt(done), ...(total !== null ? { bytesTotal: BigInt(total) } : {}) },
+      }),
     );
     return pending;
   };
@@ -67,9 +68,21 @@ async function* counted(body: AsyncIterable<Buffer>, progress: Progress): AsyncG
   }
 }
 
-type Fetched = { primary: { digest: string; size: number }; files: ArchiveFile[]; format: KnownFormat; sourceUrl: string; created: string[] };
+type Fetched = {
+  primary: { digest: string; size: number };
+  files: ArchiveFile[];
+  format: KnownFormat;
+  sourceUrl: string;
+  created: string[];
+};
 
-async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store: BlobStore, progress: Progress, signal: AbortSignal): Promise<Fetched> {
+async function fetchIntoStore(
+  parsed: ParsedModelUrl,
+  policy: FetchPolicy,
+  store: BlobStore,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<Fetched> {
   const urls = upstreamUrls(parsed, policy.upstreamBase);
   const created: string[] = [];
   const put = async (body: AsyncIterable<Buffer> | Readable, expectedSize?: number) => {
@@ -85,8 +98,15 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
       const head = await store.get(r.digest, { range: { start: 0, end: Math.min(7, r.size - 1) } });
       const bytes: Buffer[] = [];
       for await (const c of head) bytes.push(c as Buffer);
-      if (!isTfliteHead(Buffer.concat(bytes))) throw new AppError("unprocessable_entity", "upstream file is not a TFLite model (no TFL3 identifier)");
-      return { primary: r, files: [{ path: "model.tflite", digest: r.digest, size: r.size }], format: "tflite", sourceUrl: urls.tflite, created };
+      if (!isTfliteHead(Buffer.concat(bytes)))
+        throw new AppError("unprocessable_entity", "upstream file is not a TFLite model (no TFL3 identifier)");
+      return {
+        primary: r,
+        files: [{ path: "model.tflite", digest: r.digest, size: r.size }],
+        format: "tflite",
+        sourceUrl: urls.tflite,
+        created,
+      };
     }
     if (parsed.format === "tfjs_graph") {
       const modelUrl = tfjsFileUrl(urls, "model.json");
@@ -98,7 +118,10 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
       try {
         json = JSON.parse(text.toString("utf8"));
       } catch {
-        throw new AppError("upstream_error", `upstream model.json is not JSON (${text.subarray(0, 40).toString("utf8").replace(/\s+/g, " ")}…)`);
+        throw new AppError(
+          "upstream_error",
+          `upstream model.json is not JSON (${text.subarray(0, 40).toString("utf8").replace(/\s+/g, " ")}…)`,
+        );
       }
       const manifest = manifestSchema.parse(json);
       const shardPaths = [...new Set(manifest.weightsManifest.flatMap((g) => g.paths.map(checkManifestPath)))];
@@ -116,7 +139,13 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
       );
       // Only model.json tells a TF.js model's kind: shard names are the upstream's choice.
       const detected = detectFormat({ paths: ["model.json"], modelJson: () => json });
-      return { primary: archive, files, format: isTfjs(detected.format) ? detected.format : "tfjs_graph", sourceUrl: modelUrl, created };
+      return {
+        primary: archive,
+        files,
+        format: isTfjs(detected.format) ? detected.format : "tfjs_graph",
+        sourceUrl: modelUrl,
+        created,
+      };
     }
     // SavedModel / TF1 Hub: keep the original archive as the primary blob, then record its files.
     const res = await openUpstream(urls.compressed, policy, { signal });
@@ -130,7 +159,13 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
     });
     const { format } = detectFormat({ paths: files.map((f) => f.path) });
     if (!isSavedModel(format)) {
-      throw new AppError("unprocessable_entity", `upstream archive has no saved_model.pb at its root (found ${files.slice(0, 5).map((f) => f.path).join(", ")})`);
+      throw new AppError(
+        "unprocessable_entity",
+        `upstream archive has no saved_model.pb at its root (found ${files
+          .slice(0, 5)
+          .map((f) => f.path)
+          .join(", ")})`,
+      );
     }
     return { primary, files, format, sourceUrl: urls.compressed, created };
   } catch (err) {
@@ -140,12 +175,18 @@ async function fetchIntoStore(parsed: ParsedModelUrl, policy: FetchPolicy, store
 }
 
 /** The worker's side of a mirror: fetch, store, publish as `pending`. */
-export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSignal; policy?: FetchPolicy } = {}): Promise<MirrorView> {
+export async function runMirrorFetch(
+  mirrorId: string,
+  opts: { signal?: AbortSignal; policy?: FetchPolicy } = {},
+): Promise<MirrorView> {
   const prisma = await db();
   const row = await prisma.mirrorRequest.findUnique({ where: { id: mirrorId } });
   if (!row) throw new PermanentJobError(`mirror request ${mirrorId} does not exist`);
   if (row.status === "stored" || row.status === "failed") return toMirrorView(row);
-  await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "fetching", startedAt: new Date(), attempts: { increment: 1 }, bytesDone: 0n, error: null } });
+  await prisma.mirrorRequest.update({
+    where: { id: mirrorId },
+    data: { status: "fetching", startedAt: new Date(), attempts: { increment: 1 }, bytesDone: 0n, error: null },
+  });
   const env = getEnv();
   const policy = opts.policy ?? policyFromEnv(env);
   const parsed = parseModelUrl(row.url);
@@ -165,7 +206,13 @@ export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSig
     });
     const done = await prisma.mirrorRequest.update({
       where: { id: mirrorId },
-      data: { status: "stored", activeKey: null, versionId: version.id, finishedAt: new Date(), format: fetched.format },
+      data: {
+        status: "stored",
+        activeKey: null,
+        versionId: version.id,
+        finishedAt: new Date(),
+        format: fetched.format,
+      },
     });
     if (version.created) await enqueueValidation(version.id);
     return toMirrorView(done);
@@ -179,10 +226,25 @@ export async function runMirrorFetch(mirrorId: string, opts: { signal?: AbortSig
       await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "queued", bytesDone: 0n } });
       throw caught;
     }
-    const reason = aborted instanceof JobBudgetError ? aborted.message : err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
+    const reason =
+      aborted instanceof JobBudgetError
+        ? aborted.message
+        : err instanceof AppError
+          ? err.message
+          : `internal error: ${(err as Error).message}`;
     await progress.flush().catch(() => {});
-    const failed = await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: { status: "failed", activeKey: null, error: reason, finishedAt: new Date() } });
-    await recordAudit({ actor: null, action: "mirror.failed", outcome: "error", targetType: "version", target: `${row.handle}/${row.versionNumber}`, details: { mirrorId, reason } });
+    const failed = await prisma.mirrorRequest.update({
+      where: { id: mirrorId },
+      data: { status: "failed", activeKey: null, error: reason, finishedAt: new Date() },
+    });
+    await recordAudit({
+      actor: null,
+      action: "mirror.failed",
+      outcome: "error",
+      targetType: "version",
+      target: `${row.handle}/${row.versionNumber}`,
+      details: { mirrorId, reason },
+    });
     return toMirrorView(failed);
   }
 }

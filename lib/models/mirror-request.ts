@@ -37,13 +37,25 @@ export async function requestMirror(input: {
   const requested = parseModelUrl(input.url);
   // The allowlist decides before anything reaches the upstream.
   await assertAllowed(requested.handle, { actor: input.actor, ip: input.ip });
-  const parsed = requested.version === "latest" ? await pinLatest(requested, input.kaggleBase) : { ...requested, version: requested.version };
-  return requestPinnedMirror({ ...input, parsed, requestedUrl: requested.version === "latest" ? requested.canonicalUrl : undefined });
+  const parsed =
+    requested.version === "latest"
+      ? await pinLatest(requested, input.kaggleBase)
+      : { ...requested, version: requested.version };
+  return requestPinnedMirror({
+    ...input,
+    parsed,
+    requestedUrl: requested.version === "latest" ? requested.canonicalUrl : undefined,
+  });
 }
 
 /** The upstream's latest version of an unversioned URL, as a versioned one. */
-async function pinLatest(requested: ParsedModelUrl, kaggleBase?: string): Promise<ParsedModelUrl & { version: number }> {
-  const { version } = await pinLatestVersion(requested, () => askLatestVersion(requested, policyFromEnv(getEnv()), { kaggleBase }));
+async function pinLatest(
+  requested: ParsedModelUrl,
+  kaggleBase?: string,
+): Promise<ParsedModelUrl & { version: number }> {
+  const { version } = await pinLatestVersion(requested, () =>
+    askLatestVersion(requested, policyFromEnv(getEnv()), { kaggleBase }),
+  );
   const pinned = parseModelUrl(`${requested.canonicalUrl}/${version}`);
   return { ...pinned, version };
 }
@@ -62,11 +74,25 @@ async function requestPinnedMirror(input: {
 
   const version = await findVersion(parsed.handle, parsed.version);
   if (version) {
-    const last = await prisma.mirrorRequest.findFirst({ where: { versionId: version.id, status: "stored" }, orderBy: { createdAt: "desc" } });
+    const last = await prisma.mirrorRequest.findFirst({
+      where: { versionId: version.id, status: "stored" },
+      orderBy: { createdAt: "desc" },
+    });
     const row =
       last ??
       (await prisma.mirrorRequest.create({
-        data: { url: parsed.canonicalUrl, handle: parsed.handle, versionNumber: parsed.version, format: version.format, status: "stored", versionId: version.id, bytesDone: version.size, bytesTotal: version.size, requestedById, finishedAt: new Date() },
+        data: {
+          url: parsed.canonicalUrl,
+          handle: parsed.handle,
+          versionNumber: parsed.version,
+          format: version.format,
+          status: "stored",
+          versionId: version.id,
+          bytesDone: version.size,
+          bytesTotal: version.size,
+          requestedById,
+          finishedAt: new Date(),
+        },
       }));
     return { mirror: toMirrorView(row), existing: true };
   }
@@ -77,7 +103,14 @@ async function requestPinnedMirror(input: {
   if (running) return { mirror: toMirrorView(running), existing: false };
   try {
     const row = await prisma.mirrorRequest.create({
-      data: { url: parsed.canonicalUrl, handle: parsed.handle, versionNumber: parsed.version, format: parsed.format, activeKey, requestedById },
+      data: {
+        url: parsed.canonicalUrl,
+        handle: parsed.handle,
+        versionNumber: parsed.version,
+        format: parsed.format,
+        activeKey,
+        requestedById,
+      },
     });
     // A fetch that finished between our version check and this insert has already committed its
     // version (it publishes before it releases activeKey): join that instead of fetching again.
@@ -85,16 +118,43 @@ async function requestPinnedMirror(input: {
     if (landed) {
       const joined = await prisma.mirrorRequest.update({
         where: { id: row.id },
-        data: { status: "stored", activeKey: null, versionId: landed.id, format: landed.format, bytesDone: landed.size, bytesTotal: landed.size, finishedAt: new Date() },
+        data: {
+          status: "stored",
+          activeKey: null,
+          versionId: landed.id,
+          format: landed.format,
+          bytesDone: landed.size,
+          bytesTotal: landed.size,
+          finishedAt: new Date(),
+        },
       });
       return { mirror: toMirrorView(joined), existing: true };
     }
-    await recordAudit({ actor: input.actor, action: "mirror.request", ip: input.ip, targetType: "version", target: `${parsed.handle}/${parsed.version}`, details: { url: parsed.canonicalUrl, mirrorId: row.id, ...(input.requestedUrl ? { requestedUrl: input.requestedUrl, pinned: "latest" } : {}) } });
+    await recordAudit({
+      actor: input.actor,
+      action: "mirror.request",
+      ip: input.ip,
+      targetType: "version",
+      target: `${parsed.handle}/${parsed.version}`,
+      details: {
+        url: parsed.canonicalUrl,
+        mirrorId: row.id,
+        ...(input.requestedUrl ? { requestedUrl: input.requestedUrl, pinned: "latest" } : {}),
+      },
+    });
     try {
       const queue = await getQueue();
       await queue.enqueue(mirrorFetchJob, { mirrorId: row.id });
     } catch (err) {
-      await prisma.mirrorRequest.update({ where: { id: row.id }, data: { status: "failed", activeKey: null, error: `could not queue the fetch: ${(err as Error).message}`, finishedAt: new Date() } });
+      await prisma.mirrorRequest.update({
+        where: { id: row.id },
+        data: {
+          status: "failed",
+          activeKey: null,
+          error: `could not queue the fetch: ${(err as Error).message}`,
+          finishedAt: new Date(),
+        },
+      });
       throw err;
     }
     return { mirror: toMirrorView(row), existing: false };

@@ -33,12 +33,22 @@ async function hashUpstream(url: string, policy: FetchPolicy, signal?: AbortSign
  * Re-fetches a mirrored version from upstream and compares digests. The stored version never
  * changes: on a difference it is flagged `upstreamDrift` with the upstream digest, and audited.
  */
-export async function resyncMirror(input: { mirrorId: string; actor: Principal | null; ip?: string | null; policy?: FetchPolicy; signal?: AbortSignal }): Promise<ResyncResult> {
+export async function resyncMirror(input: {
+  mirrorId: string;
+  actor: Principal | null;
+  ip?: string | null;
+  policy?: FetchPolicy;
+  signal?: AbortSignal;
+}): Promise<ResyncResult> {
   const prisma = await db();
-  const row = await prisma.mirrorRequest.findUnique({ where: { id: input.mirrorId }, include: { version: { include: { files: true } } } });
+  const row = await prisma.mirrorRequest.findUnique({
+    where: { id: input.mirrorId },
+    include: { version: { include: { files: true } } },
+  });
   if (!row) throw new AppError("not_found", `no mirror request ${input.mirrorId}`);
   const version = row.version;
-  if (!version || row.status !== "stored") throw new AppError("conflict", `mirror request ${row.id} is ${row.status}: only stored mirrors can be resynced`);
+  if (!version || row.status !== "stored")
+    throw new AppError("conflict", `mirror request ${row.id} is ${row.status}: only stored mirrors can be resynced`);
   const policy = input.policy ?? policyFromEnv(getEnv());
   const parsed = parseModelUrl(row.url);
   const urls = upstreamUrls(parsed, policy.upstreamBase);
@@ -53,9 +63,15 @@ export async function resyncMirror(input: { mirrorId: string; actor: Principal |
       parts.push(`${f.path}=${d}`);
       if (d !== f.digest) changedFiles.push(f.path);
     }
-    upstreamDigest = changedFiles.length ? `sha256:${createHash("sha256").update(parts.join("\n")).digest("hex")}` : version.digest;
+    upstreamDigest = changedFiles.length
+      ? `sha256:${createHash("sha256").update(parts.join("\n")).digest("hex")}`
+      : version.digest;
   } else {
-    upstreamDigest = await hashUpstream(version.format === "tflite" ? urls.tflite : urls.compressed, policy, input.signal);
+    upstreamDigest = await hashUpstream(
+      version.format === "tflite" ? urls.tflite : urls.compressed,
+      policy,
+      input.signal,
+    );
   }
   const drift = upstreamDigest !== version.digest;
   if (drift) {
@@ -69,7 +85,22 @@ export async function resyncMirror(input: { mirrorId: string; actor: Principal |
       details: { storedDigest: version.digest, upstreamDigest, ...(changedFiles ? { changedFiles } : {}) },
     });
   } else {
-    await recordAudit({ actor: input.actor, action: "mirror.resync", ip: input.ip, targetType: "version", target: `${row.handle}/${version.number}`, details: { digest: version.digest } });
+    await recordAudit({
+      actor: input.actor,
+      action: "mirror.resync",
+      ip: input.ip,
+      targetType: "version",
+      target: `${row.handle}/${version.number}`,
+      details: { digest: version.digest },
+    });
   }
-  return { mirrorId: row.id, handle: row.handle, version: version.number, drift, storedDigest: version.digest, upstreamDigest, ...(changedFiles ? { changedFiles } : {}) };
+  return {
+    mirrorId: row.id,
+    handle: row.handle,
+    version: version.number,
+    drift,
+    storedDigest: version.digest,
+    upstreamDigest,
+    ...(changedFiles ? { changedFiles } : {}),
+  };
 }

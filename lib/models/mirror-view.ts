@@ -51,5 +51,9 @@ export async function listMirrorRequests(opts: { requestedById?: string; limit?:
     orderBy: { createdAt: "desc" },
     take: Math.min(opts.limit ?? 50, 200),
   });
-  return rows.map((r) => ({ ...toMirrorView(r), versionStatus: r.version?.status ?? null, requestedBy: r.requestedBy?.email ?? null }));
+  return rows.map((r) => ({
+    ...toMirrorView(r),
+    versionStatus: r.version?.status ?? null,
+    requestedBy: r.requestedBy?.email ?? null,
+  }));
 }

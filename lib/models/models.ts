@@ -20,7 +20,16 @@ async function findVisibleModel(handle: string, includeUnapproved: boolean) {
       versions: {
         where: includeUnapproved ? {} : { status: "approved" },
         orderBy: { number: "desc" },
-        select: { id: true, number: true, status: true, format: true, digest: true, size: true, createdAt: true, approvedAt: true },
+        select: {
+          id: true,
+          number: true,
+          status: true,
+          format: true,
+          digest: true,
+          size: true,
+          createdAt: true,
+          approvedAt: true,
+        },
       },
     },
   });
@@ -32,7 +41,11 @@ export async function getModelPage(handle: string, opts: { includeUnapproved: bo
   const prisma = await db();
   const m = await findVisibleModel(handle, opts.includeUnapproved);
   if (!m) return null;
-  const counts = await prisma.downloadCount.groupBy({ by: ["versionId"], where: { versionId: { in: m.versions.map((v) => v.id) } }, _sum: { count: true } });
+  const counts = await prisma.downloadCount.groupBy({
+    by: ["versionId"],
+    where: { versionId: { in: m.versions.map((v) => v.id) } },
+    _sum: { count: true },
+  });
   const downloads = new Map(counts.map((c) => [c.versionId, c._sum.count ?? 0]));
   return {
     handle: m.handle,
@@ -67,7 +80,13 @@ export async function getModelDocument(input: { handle: string; principal: Princ
     license: m.license,
     ...(m.source === "upstream" && m.upstreamUrl ? { source: { url: m.upstreamUrl } } : {}),
     aliases: {} as Record<string, number>,
-    versions: m.versions.map((v) => ({ version: v.number, status: v.status, digest: v.digest, size: v.size, createdAt: v.createdAt })),
+    versions: m.versions.map((v) => ({
+      version: v.number,
+      status: v.status,
+      digest: v.digest,
+      size: v.size,
+      createdAt: v.createdAt,
+    })),
   };
 }
 
@@ -80,18 +99,43 @@ export type ModelMetadataPatch = {
 };
 
 /** Sets a model's catalogue metadata (PATCH /api/v1/models/{handle}); audited with the fields changed. */
-export async function updateModelMetadata(input: { handle: string; patch: ModelMetadataPatch; actor: Principal; ip?: string | null }) {
+export async function updateModelMetadata(input: {
+  handle: string;
+  patch: ModelMetadataPatch;
+  actor: Principal;
+  ip?: string | null;
+}) {
   const prisma = await db();
   const handle = input.handle.toLowerCase();
   const m = await prisma.module.findUnique({ where: { handle } });
   if (!m) throw new AppError("not_found", `no model ${handle}`);
   const data = Object.fromEntries(Object.entries(input.patch).filter(([, v]) => v !== undefined));
-  if (Object.keys(data).length === 0) throw new AppError("unprocessable_entity", "nothing to change: send at least one of title, description, task, tags, license");
+  if (Object.keys(data).length === 0)
+    throw new AppError(
+      "unprocessable_entity",
+      "nothing to change: send at least one of title, description, task, tags, license",
+    );
   if (data.tags) data.tags = [...new Set((data.tags as string[]).map((t) => t.trim().toLowerCase()))];
   const updated = await prisma.module.update({ where: { id: m.id }, data });
   forgetCatalogueCache();
-  await recordAudit({ actor: input.actor, action: "model.metadata", targetType: "module", target: handle, ip: input.ip, details: { fields: Object.keys(data) } });
-  return { handle: updated.handle, title: updated.title, description: updated.description, task: updated.task, tags: updated.tags, license: updated.license, publisher: updated.publisher, source: updated.source };
+  await recordAudit({
+    actor: input.actor,
+    action: "model.metadata",
+    targetType: "module",
+    target: handle,
+    ip: input.ip,
+    details: { fields: Object.keys(data) },
+  });
+  return {
+    handle: updated.handle,
+    title: updated.title,
+    description: updated.description,
+    task: updated.task,
+    tags: updated.tags,
+    license: updated.license,
+    publisher: updated.publisher,
+    source: updated.source,
+  };
 }
 
 /** Who owns a model, for permission checks: its source (uploads are publisher-owned). */

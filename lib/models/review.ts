@@ -11,7 +11,18 @@ import { formatBytes, opsOf, signatureLine, signaturesOf, type OpsView } from ".
 
 export { AWAITING, type AwaitingStatus } from "./version-status.ts";
 
-type BenchRow = { batch: number; paramCount: bigint | null; p50Ms: number; p95Ms: number; p99Ms: number; loadMs: number; firstInferenceMs: number; throughputPerSec: number; peakRssBytes: bigint | null; samplesMs: number[] };
+type BenchRow = {
+  batch: number;
+  paramCount: bigint | null;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  loadMs: number;
+  firstInferenceMs: number;
+  throughputPerSec: number;
+  peakRssBytes: bigint | null;
+  samplesMs: number[];
+};
 
 export type EvidenceSnapshot = {
   number: number;
@@ -21,8 +32,12 @@ export type EvidenceSnapshot = {
   p50Ms: number | null;
 };
 
-export type DiffRow = { field: "size" | "signatures" | "parameters" | "latency p50 (batch 1)"; before: string; after: string; change: "same" | "changed" | "new" };
-
+export type DiffRow = {
+  field: "size" | "signatures" | "parameters" | "latency p50 (batch 1)";
+  before: string;
+  after: string;
+  change: "same" | "changed" | "new";
+};
 
 export type ReviewItem = {
   id: string;
@@ -33,7 +48,8 @@ export type ReviewItem = {
   digest: string;
   size: number;
   createdAt: Date;
-  source: { kind: "upstream"; url: string | null; fetchedAt: Date | null } | { kind: "upload"; uploadedBy: string | null };
+  source:
+    { kind: "upstream"; url: string | null; fetchedAt: Date | null } | { kind: "upload"; uploadedBy: string | null };
   validation: {
     status: string;
     level: string | null;
@@ -46,7 +62,17 @@ export type ReviewItem = {
     tfjs: OpsView | null;
     finishedAt: Date | null;
   } | null;
-  benchmarks: Array<{ batch: number; loadMs: number; firstInferenceMs: number; p50Ms: number; p95Ms: number; p99Ms: number; throughputPerSec: number; peakRssBytes: number | null; runs: number }>;
+  benchmarks: Array<{
+    batch: number;
+    loadMs: number;
+    firstInferenceMs: number;
+    p50Ms: number;
+    p95Ms: number;
+    p99Ms: number;
+    throughputPerSec: number;
+    peakRssBytes: number | null;
+    runs: number;
+  }>;
   paramCount: number | null;
   previousApproved: EvidenceSnapshot | null;
   diff: DiffRow[];
@@ -61,34 +87,73 @@ export function diffEvidence(prev: EvidenceSnapshot | null, cur: EvidenceSnapsho
   if (!prev) {
     rows.push({ field: "size", before: "—", after: formatBytes(cur.size), change: "new" });
     rows.push({ field: "signatures", before: "—", after: cur.signatures.join("\n") || "none recorded", change: "new" });
-    rows.push({ field: "parameters", before: "—", after: cur.paramCount === null ? "unknown" : cur.paramCount.toLocaleString("en-US"), change: "new" });
-    rows.push({ field: "latency p50 (batch 1)", before: "—", after: cur.p50Ms === null ? "not run" : `${cur.p50Ms.toFixed(2)} ms`, change: "new" });
+    rows.push({
+      field: "parameters",
+      before: "—",
+      after: cur.paramCount === null ? "unknown" : cur.paramCount.toLocaleString("en-US"),
+      change: "new",
+    });
+    rows.push({
+      field: "latency p50 (batch 1)",
+      before: "—",
+      after: cur.p50Ms === null ? "not run" : `${cur.p50Ms.toFixed(2)} ms`,
+      change: "new",
+    });
     return rows;
   }
-  rows.push({ field: "size", before: formatBytes(prev.size), after: formatBytes(cur.size) + (prev.size !== cur.size ? pct(prev.size, cur.size) : ""), change: prev.size === cur.size ? "same" : "changed" });
+  rows.push({
+    field: "size",
+    before: formatBytes(prev.size),
+    after: formatBytes(cur.size) + (prev.size !== cur.size ? pct(prev.size, cur.size) : ""),
+    change: prev.size === cur.size ? "same" : "changed",
+  });
   const ps = [...prev.signatures].sort().join("\n");
   const cs = [...cur.signatures].sort().join("\n");
-  rows.push({ field: "signatures", before: ps || "none recorded", after: cs || "none recorded", change: ps === cs ? "same" : "changed" });
+  rows.push({
+    field: "signatures",
+    before: ps || "none recorded",
+    after: cs || "none recorded",
+    change: ps === cs ? "same" : "changed",
+  });
   rows.push({
     field: "parameters",
     before: prev.paramCount === null ? "unknown" : prev.paramCount.toLocaleString("en-US"),
-    after: cur.paramCount === null ? "unknown" : cur.paramCount.toLocaleString("en-US") + (prev.paramCount !== null && prev.paramCount !== cur.paramCount ? pct(prev.paramCount, cur.paramCount) : ""),
+    after:
+      cur.paramCount === null
+        ? "unknown"
+        : cur.paramCount.toLocaleString("en-US") +
+          (prev.paramCount !== null && prev.paramCount !== cur.paramCount ? pct(prev.paramCount, cur.paramCount) : ""),
     change: prev.paramCount === cur.paramCount ? "same" : "changed",
   });
   const lat = (v: number | null) => (v === null ? "not run" : `${v.toFixed(2)} ms`);
   // Latency is noisy: within 10 % counts as the same.
-  const latSame = prev.p50Ms === cur.p50Ms || (prev.p50Ms !== null && cur.p50Ms !== null && Math.abs(cur.p50Ms - prev.p50Ms) <= 0.1 * prev.p50Ms);
-  rows.push({ field: "latency p50 (batch 1)", before: lat(prev.p50Ms), after: lat(cur.p50Ms) + (prev.p50Ms !== null && cur.p50Ms !== null && !latSame ? pct(prev.p50Ms, cur.p50Ms) : ""), change: latSame ? "same" : "changed" });
+  const latSame =
+    prev.p50Ms === cur.p50Ms ||
+    (prev.p50Ms !== null && cur.p50Ms !== null && Math.abs(cur.p50Ms - prev.p50Ms) <= 0.1 * prev.p50Ms);
+  rows.push({
+    field: "latency p50 (batch 1)",
+    before: lat(prev.p50Ms),
+    after: lat(cur.p50Ms) + (prev.p50Ms !== null && cur.p50Ms !== null && !latSame ? pct(prev.p50Ms, cur.p50Ms) : ""),
+    change: latSame ? "same" : "changed",
+  });
   return rows;
 }
 
 const versionInclude = {
   module: true,
   uploadedBy: { select: { email: true } },
-  validationRuns: { orderBy: { startedAt: "desc" as const }, take: 1, include: { benchmarks: { orderBy: { batch: "asc" as const } } } },
+  validationRuns: {
+    orderBy: { startedAt: "desc" as const },
+    take: 1,
+    include: { benchmarks: { orderBy: { batch: "asc" as const } } },
+  },
 };
 
-function snapshot(v: { number: number; size: bigint; validationRuns: Array<{ signatures: unknown; execution: unknown; benchmarks: BenchRow[] }> }): EvidenceSnapshot {
+function snapshot(v: {
+  number: number;
+  size: bigint;
+  validationRuns: Array<{ signatures: unknown; execution: unknown; benchmarks: BenchRow[] }>;
+}): EvidenceSnapshot {
   const run = v.validationRuns[0];
   const b1 = run?.benchmarks.find((b) => b.batch === 1) ?? run?.benchmarks[0];
   return {
@@ -107,7 +172,10 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
   const prisma = await db();
   const statuses = q.statuses?.length ? q.statuses : [...AWAITING];
   const rows = await prisma.version.findMany({
-    where: { status: { in: statuses }, ...(q.handle ? { module: { handle: { contains: q.handle.toLowerCase() } } } : {}) },
+    where: {
+      status: { in: statuses },
+      ...(q.handle ? { module: { handle: { contains: q.handle.toLowerCase() } } } : {}),
+    },
     include: versionInclude,
     orderBy: { createdAt: "asc" },
     take: Math.min(q.limit ?? 200, 500),
@@ -117,7 +185,11 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
   // The previous approved version of each model, for the diff (one query for the whole page).
   const moduleIds = [...new Set(rows.map((r) => r.moduleId))];
   const approved = moduleIds.length
-    ? await prisma.version.findMany({ where: { moduleId: { in: moduleIds }, status: "approved" }, include: versionInclude, orderBy: { number: "desc" } })
+    ? await prisma.version.findMany({
+        where: { moduleId: { in: moduleIds }, status: "approved" },
+        include: versionInclude,
+        orderBy: { number: "desc" },
+      })
     : [];
   return rows.map((v) => {
     const prev = approved.find((a) => a.moduleId === v.moduleId && a.number < v.number) ?? null;
@@ -132,7 +204,10 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
       digest: v.digest,
       size: Number(v.size),
       createdAt: v.createdAt,
-      source: v.sourceUrl || v.module.source === "upstream" ? { kind: "upstream" as const, url: v.sourceUrl, fetchedAt: v.fetchedAt } : { kind: "upload" as const, uploadedBy: v.uploadedBy?.email ?? null },
+      source:
+        v.sourceUrl || v.module.source === "upstream"
+          ? { kind: "upstream" as const, url: v.sourceUrl, fetchedAt: v.fetchedAt }
+          : { kind: "upload" as const, uploadedBy: v.uploadedBy?.email ?? null },
       validation: run
         ? {
             status: run.status,
@@ -146,7 +221,17 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
             finishedAt: run.finishedAt,
           }
         : null,
-      benchmarks: (run?.benchmarks ?? []).map((b) => ({ batch: b.batch, loadMs: b.loadMs, firstInferenceMs: b.firstInferenceMs, p50Ms: b.p50Ms, p95Ms: b.p95Ms, p99Ms: b.p99Ms, throughputPerSec: b.throughputPerSec, peakRssBytes: num(b.peakRssBytes), runs: b.samplesMs.length })),
+      benchmarks: (run?.benchmarks ?? []).map((b) => ({
+        batch: b.batch,
+        loadMs: b.loadMs,
+        firstInferenceMs: b.firstInferenceMs,
+        p50Ms: b.p50Ms,
+        p95Ms: b.p95Ms,
+        p99Ms: b.p99Ms,
+        throughputPerSec: b.throughputPerSec,
+        peakRssBytes: num(b.peakRssBytes),
+        runs: b.samplesMs.length,
+      })),
       paramCount: cur.paramCount,
       previousApproved: prev ? snapshot(prev) : null,
       diff: diffEvidence(prev ? snapshot(prev) : null, cur),
@@ -155,7 +240,11 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
 }
 
 export type DecisionTarget = { handle: string; version: number };
-export type DecisionResult = DecisionTarget & { ok: boolean; status?: string; error?: { code: string; message: string } };
+export type DecisionResult = DecisionTarget & {
+  ok: boolean;
+  status?: string;
+  error?: { code: string; message: string };
+};
 
 /**
  * Approves or rejects several versions; each is decided on its own (one refusal does not stop the
@@ -172,13 +261,20 @@ export async function decideVersions(input: {
 }): Promise<DecisionResult[]> {
   if (input.targets.length === 0) throw new AppError("unprocessable_entity", "select at least one version");
   if (input.targets.length > 200) throw new AppError("unprocessable_entity", "at most 200 versions per decision");
-  if (input.decision === "reject" && !input.reason?.trim()) throw new AppError("unprocessable_entity", "a rejection needs a reason");
+  if (input.decision === "reject" && !input.reason?.trim())
+    throw new AppError("unprocessable_entity", "a rejection needs a reason");
   const out: DecisionResult[] = [];
   for (const t of input.targets) {
     try {
       const r =
         input.decision === "approve"
-          ? await approveVersion({ ...t, note: input.note, overrideReason: input.overrideReason, actor: input.actor, ip: input.ip })
+          ? await approveVersion({
+              ...t,
+              note: input.note,
+              overrideReason: input.overrideReason,
+              actor: input.actor,
+              ip: input.ip,
+            })
           : await rejectVersion({ ...t, reason: input.reason!, actor: input.actor, ip: input.ip });
       out.push({ ...t, ok: true, status: r.status });
     } catch (err) {
@@ -192,7 +288,11 @@ export async function decideVersions(input: {
 /** How many versions wait in each status (the queue's filter tabs). */
 export async function countReviewQueue(): Promise<Record<AwaitingStatus, number>> {
   const prisma = await db();
-  const rows = await prisma.version.groupBy({ by: ["status"], where: { status: { in: [...AWAITING] } }, _count: { _all: true } });
+  const rows = await prisma.version.groupBy({
+    by: ["status"],
+    where: { status: { in: [...AWAITING] } },
+    _count: { _all: true },
+  });
   const out = Object.fromEntries(AWAITING.map((s) => [s, 0])) as Record<AwaitingStatus, number>;
   for (const r of rows) out[r.status as AwaitingStatus] = r._count._all;
   return out;

@@ -28,7 +28,10 @@ export type ServableBlob = { size: number; versionId: string; approved: boolean 
 
 type BlobEntry = { at: number; value: Promise<ServableBlob | null> };
 // On globalThis: the page app's bundled modules and the server's own share one cache.
-const g = globalThis as unknown as { __hubkeepServeCache?: Map<string, Entry>; __hubkeepBlobCache?: Map<string, BlobEntry> };
+const g = globalThis as unknown as {
+  __hubkeepServeCache?: Map<string, Entry>;
+  __hubkeepBlobCache?: Map<string, BlobEntry>;
+};
 const cache = (g.__hubkeepServeCache ??= new Map());
 const blobCache = (g.__hubkeepBlobCache ??= new Map());
 
@@ -68,7 +71,7 @@ export function getServable(handle: string): Promise<ServableModule | null> {
     (module) => (entry.settled = { module }),
     () => cache.delete(handle),
   );
-  if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+  if (cache.size > 10_000) cache.delete(cache.keys().next().value);
   return value;
 }
 
@@ -96,14 +99,19 @@ export function getServableBlob(digest: string): Promise<ServableBlob | null> {
     if (!blob) return null;
     const approved =
       (await prisma.version.findFirst({ where: { digest, status: "approved" }, select: { id: true } })) ??
-      (await prisma.version.findFirst({ where: { status: "approved", files: { some: { digest } } }, select: { id: true } }));
+      (await prisma.version.findFirst({
+        where: { status: "approved", files: { some: { digest } } },
+        select: { id: true },
+      }));
     if (approved) return { size: Number(blob.size), versionId: approved.id, approved: true };
-    const any = (await prisma.version.findFirst({ where: { digest }, select: { id: true } })) ?? (await prisma.version.findFirst({ where: { files: { some: { digest } } }, select: { id: true } }));
+    const any =
+      (await prisma.version.findFirst({ where: { digest }, select: { id: true } })) ??
+      (await prisma.version.findFirst({ where: { files: { some: { digest } } }, select: { id: true } }));
     return any ? { size: Number(blob.size), versionId: any.id, approved: false } : null;
   })();
   blobCache.set(digest, { at: now, value });
   value.catch(() => blobCache.delete(digest));
-  if (blobCache.size > 10_000) blobCache.delete(blobCache.keys().next().value!);
+  if (blobCache.size > 10_000) blobCache.delete(blobCache.keys().next().value);
   return value;
 }
 

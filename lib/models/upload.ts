@@ -31,9 +31,13 @@ export function describeBytes(head: Buffer): string {
   if (head.length === 0) return "an empty body";
   if (head.subarray(0, 4).toString("latin1") === "PK\x03\x04") return "a ZIP archive (upload a .tar.gz instead)";
   if (head.subarray(0, 3).toString("latin1") === "BZh") return "a bzip2 file (upload a .tar.gz instead)";
-  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return "an xz file (upload a .tar.gz instead)";
-  if (head.subarray(0, 4).toString("latin1") === "\x89HDF") return "an HDF5 file (a Keras .h5: export a SavedModel instead)";
+  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])))
+    return "an xz file (upload a .tar.gz instead)";
+  if (head.subarray(0, 4).toString("latin1") === "\x89HDF")
+    return "an HDF5 file (a Keras .h5: export a SavedModel instead)";
   const text = head.subarray(0, 40).toString("utf8");
+  // Printable ASCII and tab, newline, carriage return: a text file.
+  // eslint-disable-next-line no-control-regex
   if (/^[\x09\x0a\x0d\x20-\x7e]+$/.test(text)) return `text starting "${text.replace(/\s+/g, " ").trim()}"`;
   return `${head.length >= 8 ? "binary data" : "a few bytes"} starting 0x${head.subarray(0, 8).toString("hex")}`;
 }
@@ -41,7 +45,8 @@ export function describeBytes(head: Buffer): string {
 async function readHead(store: BlobStore, digest: string, size: number): Promise<Buffer> {
   if (size === 0) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
-  for await (const c of await store.get(digest, { range: { start: 0, end: Math.min(511, size - 1) } })) chunks.push(Buffer.from(c as Uint8Array));
+  for await (const c of await store.get(digest, { range: { start: 0, end: Math.min(511, size - 1) } }))
+    chunks.push(Buffer.from(c as Uint8Array));
   return Buffer.concat(chunks);
 }
 
@@ -54,35 +59,55 @@ async function readSmallBlob(store: BlobStore, digest: string): Promise<Buffer> 
 type Recognised = { format: KnownFormat; files: ArchiveFile[] };
 
 /** Recognises a stored upload, storing an archive's files as blobs of their own. */
-async function recognise(store: BlobStore, primary: { digest: string; size: number }, created: string[]): Promise<Recognised> {
+async function recognise(
+  store: BlobStore,
+  primary: { digest: string; size: number },
+  created: string[],
+): Promise<Recognised> {
   const head = await readHead(store, primary.digest, primary.size);
   if (isTfliteHead(head)) {
     return { format: "tflite", files: [{ path: "model.tflite", digest: primary.digest, size: primary.size }] };
   }
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   const tar = head.length >= 262 && head.subarray(257, 262).toString("latin1") === "ustar";
-  if (!gzip && !tar) throw new AppError("unprocessable_entity", `not a model archive (.tar.gz of a SavedModel, TF1 Hub module or TF.js model) or a .tflite file: found ${describeBytes(head)}`);
-  const files = await storeArchiveEntries(await store.get(primary.digest), store, { onStored: (r) => r.created && created.push(r.digest) });
+  if (!gzip && !tar)
+    throw new AppError(
+      "unprocessable_entity",
+      `not a model archive (.tar.gz of a SavedModel, TF1 Hub module or TF.js model) or a .tflite file: found ${describeBytes(head)}`,
+    );
+  const files = await storeArchiveEntries(await store.get(primary.digest), store, {
+    onStored: (r) => r.created && created.push(r.digest),
+  });
   const paths = new Set(files.map((f) => f.path));
   const detected = detectFormat({ paths });
   if (isSavedModel(detected.format)) return { format: detected.format, files };
   const manifest = files.find((f) => f.path === "model.json");
   if (isTfjs(detected.format) && manifest) {
-    if (manifest.size > 64 * 1024 * 1024) throw new AppError("unprocessable_entity", "model.json is larger than 64 MiB");
+    if (manifest.size > 64 * 1024 * 1024)
+      throw new AppError("unprocessable_entity", "model.json is larger than 64 MiB");
     let json: { format?: unknown; weightsManifest?: Array<{ paths?: unknown }> };
     try {
       json = JSON.parse((await readSmallBlob(store, manifest.digest)).toString("utf8"));
     } catch {
       throw new AppError("unprocessable_entity", "the archive's model.json is not JSON");
     }
-    const shards = (json.weightsManifest ?? []).flatMap((g) => (Array.isArray(g.paths) ? g.paths.map((p) => checkManifestPath(String(p))) : []));
+    const shards = (json.weightsManifest ?? []).flatMap((g) =>
+      Array.isArray(g.paths) ? g.paths.map((p) => checkManifestPath(String(p))) : [],
+    );
     const missing = shards.filter((s) => !paths.has(s));
-    if (missing.length) throw new AppError("unprocessable_entity", `model.json names weight files the archive does not hold: ${missing.slice(0, 5).join(", ")}`);
+    if (missing.length)
+      throw new AppError(
+        "unprocessable_entity",
+        `model.json names weight files the archive does not hold: ${missing.slice(0, 5).join(", ")}`,
+      );
     const tfjs = detectFormat({ paths, modelJson: () => json }).format;
     return { format: isTfjs(tfjs) ? tfjs : detected.format, files };
   }
   const found = [...paths].slice(0, 8).join(", ");
-  throw new AppError("unprocessable_entity", `the archive has no saved_model.pb or model.json at its root (found ${found || "no files"}${paths.size > 8 ? ", …" : ""})`);
+  throw new AppError(
+    "unprocessable_entity",
+    `the archive has no saved_model.pb or model.json at its root (found ${found || "no files"}${paths.size > 8 ? ", …" : ""})`,
+  );
 }
 
 /**
@@ -127,11 +152,18 @@ export async function uploadVersion(input: UploadInput): Promise<PublishedVersio
   } catch (err) {
     return refuse(err as AppError);
   }
-  if (!Number.isSafeInteger(input.version) || input.version < 1) return refuse(new AppError("unprocessable_entity", `version must be a positive integer, got ${input.version}`));
+  if (!Number.isSafeInteger(input.version) || input.version < 1)
+    return refuse(new AppError("unprocessable_entity", `version must be a positive integer, got ${input.version}`));
   if (input.contentLength !== null && input.contentLength > input.maxBytes) {
-    return refuse(new AppError("payload_too_large", `the upload is ${input.contentLength} bytes; the limit is ${input.maxBytes} (HUBKEEP_MAX_UPLOAD_BYTES)`));
+    return refuse(
+      new AppError(
+        "payload_too_large",
+        `the upload is ${input.contentLength} bytes; the limit is ${input.maxBytes} (HUBKEEP_MAX_UPLOAD_BYTES)`,
+      ),
+    );
   }
-  if (!it || input.contentLength === 0) throw new AppError("unprocessable_entity", "the request has no body: send the model's .tar.gz or .tflite");
+  if (!it || input.contentLength === 0)
+    throw new AppError("unprocessable_entity", "the request has no body: send the model's .tar.gz or .tflite");
   const store = input.store ?? getBlobStore();
   let received = 0;
   let overflow = false;
@@ -144,7 +176,10 @@ export async function uploadVersion(input: UploadInput): Promise<PublishedVersio
       if (received > limit) {
         overflow = true;
         await drain(it!, DRAIN_LIMIT_BYTES);
-        throw new AppError("payload_too_large", `the upload is over the limit of ${limit} bytes (HUBKEEP_MAX_UPLOAD_BYTES)`);
+        throw new AppError(
+          "payload_too_large",
+          `the upload is over the limit of ${limit} bytes (HUBKEEP_MAX_UPLOAD_BYTES)`,
+        );
       }
       yield r.value;
     }
@@ -153,11 +188,18 @@ export async function uploadVersion(input: UploadInput): Promise<PublishedVersio
   try {
     let primary: { digest: string; size: number };
     try {
-      const put = await store.put(Readable.from(limited()), input.contentLength !== null ? { expectedSize: input.contentLength } : undefined);
+      const put = await store.put(
+        Readable.from(limited()),
+        input.contentLength !== null ? { expectedSize: input.contentLength } : undefined,
+      );
       if (put.created) created.push(put.digest);
       primary = put;
     } catch (err) {
-      if (overflow) throw new AppError("payload_too_large", `the upload is over the limit of ${limit} bytes (HUBKEEP_MAX_UPLOAD_BYTES)`);
+      if (overflow)
+        throw new AppError(
+          "payload_too_large",
+          `the upload is over the limit of ${limit} bytes (HUBKEEP_MAX_UPLOAD_BYTES)`,
+        );
       throw err;
     }
     if (primary.size === 0) throw new AppError("unprocessable_entity", "the upload is empty");

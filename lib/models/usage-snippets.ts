@@ -40,12 +40,20 @@ export function nameDownloadFile(handle: string, number: number, format: ModelFo
  * `default`, or a TF.js `model`), else the first input the sandbox executed the model with.
  */
 export function findPrimaryInput(signatures: SignatureView[], execution: unknown): TensorSpecView | undefined {
-  return signatures.find((s) => s.key === "serving_default" || s.key === "default" || s.key === "model")?.inputs[0] ?? readExecution(execution)?.inputs[0];
+  return (
+    signatures.find((s) => s.key === "serving_default" || s.key === "default" || s.key === "model")?.inputs[0] ??
+    readExecution(execution)?.inputs[0]
+  );
 }
 
 /** A Keras `input_shape`: the shape without its batch dimension, unknown dimensions as `None`. */
 export function formatKerasInputShape(shape: number[] | null | undefined): string | null {
-  return shape ? `[${shape.slice(1).map((d) => (d < 0 ? "None" : d)).join(", ")}]` : null;
+  return shape
+    ? `[${shape
+        .slice(1)
+        .map((d) => (d < 0 ? "None" : d))
+        .join(", ")}]`
+    : null;
 }
 
 /**
@@ -60,11 +68,20 @@ export function buildUsageSnippets(input: UsageInput): UsageSnippet[] {
   const hex = digest.slice("sha256:".length);
   const snippets: UsageSnippet[] = [];
   if (isTfjs(format)) {
-    snippets.push({ label: "TF.js", code: `import * as tf from "@tensorflow/tfjs";\nconst model = await tf.loadGraphModel("${url}", { fromTFHub: true });` });
+    snippets.push({
+      label: "TF.js",
+      code: `import * as tf from "@tensorflow/tfjs";\nconst model = await tf.loadGraphModel("${url}", { fromTFHub: true });`,
+    });
   } else if (format !== "tflite") {
-    snippets.push({ label: "Keras layer", code: `import tensorflow_hub as hub\nlayer = hub.KerasLayer("${url}", trainable=False${inputShape ? `, input_shape=${inputShape}` : ""})` });
+    snippets.push({
+      label: "Keras layer",
+      code: `import tensorflow_hub as hub\nlayer = hub.KerasLayer("${url}", trainable=False${inputShape ? `, input_shape=${inputShape}` : ""})`,
+    });
     snippets.push({ label: "hub.load", code: `import tensorflow_hub as hub\nmodel = hub.load("${url}")` });
   }
-  snippets.push({ label: "curl", code: `curl -fL -o ${file} "${buildDownloadUrl(url, format)}"\necho "${hex}  ${file}" | sha256sum -c -` });
+  snippets.push({
+    label: "curl",
+    code: `curl -fL -o ${file} "${buildDownloadUrl(url, format)}"\necho "${hex}  ${file}" | sha256sum -c -`,
+  });
   return snippets;
 }

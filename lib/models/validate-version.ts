@@ -10,34 +10,52 @@ import { extractArchive } from "../archive/extract.ts";
 import { ArchiveError } from "../archive/read-archive.ts";
 import { validateDirectory, validateTfliteBytes, type StaticResult } from "../validation/static.ts";
 import { STATIC_ONLY_ISOLATION } from "../validation/evidence.ts";
-import { chooseRuntime, executeModel, notExecuted, type ExecutionOptions, type ExecutionVerdict } from "../validation/execute.ts";
+import {
+  chooseRuntime,
+  executeModel,
+  notExecuted,
+  type ExecutionOptions,
+  type ExecutionVerdict,
+} from "../validation/execute.ts";
 import { getEnv } from "../env.ts";
 import { stoppedByWorker } from "../jobs/define-job.ts";
 import { actorUserId, type Principal } from "../auth/principal.ts";
-import type { Prisma, VersionStatus } from "../db/generated/client.ts";
+import type { VersionStatus } from "../db/generated/client.ts";
 import { transitionVersion } from "./versions.ts";
 import { isDecided, VALIDATABLE } from "./version-status.ts";
 import { LEASE_RENEW_MS, leaseExpired, releaseAbandoned, renewLease } from "./validation-lease.ts";
 
 const MAX_TFLITE_BYTES = 2 * 1024 ** 3;
 
-
 /**
  * The refusal a caller gets when another worker has (or had) the version: nothing was done. The job
  * treats it as done; `details.status` is the status the version is in now.
  */
 function lostRace(v: { number: number; module: { handle: string } }, status: VersionStatus) {
-  const why = status === "validating" ? "is being validated by another worker" : `is ${status}; it was not waiting to be validated`;
+  const why =
+    status === "validating"
+      ? "is being validated by another worker"
+      : `is ${status}; it was not waiting to be validated`;
   return new AppError("conflict", `${v.module.handle} version ${v.number} ${why}`, { status, lostRace: true });
 }
 
-export async function validateVersion(input: { versionId: string; actor?: Principal | null; execution?: Partial<ExecutionOptions>; from?: readonly VersionStatus[]; signal?: AbortSignal }) {
+export async function validateVersion(input: {
+  versionId: string;
+  actor?: Principal | null;
+  execution?: Partial<ExecutionOptions>;
+  from?: readonly VersionStatus[];
+  signal?: AbortSignal;
+}) {
   const prisma = await db();
   const load = async () => {
     const v = await prisma.version.findUnique({ where: { id: input.versionId }, include: { module: true } });
     if (!v) throw new AppError("not_found", `no version ${input.versionId}`);
     if (isDecided(v.status)) {
-      throw new AppError("conflict", `${v.module.handle} version ${v.number} is ${v.status}; it is not validated again`, { status: v.status });
+      throw new AppError(
+        "conflict",
+        `${v.module.handle} version ${v.number} is ${v.status}; it is not validated again`,
+        { status: v.status },
+      );
     }
     return v;
   };
@@ -49,7 +67,9 @@ export async function validateVersion(input: { versionId: string; actor?: Princi
   // Claiming the version and opening its run are one transaction: exactly one concurrent caller wins.
   const triggeredById = actorUserId(input.actor);
   const run = await prisma.$transaction(async (tx) =>
-    (await transitionVersion(version.id, from, "validating", { updatedAt: new Date() }, { tx })) ? tx.validationRun.create({ data: { versionId: version.id, status: "running", triggeredById } }) : null,
+    (await transitionVersion(version.id, from, "validating", { updatedAt: new Date() }, { tx }))
+      ? tx.validationRun.create({ data: { versionId: version.id, status: "running", triggeredById } })
+      : null,
   );
   if (!run) throw lostRace(version, (await load()).status);
   const lease = setInterval(() => void renewLease(version.id, run.id).catch(() => {}), LEASE_RENEW_MS);
@@ -63,7 +83,10 @@ export async function validateVersion(input: { versionId: string; actor?: Princi
     const message = err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`;
     await prisma
       .$transaction(async (tx) => {
-        const closed = await tx.validationRun.updateMany({ where: { id: run.id, status: "running" }, data: { status: "error", error: message.slice(0, 2000), finishedAt: new Date() } });
+        const closed = await tx.validationRun.updateMany({
+          where: { id: run.id, status: "running" },
+          data: { status: "error", error: message.slice(0, 2000), finishedAt: new Date() },
+        });
         if (closed.count === 1) await transitionVersion(version.id, ["validating"], "pending", {}, { tx });
       })
       .catch(() => {});
@@ -73,9 +96,20 @@ export async function validateVersion(input: { versionId: string; actor?: Princi
   }
 }
 
-type VersionRow = { id: string; number: number; format: string; digest: string; size: bigint; module: { handle: string } };
+type VersionRow = {
+  id: string;
+  number: number;
+  format: string;
+  digest: string;
+  size: bigint;
+  module: { handle: string };
+};
 
-async function runValidation(version: VersionRow, runId: string, input: { actor?: Principal | null; execution?: Partial<ExecutionOptions>; signal?: AbortSignal }) {
+async function runValidation(
+  version: VersionRow,
+  runId: string,
+  input: { actor?: Principal | null; execution?: Partial<ExecutionOptions>; signal?: AbortSignal },
+) {
   // Stopped by the worker shutting down (not by the job's budget): not the model's fault, so this is
   // an infrastructure error (the run closes as `error`, the version goes back to `pending`).
   const workerStopped = () => stoppedByWorker(input.signal);
@@ -86,7 +120,8 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
   let result: StaticResult;
   let verdict: ExecutionVerdict | null = null;
   if (version.format === "tflite") {
-    if (version.size > BigInt(MAX_TFLITE_BYTES)) throw new AppError("payload_too_large", "TFLite file above the validation size limit");
+    if (version.size > BigInt(MAX_TFLITE_BYTES))
+      throw new AppError("payload_too_large", "TFLite file above the validation size limit");
     const chunks: Buffer[] = [];
     for await (const c of await store.get(version.digest)) chunks.push(c as Buffer);
     result = validateTfliteBytes(Buffer.concat(chunks));
@@ -96,14 +131,27 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
       try {
         result = validateDirectory(extracted.dir);
         // Only a model that passed every static check is run; a quarantined one is never loaded.
-        if (result.status === "passed") verdict = await executeModel(extracted.dir, result.format, { ...env.validation, ...input.execution, signal: input.signal });
+        if (result.status === "passed")
+          verdict = await executeModel(extracted.dir, result.format, {
+            ...env.validation,
+            ...input.execution,
+            signal: input.signal,
+          });
         if (workerStopped()) throw new Error("the worker stopped during the validation");
       } finally {
         await extracted.cleanup();
       }
     } catch (err) {
       if (!(err instanceof ArchiveError) || workerStopped()) throw err;
-      result = { status: "failed", format: "unknown", level: "static", signatures: null, findings: [], parameterCount: null, error: err.message };
+      result = {
+        status: "failed",
+        format: "unknown",
+        level: "static",
+        signatures: null,
+        findings: [],
+        parameterCount: null,
+        error: err.message,
+      };
     }
   }
   if (!verdict && result.status === "passed") {
@@ -128,11 +176,11 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
         format: result.format === "unknown" ? "unknown" : result.format,
         runtime: verdict?.runtime ?? "static",
         backend: verdict?.backend ?? null,
-        signatures: (result.signatures ?? undefined) as Prisma.InputJsonValue | undefined,
-        execution: (verdict?.execution ?? undefined) as Prisma.InputJsonValue | undefined,
-        findings: findings as unknown as Prisma.InputJsonValue,
+        signatures: result.signatures ?? undefined,
+        execution: verdict?.execution ?? undefined,
+        findings: findings,
         error: error ?? null,
-        isolation: (verdict?.isolation ?? STATIC_ONLY_ISOLATION) as Prisma.InputJsonValue,
+        isolation: verdict?.isolation ?? STATIC_ONLY_ISOLATION,
         finishedAt: new Date(),
       },
     });
@@ -161,7 +209,12 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
       });
     }
     const applied = await transitionVersion(version.id, ["validating"], status, {}, { tx });
-    return { applied, versionStatus: applied ? status : (await tx.version.findUnique({ where: { id: version.id }, select: { status: true } }))?.status };
+    return {
+      applied,
+      versionStatus: applied
+        ? status
+        : (await tx.version.findUnique({ where: { id: version.id }, select: { status: true } }))?.status,
+    };
   });
   // Taken over by another worker (this one was presumed dead): it validates again; this one says nothing.
   if (!written) throw lostRace(version, "validating");
@@ -171,7 +224,15 @@ async function runValidation(version: VersionRow, runId: string, input: { actor?
     outcome: outcome === "passed" ? "ok" : "denied",
     targetType: "version",
     target: `${version.module.handle}/${version.number}`,
-    details: { runId: run.id, status, level, runtime: verdict?.runtime ?? "static", error, findings: findings.length, ...(written.applied ? {} : { versionStatus: written.versionStatus }) },
+    details: {
+      runId: run.id,
+      status,
+      level,
+      runtime: verdict?.runtime ?? "static",
+      error,
+      findings: findings.length,
+      ...(written.applied ? {} : { versionStatus: written.versionStatus }),
+    },
   });
   return { runId: run.id, status, level, result, verdict };
 }

@@ -27,14 +27,17 @@ export const validateVersionJob = defineJob({
   budgetVariable: "HUBKEEP_VALIDATE_BUDGET_SECONDS",
   async handle({ versionId }, ctx) {
     // Not followed by the page-app bundler: only the worker (plain Node) runs validations.
-    const { validateVersion } = (await import(/* turbopackIgnore: true */ /* webpackIgnore: true */ VALIDATOR)) as typeof import("./validate-version.ts");
+    const { validateVersion } = (await import(
+      /* turbopackIgnore: true */ /* webpackIgnore: true */ VALIDATOR
+    )) as typeof import("./validate-version.ts");
     try {
       // Only the `pending` version the job was queued for: a version another worker holds, has
       // already validated, or an admin decided is left alone (the job completes as skipped).
       const r = await validateVersion({ versionId, from: ["pending"], signal: ctx.signal });
       return { status: r.status };
     } catch (err) {
-      if (err instanceof AppError && err.code === "conflict" && err.details?.status) return { status: err.details.status, skipped: true };
+      if (err instanceof AppError && err.code === "conflict" && err.details?.status)
+        return { status: err.details.status, skipped: true };
       throw err;
     }
   },
@@ -54,19 +57,43 @@ export async function enqueueValidation(versionId: string): Promise<void> {
  * rejected versions are decided and are not re-validated (409); a run in progress is 409 unless its
  * worker died (validation-lease.ts).
  */
-export async function requestRevalidation(input: { handle: string; version: number; actor: Principal; ip?: string | null }) {
+export async function requestRevalidation(input: {
+  handle: string;
+  version: number;
+  actor: Principal;
+  ip?: string | null;
+}) {
   const v = await findVersion(input.handle, input.version, { module: true });
   if (!v) throw new AppError("not_found", `no version ${input.version} of ${input.handle}`);
   const target = `${v.module.handle} version ${v.number}`;
-  if (isDecided(v.status)) throw new AppError("conflict", `${target} is ${v.status}; it is not validated again`, { status: v.status });
+  if (isDecided(v.status))
+    throw new AppError("conflict", `${target} is ${v.status}; it is not validated again`, { status: v.status });
   // A validation whose worker died (its lease expired) may be restarted; a live one may not.
-  if (v.status === "validating" && !leaseExpired(v)) throw new AppError("conflict", `${target} is being validated now`, { status: v.status });
+  if (v.status === "validating" && !leaseExpired(v))
+    throw new AppError("conflict", `${target} is being validated now`, { status: v.status });
   if (v.status === "validating") {
-    if (!(await releaseAbandoned(v.id))) throw new AppError("conflict", `${target} is being validated now`, { status: v.status });
+    if (!(await releaseAbandoned(v.id)))
+      throw new AppError("conflict", `${target} is being validated now`, { status: v.status });
   } else {
-    await transitionVersionOrThrow(v.id, [v.status], "pending", {}, { message: (now) => `${target} is ${now}: it changed while re-validation was being requested; reload and try again` });
+    await transitionVersionOrThrow(
+      v.id,
+      [v.status],
+      "pending",
+      {},
+      {
+        message: (now) =>
+          `${target} is ${now}: it changed while re-validation was being requested; reload and try again`,
+      },
+    );
   }
   await (await getQueue()).enqueue(validateVersionJob, { versionId: v.id });
-  await recordAudit({ actor: input.actor, action: "version.revalidate", targetType: "version", target: `${v.module.handle}/${v.number}`, ip: input.ip ?? null, details: { previousStatus: v.status } });
+  await recordAudit({
+    actor: input.actor,
+    action: "version.revalidate",
+    targetType: "version",
+    target: `${v.module.handle}/${v.number}`,
+    ip: input.ip ?? null,
+    details: { previousStatus: v.status },
+  });
   return { handle: v.module.handle, version: v.number, status: "pending" as const, previousStatus: v.status };
 }

@@ -26,7 +26,13 @@ export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly Versio
 };
 
 /** Statuses that still need an admin, in the review queue's order: decided ones never appear. */
-export const AWAITING = ["validated", "quarantined", "failed", "validating", "pending"] as const satisfies readonly VersionStatus[];
+export const AWAITING = [
+  "validated",
+  "quarantined",
+  "failed",
+  "validating",
+  "pending",
+] as const satisfies readonly VersionStatus[];
 export type AwaitingStatus = (typeof AWAITING)[number];
 
 /** Statuses a direct validation call re-validates from (the job only takes `pending`). */
@@ -34,7 +40,13 @@ export const VALIDATABLE: readonly VersionStatus[] = ["pending", "validated", "f
 
 /** Validation has finished (a verdict or a decision): progress screens stop polling. */
 export function isSettled(status: string): boolean {
-  return status === "validated" || status === "failed" || status === "quarantined" || status === "approved" || status === "rejected";
+  return (
+    status === "validated" ||
+    status === "failed" ||
+    status === "quarantined" ||
+    status === "approved" ||
+    status === "rejected"
+  );
 }
 
 /** An admin decided the version: it is never validated again. */

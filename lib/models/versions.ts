@@ -44,21 +44,27 @@ export type PublishedVersion = {
 };
 
 function checkFilePath(p: string): string {
-  if (!p || p.length > 1024) throw new AppError("unprocessable_entity", `file path "${p.slice(0, 80)}" is empty or too long`);
+  if (!p || p.length > 1024)
+    throw new AppError("unprocessable_entity", `file path "${p.slice(0, 80)}" is empty or too long`);
   if (p.startsWith("/") || p.includes("\\") || p.includes("\0") || /^[a-zA-Z]:/.test(p)) {
     throw new AppError("unprocessable_entity", `file path "${p}" must be relative`);
   }
-  if (p.split("/").some((s) => s === "" || s === "." || s === "..")) throw new AppError("unprocessable_entity", `file path "${p}" has an empty, "." or ".." segment`);
+  if (p.split("/").some((s) => s === "" || s === "." || s === ".."))
+    throw new AppError("unprocessable_entity", `file path "${p}" has an empty, "." or ".." segment`);
   return p;
 }
 
 function checkBlobRef(what: string, ref: { digest: string; size: number }) {
   if (!isDigest(ref.digest)) throw new AppError("unprocessable_entity", `${what}: invalid digest "${ref.digest}"`);
-  if (!Number.isSafeInteger(ref.size) || ref.size < 0) throw new AppError("unprocessable_entity", `${what}: invalid size ${ref.size}`);
+  if (!Number.isSafeInteger(ref.size) || ref.size < 0)
+    throw new AppError("unprocessable_entity", `${what}: invalid size ${ref.size}`);
 }
 
 function manifestKey(primary: string, files: Array<{ path: string; digest: string; size: number | bigint }>): string {
-  return JSON.stringify([primary, [...files].map((f) => [f.path, f.digest, Number(f.size)]).sort((a, b) => String(a[0]).localeCompare(String(b[0])))]);
+  return JSON.stringify([
+    primary,
+    [...files].map((f) => [f.path, f.digest, Number(f.size)]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+  ]);
 }
 
 /** Checks every referenced blob is committed in the store with the stated size. */
@@ -68,14 +74,16 @@ async function assertBlobsStored(store: BlobStore, refs: Array<{ digest: string;
     [...unique].map(async ([digest, size]) => {
       const st = await store.stat(digest);
       if (!st) throw new AppError("conflict", `blob ${digest} is not in the store: put it before publishing`);
-      if (st.size !== size) throw new AppError("conflict", `blob ${digest} is ${st.size} bytes in the store, not ${size}`);
+      if (st.size !== size)
+        throw new AppError("conflict", `blob ${digest} is ${st.size} bytes in the store, not ${size}`);
     }),
   );
 }
 
 export async function publishVersion(input: PublishVersionInput): Promise<PublishedVersion> {
   const handle = checkHandle(input.handle);
-  if (!Number.isSafeInteger(input.version) || input.version < 1) throw new AppError("unprocessable_entity", `version must be a positive integer, got ${input.version}`);
+  if (!Number.isSafeInteger(input.version) || input.version < 1)
+    throw new AppError("unprocessable_entity", `version must be a positive integer, got ${input.version}`);
   checkBlobRef("primary", input.primary);
   const seen = new Set<string>();
   for (const f of input.files) {
@@ -90,7 +98,10 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
   const prisma = await db();
   const sourceKind: ModuleSource = input.source.kind;
   const publisher = handle.split("/")[0]!;
-  const blobRows = new Map<string, number>([[input.primary.digest, input.primary.size], ...input.files.map((f) => [f.digest, f.size] as [string, number])]);
+  const blobRows = new Map<string, number>([
+    [input.primary.digest, input.primary.size],
+    ...input.files.map((f) => [f.digest, f.size] as [string, number]),
+  ]);
 
   try {
     // One transaction: module, blob rows, version and files appear together or not at all.
@@ -136,7 +147,9 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
           sourceUrl: input.source.kind === "upstream" ? input.source.url : null,
           fetchedAt: input.source.kind === "upstream" ? input.source.fetchedAt : null,
           uploadedById: input.source.kind === "upload" ? input.source.userId : null,
-          files: { createMany: { data: input.files.map((f) => ({ path: f.path, digest: f.digest, size: BigInt(f.size) })) } },
+          files: {
+            createMany: { data: input.files.map((f) => ({ path: f.path, digest: f.digest, size: BigInt(f.size) })) },
+          },
         },
       });
       await tx.module.update({ where: { id: mod.id }, data: { updatedAt: new Date() } });
@@ -147,14 +160,27 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
           ip: input.ip,
           targetType: "version",
           target: `${handle}/${input.version}`,
-          details: { digest: input.primary.digest, size: input.primary.size, files: input.files.length, source: input.source.kind },
+          details: {
+            digest: input.primary.digest,
+            size: input.primary.size,
+            files: input.files.length,
+            source: input.source.kind,
+          },
         },
-        tx as unknown as Prisma.TransactionClient,
+        tx,
       );
       return version;
     });
     forgetCatalogueCache();
-    return { id: created.id, handle, version: created.number, status: created.status, digest: created.digest, size: created.size, created: true };
+    return {
+      id: created.id,
+      handle,
+      version: created.number,
+      status: created.status,
+      digest: created.digest,
+      size: created.size,
+      created: true,
+    };
   } catch (err) {
     if ((err as { code?: string }).code !== "P2002") throw err;
     // The version exists: the same manifest is an idempotent success, anything else a conflict.
@@ -162,7 +188,15 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
     if (!existing) throw err;
     const same = manifestKey(existing.digest, existing.files) === manifestKey(input.primary.digest, input.files);
     if (same) {
-      return { id: existing.id, handle, version: existing.number, status: existing.status, digest: existing.digest, size: existing.size, created: false };
+      return {
+        id: existing.id,
+        handle,
+        version: existing.number,
+        status: existing.status,
+        digest: existing.digest,
+        size: existing.size,
+        created: false,
+      };
     }
     await recordAudit({
       actor: input.actor,
@@ -197,11 +231,23 @@ export type TransitionOptions = {
  * the change; a loser must do nothing further. Throws (a programming error) for a transition not
  * in VERSION_TRANSITIONS.
  */
-export async function transitionVersion(id: string, from: readonly VersionStatus[], to: VersionStatus, data: Omit<Prisma.VersionUncheckedUpdateManyInput, "status" | "id"> = {}, opts: TransitionOptions = {}): Promise<boolean> {
+export async function transitionVersion(
+  id: string,
+  from: readonly VersionStatus[],
+  to: VersionStatus,
+  data: Omit<Prisma.VersionUncheckedUpdateManyInput, "status" | "id"> = {},
+  opts: TransitionOptions = {},
+): Promise<boolean> {
   const illegal = from.filter((f) => !VERSION_TRANSITIONS[f].includes(to));
-  if (from.length === 0 || illegal.length) throw new Error(`version status transition ${illegal.length ? illegal.join("|") : "(none)"} -> ${to} is not allowed`);
+  if (from.length === 0 || illegal.length)
+    throw new Error(
+      `version status transition ${illegal.length ? illegal.join("|") : "(none)"} -> ${to} is not allowed`,
+    );
   const writer = opts.tx ?? (await db());
-  const r = await writer.version.updateMany({ where: { ...opts.where, id, status: { in: [...from] } }, data: { ...data, status: to } });
+  const r = await writer.version.updateMany({
+    where: { ...opts.where, id, status: { in: [...from] } },
+    data: { ...data, status: to },
+  });
   return r.count === 1;
 }
 
@@ -209,16 +255,31 @@ export async function transitionVersion(id: string, from: readonly VersionStatus
  * transitionVersion for callers that answer a request: a lost race is a 409 naming the status the
  * version is in now (`details.status`); `message` words it for the caller.
  */
-export async function transitionVersionOrThrow(id: string, from: readonly VersionStatus[], to: VersionStatus, data: Omit<Prisma.VersionUncheckedUpdateManyInput, "status" | "id">, opts: TransitionOptions & { message: (current: VersionStatus | "deleted") => string }): Promise<void> {
+export async function transitionVersionOrThrow(
+  id: string,
+  from: readonly VersionStatus[],
+  to: VersionStatus,
+  data: Omit<Prisma.VersionUncheckedUpdateManyInput, "status" | "id">,
+  opts: TransitionOptions & { message: (current: VersionStatus | "deleted") => string },
+): Promise<void> {
   if (await transitionVersion(id, from, to, data, opts)) return;
-  const current = (await (opts.tx ?? (await db())).version.findUnique({ where: { id }, select: { status: true } }))?.status ?? "deleted";
+  const current =
+    (await (opts.tx ?? (await db())).version.findUnique({ where: { id }, select: { status: true } }))?.status ??
+    "deleted";
   throw new AppError("conflict", opts.message(current), { status: current });
 }
 
 /** One version by handle (any case) and number, with what `include` asks for; null if there is none. */
-export async function findVersion<I extends Prisma.VersionInclude = Record<string, never>>(handle: string, version: number, include?: I): Promise<Prisma.VersionGetPayload<{ include: I }> | null> {
+export async function findVersion<I extends Prisma.VersionInclude = Record<string, never>>(
+  handle: string,
+  version: number,
+  include?: I,
+): Promise<Prisma.VersionGetPayload<{ include: I }> | null> {
   const prisma = await db();
-  return prisma.version.findFirst({ where: { number: version, module: { handle: handle.toLowerCase() } }, include: include ?? ({} as I) }) as Promise<Prisma.VersionGetPayload<{ include: I }> | null>;
+  return prisma.version.findFirst({
+    where: { number: version, module: { handle: handle.toLowerCase() } },
+    include: include ?? ({} as I),
+  });
 }
 
 /** A version with its files, for the API and pages. */
@@ -275,12 +336,40 @@ export async function getVersionView(handle: string, version: number) {
           paramCount: run.benchmarks[0]!.paramCount,
           loadMs: run.benchmarks[0]!.loadMs,
           peakRssBytes: run.benchmarks[0]!.peakRssBytes,
-          batches: run.benchmarks.map((b) => ({ batch: b.batch, firstInferenceMs: b.firstInferenceMs, p50Ms: b.p50Ms, p95Ms: b.p95Ms, p99Ms: b.p99Ms, throughputPerSec: b.throughputPerSec, runs: b.samplesMs.length, samplesMs: b.samplesMs })),
+          batches: run.benchmarks.map((b) => ({
+            batch: b.batch,
+            firstInferenceMs: b.firstInferenceMs,
+            p50Ms: b.p50Ms,
+            p95Ms: b.p95Ms,
+            p99Ms: b.p99Ms,
+            throughputPerSec: b.throughputPerSec,
+            runs: b.samplesMs.length,
+            samplesMs: b.samplesMs,
+          })),
         }
       : null,
-    validationHistory: history.map((r) => ({ id: r.id, status: r.status, level: r.level, runtime: r.runtime, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt })),
-    ...(v.sourceUrl ? { source: { url: v.sourceUrl, fetchedAt: v.fetchedAt } } : { source: { uploadedBy: v.uploadedBy?.email ?? null } }),
-    ...(v.approvedAt ? { approval: { by: v.approvedBy?.email ?? null, at: v.approvedAt, note: v.approvalNote, overrideReason: v.overrideReason } } : {}),
+    validationHistory: history.map((r) => ({
+      id: r.id,
+      status: r.status,
+      level: r.level,
+      runtime: r.runtime,
+      error: r.error,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+    })),
+    ...(v.sourceUrl
+      ? { source: { url: v.sourceUrl, fetchedAt: v.fetchedAt } }
+      : { source: { uploadedBy: v.uploadedBy?.email ?? null } }),
+    ...(v.approvedAt
+      ? {
+          approval: {
+            by: v.approvedBy?.email ?? null,
+            at: v.approvedAt,
+            note: v.approvalNote,
+            overrideReason: v.overrideReason,
+          },
+        }
+      : {}),
     ...(v.rejectedAt ? { rejection: { at: v.rejectedAt, reason: v.rejectionReason } } : {}),
     ...(v.upstreamDrift ? { upstreamDrift: { digest: v.upstreamDigest } } : {}),
   };

@@ -38,7 +38,8 @@ export async function bootDatabase(env: Env, opts: BootOptions): Promise<Booted>
   try {
     const db = await openDatabase({ databaseUrl: env.databaseUrl, pgliteDir: path.join(env.dataDir, "pgdata") });
     setDatabase(db);
-    const applied = opts.migrate === false ? [] : await migrateDatabase(db, { waitMs: env.migrationWaitMs, log: opts.log });
+    const applied =
+      opts.migrate === false ? [] : await migrateDatabase(db, { waitMs: env.migrationWaitMs, log: opts.log });
     await checkStore(env, opts);
     return { db, applied, release };
   } catch (err) {
@@ -68,13 +69,21 @@ async function connectToSharedDatabase(env: Env, opts: BootOptions): Promise<Boo
     if (!holder) return null;
     if (holder.socket) {
       const db = await openDatabase({ databaseUrl: socketUrlFor(env.dataDir), poolSize: 2 }).catch((err: Error) => {
-        throw new AppError("service_unavailable", `the embedded database in ${env.dataDir} is held by ${holder.holder ?? "another process"} (pid ${holder.pid}), and its socket ${holder.socket} does not answer: ${err.message}`);
+        throw new AppError(
+          "service_unavailable",
+          `the embedded database in ${env.dataDir} is held by ${holder.holder ?? "another process"} (pid ${holder.pid}), and its socket ${holder.socket} does not answer: ${err.message}`,
+        );
       });
       db.describe = `the embedded database of ${holder.holder ?? "another process"} (pid ${holder.pid}), through ${holder.socket}`;
       setDatabase(db);
       // The holder applied the migrations when it started.
       await checkStore(env, opts);
-      return { db, applied: [], release: () => {}, shared: { holder: holder.holder ?? "another process", pid: holder.pid } };
+      return {
+        db,
+        applied: [],
+        release: () => {},
+        shared: { holder: holder.holder ?? "another process", pid: holder.pid },
+      };
     }
     if (Date.now() > deadline) {
       throw new AppError(
@@ -83,7 +92,9 @@ async function connectToSharedDatabase(env: Env, opts: BootOptions): Promise<Boo
       );
     }
     if (!told) {
-      (opts.log ?? ((m: string) => process.stderr.write(`hubkeep: ${m}\n`)))(`waiting for ${holder.holder ?? "another process"} (pid ${holder.pid}) to open the embedded database`);
+      (opts.log ?? ((m: string) => process.stderr.write(`hubkeep: ${m}\n`)))(
+        `waiting for ${holder.holder ?? "another process"} (pid ${holder.pid}) to open the embedded database`,
+      );
       told = true;
     }
     await sleep(200);

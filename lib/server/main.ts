@@ -46,7 +46,12 @@ let drained: (() => void) | undefined;
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown) {
   const buf = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { "content-type": "application/json", "content-length": buf.length, "cache-control": "no-store", ...(status === 503 ? { "retry-after": "1" } : {}) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": buf.length,
+    "cache-control": "no-store",
+    ...(status === 503 ? { "retry-after": "1" } : {}),
+  });
   res.end(buf);
 }
 
@@ -74,7 +79,8 @@ async function shutdown(signal: string) {
         timer.unref();
       });
     }
-    if (inflight.size > 0) log(`${inflight.size} request(s) still in flight after ${Math.round(graceMs / 1000)} s: closing them`);
+    if (inflight.size > 0)
+      log(`${inflight.size} request(s) still in flight after ${Math.round(graceMs / 1000)} s: closing them`);
     server.closeAllConnections();
     await closed;
   })();
@@ -143,7 +149,9 @@ try {
 } catch (err) {
   fail(`sign-in secret: ${(err as Error).message}`);
 }
-log(`sign-in: local accounts${env.oidc ? ` and single sign-on (${env.oidc.issuer})` : ""}; secret ${env.authSecret ? "from AUTH_SECRET" : "kept in the data dir"}`);
+log(
+  `sign-in: local accounts${env.oidc ? ` and single sign-on (${env.oidc.issuer})` : ""}; secret ${env.authSecret ? "from AUTH_SECRET" : "kept in the data dir"}`,
+);
 const admin = await ensureBootstrapAdmin({ email: env.adminEmail, password: env.adminPassword });
 const seeded = await seedAllowlistOnce(env.allowlist);
 if (seeded.length) log(`allowlist seeded from HUBKEEP_ALLOWLIST: ${seeded.map(formatRule).join(", ")}`);
@@ -166,7 +174,9 @@ if (booted.db.kind === "pglite") {
 
 const { default: next } = await import("next");
 const app = next({ dev: false, dir: root, hostname: env.host, port: env.port });
-await app.prepare().catch((err: Error) => fail(`the web app is not built (${err.message}); run npm start, which builds it`));
+await app
+  .prepare()
+  .catch((err: Error) => fail(`the web app is not built (${err.message}); run npm start, which builds it`));
 appHandler = app.getRequestHandler();
 if (getReadiness() === "starting") setReadiness("ready");
 log(`ready: ${env.publicUrl}  (health: ${env.publicUrl}/healthz, readiness: ${env.publicUrl}/readyz)`);
@@ -174,4 +184,3 @@ if (admin) {
   log(`bootstrap admin: ${admin.email}`);
   if (admin.generatedPassword) log(`bootstrap admin password (shown once): ${admin.generatedPassword}`);
 }
-

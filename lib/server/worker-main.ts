@@ -7,7 +7,9 @@ import { allJobs } from "../jobs/registry.ts";
 
 const env = getEnvOrExit();
 if (!env.databaseUrl) {
-  process.stderr.write("hubkeep: npm run worker needs DATABASE_URL (the embedded database runs its worker inside npm start)\n");
+  process.stderr.write(
+    "hubkeep: npm run worker needs DATABASE_URL (the embedded database runs its worker inside npm start)\n",
+  );
   process.exit(1);
 }
 const log = (msg: string) => process.stdout.write(`hubkeep: ${msg}\n`);
@@ -19,7 +21,9 @@ const queue = await startQueue(booted.db, { supervise: false });
 setQueue(queue);
 const jobs = allJobs();
 const worker = await startWorker(queue, jobs);
-log(`worker running (${jobs.length} job kinds) on ${booted.db.describe}${booted.applied.length ? ` (applied ${booted.applied.join(", ")})` : ""}`);
+log(
+  `worker running (${jobs.length} job kinds) on ${booted.db.describe}${booted.applied.length ? ` (applied ${booted.applied.join(", ")})` : ""}`,
+);
 
 let stopping = false;
 async function shutdown(signal: string) {

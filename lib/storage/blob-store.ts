@@ -102,7 +102,10 @@ export function computeDigest(data: Uint8Array | string): Digest {
 
 export class InvalidDigestError extends AppError {
   constructor(readonly value: string) {
-    super("bad_request", `invalid digest "${value.length > 80 ? value.slice(0, 80) + "…" : value}": expected sha256:<64 lowercase hex>`);
+    super(
+      "bad_request",
+      `invalid digest "${value.length > 80 ? value.slice(0, 80) + "…" : value}": expected sha256:<64 lowercase hex>`,
+    );
     this.name = "InvalidDigestError";
   }
 }
@@ -119,7 +122,11 @@ export class InvalidRangeError extends AppError {
     readonly range: ByteRange,
     readonly size?: number,
   ) {
-    super("range_not_satisfiable", `range ${range.start}-${range.end} not satisfiable${size === undefined ? "" : ` for ${size} bytes`}`, { size });
+    super(
+      "range_not_satisfiable",
+      `range ${range.start}-${range.end} not satisfiable${size === undefined ? "" : ` for ${size} bytes`}`,
+      { size },
+    );
     this.name = "InvalidRangeError";
   }
 }
@@ -140,7 +147,10 @@ export class SizeMismatchError extends AppError {
     readonly expected: number,
     readonly actual?: number,
   ) {
-    super("digest_mismatch", `size mismatch: expected ${expected} bytes, got ${actual ?? `more than ${expected}`}`, { expected, actual });
+    super("digest_mismatch", `size mismatch: expected ${expected} bytes, got ${actual ?? `more than ${expected}`}`, {
+      expected,
+      actual,
+    });
     this.name = "SizeMismatchError";
   }
 }
@@ -151,7 +161,10 @@ export class SizeMismatchError extends AppError {
  */
 export class SourceStreamError extends AppError {
   constructor(cause: unknown) {
-    super("upstream_error", `the byte stream failed before its end: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(
+      "upstream_error",
+      `the byte stream failed before its end: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
     this.name = "SourceStreamError";
     this.cause = cause;
   }
@@ -238,8 +251,10 @@ export class HashingSource implements AsyncIterable<Buffer> {
   /** After the source ended: its digest, checked against the expectations (throws on a mismatch). */
   verify(opts: PutOptions | undefined): BlobStat {
     const digest: Digest = `sha256:${this.hash.digest("hex")}`;
-    if (opts?.expectedSize !== undefined && this.size !== opts.expectedSize) throw new SizeMismatchError(opts.expectedSize, this.size);
-    if (opts?.expectedDigest !== undefined && digest !== opts.expectedDigest) throw new DigestMismatchError(opts.expectedDigest, digest);
+    if (opts?.expectedSize !== undefined && this.size !== opts.expectedSize)
+      throw new SizeMismatchError(opts.expectedSize, this.size);
+    if (opts?.expectedDigest !== undefined && digest !== opts.expectedDigest)
+      throw new DigestMismatchError(opts.expectedDigest, digest);
     return { digest, size: this.size };
   }
 }
@@ -255,7 +270,11 @@ function toBuffer(chunk: unknown): Buffer {
  * Runs `work` with an AbortSignal and rejects with `fail(cause)` if it has not settled within `ms`
  * (the work may keep running in the background; the signal tells it to stop).
  */
-export async function withDeadline<T>(ms: number, work: (signal: AbortSignal) => Promise<T>, fail: (cause: unknown) => Error): Promise<T> {
+export async function withDeadline<T>(
+  ms: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  fail: (cause: unknown) => Error,
+): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -39,7 +39,8 @@ export class FsBlobStore implements BlobStore {
   readonly root: string;
 
   constructor(opts: { root: string }) {
-    if (!path.isAbsolute(opts.root)) throw new Error(`the filesystem blob store needs an absolute directory, got "${opts.root}"`);
+    if (!path.isAbsolute(opts.root))
+      throw new Error(`the filesystem blob store needs an absolute directory, got "${opts.root}"`);
     this.root = path.resolve(opts.root);
     this.describe = `filesystem store ${this.root}`;
   }
@@ -80,7 +81,12 @@ export class FsBlobStore implements BlobStore {
     }
     // A plain descriptor stream (callback reads; FileHandle streams read through promises and were
     // ~2-3x slower here), 1 MiB reads, closed when the stream ends or is destroyed.
-    return fsc.createReadStream("", { fd, autoClose: true, highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    return fsc.createReadStream("", {
+      fd,
+      autoClose: true,
+      highWaterMark: 1024 * 1024,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
   }
 
   async put(source: BlobSource, opts?: PutOptions): Promise<PutResult> {
@@ -97,7 +103,7 @@ export class FsBlobStore implements BlobStore {
       const fh = await fs.open(tmp, "wx", 0o644);
       try {
         for await (const chunk of hashing) {
-          for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off)).bytesWritten;
+          for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
         }
         await fh.datasync();
       } finally {

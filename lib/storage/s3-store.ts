@@ -75,7 +75,8 @@ const MIN_PART = 5 * MiB;
 const CHECK_DEADLINE_MS = 3000;
 const UPLOAD_QUEUE = 2;
 
-const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+const statusOf = (err: unknown) =>
+  (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 const nameOf = (err: unknown) => (err instanceof Error ? err.name : "");
 
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
@@ -134,7 +135,9 @@ export class S3BlobStore implements BlobStore {
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle,
       credentials:
-        opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
+        opts.accessKeyId && opts.secretAccessKey
+          ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey }
+          : undefined,
       // Newer SDKs add CRC32 checksums by default, which many S3-compatible servers reject or store
       // inside the object (s3rver). Only send/validate checksums where the API requires them.
       requestChecksumCalculation: "WHEN_REQUIRED",
@@ -186,7 +189,11 @@ export class S3BlobStore implements BlobStore {
     let res;
     try {
       res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
       );
     } catch (err) {
       if (statusOf(err) === 404 || nameOf(err) === "NoSuchKey") throw new BlobNotFoundError(digest);
@@ -248,7 +255,9 @@ export class S3BlobStore implements BlobStore {
       const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key }));
       for (const u of res.Uploads ?? []) {
         if (u.Key === key && u.UploadId) {
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: u.UploadId }));
+          await this.client.send(
+            new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: u.UploadId }),
+          );
         }
       }
     } catch {
@@ -270,7 +279,11 @@ export class S3BlobStore implements BlobStore {
       // 409, or a 5xx from a server whose concurrent writes of one key collide (s3rver answers 500):
       // the key is the digest, so if the blob is there now it holds these very bytes.
       const status = statusOf(err);
-      if ((status === 409 || (status !== undefined && status >= 500)) && (await this.exists(finalKey).catch(() => false))) return false;
+      if (
+        (status === 409 || (status !== undefined && status >= 500)) &&
+        (await this.exists(finalKey).catch(() => false))
+      )
+        return false;
       throw this.unavailable(`committing ${finalKey} failed`, err);
     }
   }
@@ -288,7 +301,9 @@ export class S3BlobStore implements BlobStore {
 
   private async copyObject(stagingKey: string, finalKey: string): Promise<void> {
     await this.withConditional((cond) =>
-      this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: finalKey, CopySource: this.copySource(stagingKey), ...cond })),
+      this.client.send(
+        new CopyObjectCommand({ Bucket: this.bucket, Key: finalKey, CopySource: this.copySource(stagingKey), ...cond }),
+      ),
     );
   }
 
@@ -321,11 +336,19 @@ export class S3BlobStore implements BlobStore {
       await Promise.all(Array.from({ length: Math.min(4, count) }, worker));
       await this.withConditional((cond) =>
         this.client.send(
-          new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: finalKey, UploadId, MultipartUpload: { Parts: parts }, ...cond }),
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: finalKey,
+            UploadId,
+            MultipartUpload: { Parts: parts },
+            ...cond,
+          }),
         ),
       );
     } catch (err) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: finalKey, UploadId })).catch(() => {});
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: finalKey, UploadId }))
+        .catch(() => {});
       throw err;
     }
   }
@@ -361,7 +384,10 @@ export class S3BlobStore implements BlobStore {
         const status = statusOf(cause);
         if (status === 404) return new StoreUnavailableError(this.describe, `bucket "${this.bucket}" does not exist`);
         if (status === 403 || status === 401) {
-          return new StoreUnavailableError(this.describe, `access to bucket "${this.bucket}" denied (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)`);
+          return new StoreUnavailableError(
+            this.describe,
+            `access to bucket "${this.bucket}" denied (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)`,
+          );
         }
         return new StoreUnavailableError(this.describe, "HeadBucket failed", cause);
       },
@@ -371,7 +397,10 @@ export class S3BlobStore implements BlobStore {
   async *list(): AsyncGenerator<BlobListing> {
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     try {
-      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.key(BLOBS_DIR) + "/" })) {
+      for await (const page of paginateListObjectsV2(
+        { client: this.client },
+        { Bucket: this.bucket, Prefix: this.key(BLOBS_DIR) + "/" },
+      )) {
         for (const o of page.Contents ?? []) {
           const digest = o.Key ? digestFromBlobPath(o.Key.slice(strip)) : null;
           if (digest) yield { digest, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
@@ -387,7 +416,10 @@ export class S3BlobStore implements BlobStore {
     const prefix = this.key(STAGING_DIR) + "/";
     const seen = new Set<string>();
     try {
-      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix })) {
+      for await (const page of paginateListObjectsV2(
+        { client: this.client },
+        { Bucket: this.bucket, Prefix: prefix },
+      )) {
         for (const o of page.Contents ?? []) {
           const id = o.Key ? stagingIdFromPath(o.Key.slice(strip)) : null;
           if (id && !seen.has(id)) {
@@ -435,7 +467,9 @@ export class S3BlobStore implements BlobStore {
       await this.client.send(
         new CreateBucketCommand({
           Bucket: this.bucket,
-          CreateBucketConfiguration: outsideUsEast1 ? { LocationConstraint: this.region as BucketLocationConstraint } : undefined,
+          CreateBucketConfiguration: outsideUsEast1
+            ? { LocationConstraint: this.region as BucketLocationConstraint }
+            : undefined,
         }),
       );
     } catch (err) {

@@ -39,11 +39,13 @@ const V6_BLOCKS: Array<[string, number, string]> = [
 ];
 
 type Block = { b: net.BlockList; family: "ipv4" | "ipv6"; why: string };
-const toBlock = (family: "ipv4" | "ipv6") => ([a, p, why]: [string, number, string]): Block => {
-  const b = new net.BlockList();
-  b.addSubnet(a, p, family);
-  return { b, family, why };
-};
+const toBlock =
+  (family: "ipv4" | "ipv6") =>
+  ([a, p, why]: [string, number, string]): Block => {
+    const b = new net.BlockList();
+    b.addSubnet(a, p, family);
+    return { b, family, why };
+  };
 const lists: Block[] = [...V4_BLOCKS.map(toBlock("ipv4")), ...V6_BLOCKS.map(toBlock("ipv6"))];
 
 /** The IPv4 address embedded in a v4-mapped (::ffff:a.b.c.d), v4-compatible or NAT64 IPv6 address. */
@@ -101,6 +103,7 @@ export function checkAddress(address: string, opts: { allowPrivate: boolean }): 
   }
   const why = specialAddressReason(address);
   if (why === "not an IP address") return { allowed: false, reason: `"${address}" is not an IP address` };
-  if (why && !opts.allowPrivate) return { allowed: false, reason: `redirect to a private address refused: ${address} is ${why}` };
+  if (why && !opts.allowPrivate)
+    return { allowed: false, reason: `redirect to a private address refused: ${address} is ${why}` };
   return { allowed: true };
 }

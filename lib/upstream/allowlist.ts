@@ -19,8 +19,16 @@ export function parseRule(text: string): Rule {
   const t = text.trim();
   const deny = t.startsWith("!");
   const pattern = (deny ? t.slice(1) : t).trim().toLowerCase();
-  if (!pattern || !/^[a-z0-9*?_.\-/]+$/.test(pattern) || pattern.includes("//") || pattern.split("/").some((s) => s === "..")) {
-    throw new AppError("unprocessable_entity", `"${text}" is not a valid rule: use handle characters, * and ?, with an optional leading !`);
+  if (
+    !pattern ||
+    !/^[a-z0-9*?_.\-/]+$/.test(pattern) ||
+    pattern.includes("//") ||
+    pattern.split("/").some((s) => s === "..")
+  ) {
+    throw new AppError(
+      "unprocessable_entity",
+      `"${text}" is not a valid rule: use handle characters, * and ?, with an optional leading !`,
+    );
   }
   return { pattern, effect: deny ? "deny" : "allow" };
 }
@@ -43,12 +51,27 @@ export type RulePreview = {
 };
 
 /** What adding `rule` to `rules` would do to `modules`: the ones it matches and whose decision flips. */
-export function previewRuleOn(rules: Rule[], rule: Rule, modules: Array<{ handle: string; source: string }>, limit = 200): RulePreview {
+export function previewRuleOn(
+  rules: Rule[],
+  rule: Rule,
+  modules: Array<{ handle: string; source: string }>,
+  limit = 200,
+): RulePreview {
   const after = [...rules, rule];
   const all = modules
     .filter((m) => handleMatches(rule.pattern, m.handle))
-    .map((m) => ({ handle: m.handle, source: m.source, allowedNow: evaluateRules(rules, m.handle).allowed, allowedAfter: evaluateRules(after, m.handle).allowed }));
-  return { rule, matches: all.slice(0, limit), total: all.length, changed: all.filter((m) => m.allowedNow !== m.allowedAfter).length };
+    .map((m) => ({
+      handle: m.handle,
+      source: m.source,
+      allowedNow: evaluateRules(rules, m.handle).allowed,
+      allowedAfter: evaluateRules(after, m.handle).allowed,
+    }));
+  return {
+    rule,
+    matches: all.slice(0, limit),
+    total: all.length,
+    changed: all.filter((m) => m.allowedNow !== m.allowedAfter).length,
+  };
 }
 
 /** How many of `handles` each rule's pattern matches, by rule id. */

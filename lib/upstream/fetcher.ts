@@ -37,13 +37,20 @@ export class UpstreamError extends AppError {
     /** The upstream's HTTP status, when it answered at all. */
     readonly httpStatus?: number,
   ) {
-    super(kind === "unavailable" ? "upstream_unavailable" : kind === "too_large" ? "payload_too_large" : "upstream_error", message);
+    super(
+      kind === "unavailable" ? "upstream_unavailable" : kind === "too_large" ? "payload_too_large" : "upstream_error",
+      message,
+    );
     this.name = "UpstreamError";
   }
 }
 
 /** The policy from the environment. */
-export function policyFromEnv(env: { upstreamTfhub: string; upstreamHosts: string[]; allowPrivateUpstream: boolean }): FetchPolicy {
+export function policyFromEnv(env: {
+  upstreamTfhub: string;
+  upstreamHosts: string[];
+  allowPrivateUpstream: boolean;
+}): FetchPolicy {
   return {
     allowedHosts: [...env.upstreamHosts, new URL(env.upstreamTfhub).host.toLowerCase()],
     upstreamBase: env.upstreamTfhub,
@@ -68,23 +75,35 @@ class RefusedAddress extends Error {
   }
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 /** A dispatcher whose lookup and connect refuse addresses the policy does not allow. */
-export function guardedDispatcher(policy: Pick<FetchPolicy, "allowPrivate" | "connectTimeoutMs" | "idleTimeoutMs">): Dispatcher {
+export function guardedDispatcher(
+  policy: Pick<FetchPolicy, "allowPrivate" | "connectTimeoutMs" | "idleTimeoutMs">,
+): Dispatcher {
   const opts = { allowPrivate: policy.allowPrivate };
   const lookup = (hostname: string, options: dns.LookupOptions, callback: LookupCallback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       for (const a of addresses) {
         const v = checkAddress(a.address, opts);
-        if (!v.allowed) return callback(Object.assign(new RefusedAddress(`${v.reason} (${hostname} resolved to ${a.address})`), { code: "EHUBKEEPREFUSED" }), []);
+        if (!v.allowed)
+          return callback(
+            Object.assign(new RefusedAddress(`${v.reason} (${hostname} resolved to ${a.address})`), {
+              code: "EHUBKEEPREFUSED",
+            }),
+            [],
+          );
       }
       if (options.all) callback(null, addresses);
       else callback(null, addresses[0]!.address, addresses[0]!.family);
     });
   };
-  const base = buildConnector({ timeout: policy.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, lookup: lookup as never });
+  const base = buildConnector({ timeout: policy.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, lookup: lookup });
   return new Agent({
     headersTimeout: policy.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     bodyTimeout: policy.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
@@ -110,14 +129,17 @@ export function checkHop(url: URL, policy: FetchPolicy): string | null {
     return `redirect to ${host} refused: it is not in HUBKEEP_UPSTREAM_HOSTS`;
   }
   const sameAsBase = url.origin === base.origin;
-  if (url.protocol !== "https:" && !(sameAsBase && url.protocol === "http:")) return `only https is allowed for upstream fetches, not ${url.protocol}//${url.host}`;
+  if (url.protocol !== "https:" && !(sameAsBase && url.protocol === "http:"))
+    return `only https is allowed for upstream fetches, not ${url.protocol}//${url.host}`;
   return null;
 }
 
 /** Headers for the next hop: credentials and cookies never follow a redirect to another host. */
 export function headersForHop(headers: Record<string, string>, from: URL, to: URL): Record<string, string> {
   if (from.host === to.host && from.protocol === to.protocol) return headers;
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !/^(authorization|cookie|proxy-authorization)$/i.test(k)));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([k]) => !/^(authorization|cookie|proxy-authorization)$/i.test(k)),
+  );
 }
 
 export type UpstreamResponse = {
@@ -143,27 +165,68 @@ function flatten(h: Dispatcher.ResponseData["headers"]): Record<string, string> 
 }
 
 function describeNetworkError(err: unknown, url: URL, totalMs: number): UpstreamError {
-  const e = err as { name?: string; code?: string; message?: string; cause?: { name?: string; code?: string; message?: string } };
+  const e = err as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: { name?: string; code?: string; message?: string };
+  };
   const inner = e.cause ?? e;
-  if (e.name === "RefusedAddress" || inner.name === "RefusedAddress") return new UpstreamError(inner.message ?? e.message ?? "refused", "refused");
-  if (e.name === "TimeoutError" || e.name === "AbortError") return new UpstreamError(`timed out after ${Math.round(totalMs / 1000)} s fetching ${url.host}`, "unavailable", true);
+  if (e.name === "RefusedAddress" || inner.name === "RefusedAddress")
+    return new UpstreamError(inner.message ?? e.message ?? "refused", "refused");
+  if (e.name === "TimeoutError" || e.name === "AbortError")
+    return new UpstreamError(
+      `timed out after ${Math.round(totalMs / 1000)} s fetching ${url.host}`,
+      "unavailable",
+      true,
+    );
   const code = inner.code ?? e.code;
-  if (code === "UND_ERR_CONNECT_TIMEOUT") return new UpstreamError(`timed out connecting to ${url.host}`, "unavailable", true);
-  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return new UpstreamError(`timed out after ${url.host} stopped sending`, "unavailable", true);
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new UpstreamError(`upstream unreachable: cannot resolve ${url.hostname}`, "unavailable", true);
-  if (code === "ECONNREFUSED") return new UpstreamError(`upstream unreachable: ${url.host} refused the connection`, "unavailable", true);
-  return new UpstreamError(`upstream unreachable: ${url.host}: ${inner.message ?? e.message ?? String(err)}${code ? ` (${code})` : ""}`, "unavailable", true);
+  if (code === "UND_ERR_CONNECT_TIMEOUT")
+    return new UpstreamError(`timed out connecting to ${url.host}`, "unavailable", true);
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT")
+    return new UpstreamError(`timed out after ${url.host} stopped sending`, "unavailable", true);
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN")
+    return new UpstreamError(`upstream unreachable: cannot resolve ${url.hostname}`, "unavailable", true);
+  if (code === "ECONNREFUSED")
+    return new UpstreamError(`upstream unreachable: ${url.host} refused the connection`, "unavailable", true);
+  return new UpstreamError(
+    `upstream unreachable: ${url.host}: ${inner.message ?? e.message ?? String(err)}${code ? ` (${code})` : ""}`,
+    "unavailable",
+    true,
+  );
 }
 
 function sniffMarkup(first: Buffer): "HTML" | "XML" | null {
-  const head = first.subarray(0, 512).toString("utf8").replace(/^\uFEFF/, "").trimStart().toLowerCase();
-  if (head.startsWith("<!doctype html") || head.startsWith("<html") || head.startsWith("<head") || head.startsWith("<body")) return "HTML";
+  const head = first
+    .subarray(0, 512)
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart()
+    .toLowerCase();
+  if (
+    head.startsWith("<!doctype html") ||
+    head.startsWith("<html") ||
+    head.startsWith("<head") ||
+    head.startsWith("<body")
+  )
+    return "HTML";
   if (head.startsWith("<?xml") || head.startsWith("<error")) return "XML";
   return null;
 }
 
 /** One attempt: follow redirects by hand, return the final 2xx response with a guarded body. */
-async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, init: { headers?: Record<string, string>; expect: "file" | "json"; redirect: "follow" | "manual"; signal: AbortSignal; startedAt: number }): Promise<UpstreamResponse> {
+async function attempt(
+  start: URL,
+  policy: FetchPolicy,
+  dispatcher: Dispatcher,
+  init: {
+    headers?: Record<string, string>;
+    expect: "file" | "json";
+    redirect: "follow" | "manual";
+    signal: AbortSignal;
+    startedAt: number;
+  },
+): Promise<UpstreamResponse> {
   const maxRedirects = policy.maxRedirects ?? DEFAULTS.maxRedirects;
   const maxBytes = policy.maxBytes ?? DEFAULTS.maxBytes;
   let url = start;
@@ -173,7 +236,12 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
     if (refusal) throw new UpstreamError(refusal, "refused");
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, { method: "GET", headers: { "user-agent": "hubkeep-mirror", ...headers }, dispatcher, signal: init.signal });
+      res = await request(url, {
+        method: "GET",
+        headers: { "user-agent": "hubkeep-mirror", ...headers },
+        dispatcher,
+        signal: init.signal,
+      });
     } catch (err) {
       throw describeNetworkError(err, url, Date.now() - init.startedAt);
     }
@@ -182,10 +250,18 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
       const location = header(res.headers, "location");
       if (init.redirect === "manual") {
         // The caller reads the redirect itself (e.g. which version "latest" points to); no body.
-        return { url: url.toString(), status: res.statusCode, headers: flatten(res.headers), contentLength: 0, body: (async function* () {})(), discard: async () => {} };
+        return {
+          url: url.toString(),
+          status: res.statusCode,
+          headers: flatten(res.headers),
+          contentLength: 0,
+          body: (async function* () {})(),
+          discard: async () => {},
+        };
       }
       if (!location) throw new UpstreamError(`upstream answered ${res.statusCode} without a Location`, "bad_response");
-      if (hop + 1 > maxRedirects) throw new UpstreamError(`too many redirects (more than ${maxRedirects})`, "bad_response");
+      if (hop + 1 > maxRedirects)
+        throw new UpstreamError(`too many redirects (more than ${maxRedirects})`, "bad_response");
       const next = new URL(location, url);
       headers = headersForHop(headers, url, next);
       url = next;
@@ -195,9 +271,18 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
       const text = await res.body.text().catch(() => "");
       const xmlCode = /<Code>([^<]{1,80})<\/Code>/.exec(text)?.[1];
       const status = res.statusCode;
-      if (status === 429 || status >= 500) throw new UpstreamError(`upstream answered ${status} from ${url.host}`, status >= 500 ? "unavailable" : "bad_response", true, status);
+      if (status === 429 || status >= 500)
+        throw new UpstreamError(
+          `upstream answered ${status} from ${url.host}`,
+          status >= 500 ? "unavailable" : "bad_response",
+          true,
+          status,
+        );
       if (status === 404) throw new UpstreamError(`upstream has no such model (404 from ${url.host})`, "bad_response");
-      throw new UpstreamError(`upstream answered ${status} from ${url.host}${xmlCode ? ` (${xmlCode}: an expired or invalid signed URL)` : ""}`, "bad_response");
+      throw new UpstreamError(
+        `upstream answered ${status} from ${url.host}${xmlCode ? ` (${xmlCode}: an expired or invalid signed URL)` : ""}`,
+        "bad_response",
+      );
     }
     const lengthHeader = header(res.headers, "content-length");
     const contentLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
@@ -214,26 +299,36 @@ async function attempt(start: URL, policy: FetchPolicy, dispatcher: Dispatcher, 
         for await (const chunk of body as AsyncIterable<Buffer>) {
           if (first && init.expect === "file") {
             const markup = sniffMarkup(chunk);
-            if (markup) throw new UpstreamError(`upstream returned ${markup}, not a module (${finalUrl.host})`, "not_a_module");
+            if (markup)
+              throw new UpstreamError(`upstream returned ${markup}, not a module (${finalUrl.host})`, "not_a_module");
           }
           first = false;
           seen += chunk.length;
           if (seen > maxBytes) throw new UpstreamError(`upstream file exceeds the ${maxBytes}-byte limit`, "too_large");
-          if (contentLength !== null && seen > contentLength) throw new UpstreamError(`body longer than Content-Length (${contentLength})`, "bad_response");
+          if (contentLength !== null && seen > contentLength)
+            throw new UpstreamError(`body longer than Content-Length (${contentLength})`, "bad_response");
           yield chunk;
         }
       } catch (err) {
         if (err instanceof UpstreamError) throw err;
         const e = err as { code?: string; name?: string };
         if (e.code === "UND_ERR_SOCKET" || e.code === "ECONNRESET" || e.name === "SocketError") {
-          throw new UpstreamError(`body shorter than Content-Length: the connection closed after ${seen} of ${contentLength ?? "?"} bytes`, "unavailable", true);
+          throw new UpstreamError(
+            `body shorter than Content-Length: the connection closed after ${seen} of ${contentLength ?? "?"} bytes`,
+            "unavailable",
+            true,
+          );
         }
         throw describeNetworkError(err, finalUrl, Date.now() - init.startedAt);
       } finally {
         if (!body.destroyed) body.destroy();
       }
       if (contentLength !== null && seen < contentLength) {
-        throw new UpstreamError(`body shorter than Content-Length: got ${seen} of ${contentLength} bytes`, "unavailable", true);
+        throw new UpstreamError(
+          `body shorter than Content-Length: got ${seen} of ${contentLength} bytes`,
+          "unavailable",
+          true,
+        );
       }
     };
     return {
@@ -278,11 +373,20 @@ export async function openUpstream(
   const startedAt = Date.now();
   for (let i = 0; ; i++) {
     try {
-      return await attempt(start, policy, dispatcher, { headers: init.headers, expect: init.expect ?? "file", redirect: init.redirect ?? "follow", signal, startedAt });
+      return await attempt(start, policy, dispatcher, {
+        headers: init.headers,
+        expect: init.expect ?? "file",
+        redirect: init.redirect ?? "follow",
+        signal,
+        startedAt,
+      });
     } catch (err) {
       if (!(err instanceof UpstreamError) || !err.retryable || i >= retries || signal.aborted) {
         if (signal.aborted && timeout.aborted && !(err instanceof UpstreamError && err.kind === "refused")) {
-          throw new UpstreamError(`timed out after ${Math.round(totalMs / 1000)} s fetching ${start.host}`, "unavailable");
+          throw new UpstreamError(
+            `timed out after ${Math.round(totalMs / 1000)} s fetching ${start.host}`,
+            "unavailable",
+          );
         }
         throw err;
       }

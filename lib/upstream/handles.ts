@@ -51,7 +51,8 @@ export function checkHandle(handle: string): string {
     if (s === "." || s === "..") bad(`handle segment "${s}" is not allowed`);
     if (!HANDLE_SEGMENT.test(s)) bad(`handle segment "${s}" may only hold letters, digits, ".", "_" and "-"`);
   }
-  if (VERSION_SEGMENT.test(segs[segs.length - 1]!)) bad(`handle "${h}" ends in a number, which would read as a version`);
+  if (VERSION_SEGMENT.test(segs[segs.length - 1]!))
+    bad(`handle "${h}" ends in a number, which would read as a version`);
   return h;
 }
 
@@ -83,14 +84,15 @@ export function parseModelUrl(input: string): ParsedModelUrl {
   if (!raw) bad("url is empty");
   // Check before WHATWG URL parsing silently resolves them away.
   const rawPath = raw.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split(/[?#]/)[0]!;
-  if (rawPath.split("/").some((s) => /^(\.|%2e){1,2}$/i.test(s))) bad("path segments \".\" and \"..\" are not allowed");
+  if (rawPath.split("/").some((s) => /^(\.|%2e){1,2}$/i.test(s))) bad('path segments "." and ".." are not allowed');
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
   } catch {
     bad(`"${raw}" is not a URL`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") bad(`unsupported scheme "${url.protocol}": use https://tfhub.dev/... or a Kaggle model URL`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    bad(`unsupported scheme "${url.protocol}": use https://tfhub.dev/... or a Kaggle model URL`);
   if (url.username || url.password) bad("model URLs may not carry credentials");
   const host = url.hostname.toLowerCase();
   const segs = decodeSegments(url.pathname);
@@ -111,20 +113,27 @@ export function parseModelUrl(input: string): ParsedModelUrl {
   }
 
   if (KAGGLE_HOSTS.has(host)) {
-    if (segs[0] !== "models") bad(`"${raw}" is not a Kaggle model URL: expected https://www.kaggle.com/models/<owner>/<model>/<framework>/<variation>[/<version>]`);
+    if (segs[0] !== "models")
+      bad(
+        `"${raw}" is not a Kaggle model URL: expected https://www.kaggle.com/models/<owner>/<model>/<framework>/<variation>[/<version>]`,
+      );
     let rest = segs.slice(1);
     // Long form: <owner>/<model>/frameworks/<fw>/variations/<v>[/versions/<n>]
     if (rest[2]?.toLowerCase() === "frameworks") {
-      if (rest[4]?.toLowerCase() !== "variations" || rest.length < 6) bad("Kaggle URL: expected .../frameworks/<framework>/variations/<variation>[/versions/<n>]");
+      if (rest[4]?.toLowerCase() !== "variations" || rest.length < 6)
+        bad("Kaggle URL: expected .../frameworks/<framework>/variations/<variation>[/versions/<n>]");
       const tail = rest.slice(6);
-      if (tail.length && (tail[0]!.toLowerCase() !== "versions" || tail.length !== 2)) bad("Kaggle URL: expected .../versions/<n> after the variation");
+      if (tail.length && (tail[0]!.toLowerCase() !== "versions" || tail.length !== 2))
+        bad("Kaggle URL: expected .../versions/<n> after the variation");
       rest = [rest[0]!, rest[1]!, rest[3]!, rest[5]!, ...(tail.length ? [tail[1]!] : [])];
     }
-    if (rest.length < 4 || rest.length > 5) bad("Kaggle URL: expected /models/<owner>/<model>/<framework>/<variation>[/<version>]");
+    if (rest.length < 4 || rest.length > 5)
+      bad("Kaggle URL: expected /models/<owner>/<model>/<framework>/<variation>[/<version>]");
     const version = rest.length === 5 ? parseVersion(rest[4]!) : "latest";
     const [owner, model, framework, variation] = rest.map((s) => s.toLowerCase()) as [string, string, string, string];
     const format = KAGGLE_FRAMEWORKS[framework];
-    if (!format) bad(`Kaggle framework "${rest[2]}" is not supported: expected one of tensorFlow2, tensorFlow1, tfJs, tfLite`);
+    if (!format)
+      bad(`Kaggle framework "${rest[2]}" is not supported: expected one of tensorFlow2, tensorFlow1, tfJs, tfLite`);
     const handle = checkHandle(`${owner}/${model}/${framework}/${variation}`);
     return {
       source: "kaggle",

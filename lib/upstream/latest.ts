@@ -11,7 +11,15 @@ import { openUpstream, UpstreamError, type FetchPolicy } from "./fetcher.ts";
 import { kaggleInstanceUrl, tfhubLatestUrl } from "./urls.ts";
 
 /** One request's budget: this runs while a client waits for its answer. */
-const LATEST_POLICY = { retries: 1, backoffMs: 300, maxRedirects: 0, connectTimeoutMs: 5000, idleTimeoutMs: 10_000, totalTimeoutMs: 15_000, maxBytes: 1024 * 1024 } as const;
+const LATEST_POLICY = {
+  retries: 1,
+  backoffMs: 300,
+  maxRedirects: 0,
+  connectTimeoutMs: 5000,
+  idleTimeoutMs: 10_000,
+  totalTimeoutMs: 15_000,
+  maxBytes: 1024 * 1024,
+} as const;
 
 /** The version a redirect target names: `/<handle>/<n>` on the upstream, or a Kaggle model URL. */
 export function versionInLocation(location: URL, handle: string): number | null {
@@ -42,7 +50,11 @@ async function readSmall(body: AsyncIterable<Buffer>): Promise<string> {
  * Asks the upstream which version of `parsed.handle` is the latest. Throws UpstreamError:
  * `unavailable` (503) when nothing answered, `bad_response` (502) naming what did answer.
  */
-export async function askLatestVersion(parsed: Pick<ParsedModelUrl, "source" | "handle">, policy: FetchPolicy, opts: { kaggleBase?: string } = {}): Promise<number> {
+export async function askLatestVersion(
+  parsed: Pick<ParsedModelUrl, "source" | "handle">,
+  policy: FetchPolicy,
+  opts: { kaggleBase?: string } = {},
+): Promise<number> {
   const p: FetchPolicy = { ...policy, ...LATEST_POLICY };
   if (parsed.source === "kaggle") {
     const url = kaggleInstanceUrl(parsed.handle, opts.kaggleBase);
@@ -52,12 +64,18 @@ export async function askLatestVersion(parsed: Pick<ParsedModelUrl, "source" | "
     try {
       doc = JSON.parse(text);
     } catch {
-      throw new UpstreamError(`${describeAnswer(res, url)}, not JSON (${text.slice(0, 40).replace(/\s+/g, " ")}…): cannot tell the latest version`, "bad_response");
+      throw new UpstreamError(
+        `${describeAnswer(res, url)}, not JSON (${text.slice(0, 40).replace(/\s+/g, " ")}…): cannot tell the latest version`,
+        "bad_response",
+      );
     }
     const d = (doc ?? {}) as { versionNumber?: unknown; version_number?: unknown };
     const n = d.versionNumber ?? d.version_number;
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) {
-      throw new UpstreamError(`${describeAnswer(res, url)} without a version number (versionNumber): cannot tell the latest version`, "bad_response");
+      throw new UpstreamError(
+        `${describeAnswer(res, url)} without a version number (versionNumber): cannot tell the latest version`,
+        "bad_response",
+      );
     }
     return n;
   }
@@ -68,26 +86,45 @@ export async function askLatestVersion(parsed: Pick<ParsedModelUrl, "source" | "
     const res = await openUpstream(url, p, { expect: "json", redirect: "manual" });
     if (res.status < 300 || res.status > 399) {
       await res.discard();
-      throw new UpstreamError(`${describeAnswer(res, url)} instead of a redirect to a versioned URL: cannot tell the latest version`, "bad_response");
+      throw new UpstreamError(
+        `${describeAnswer(res, url)} instead of a redirect to a versioned URL: cannot tell the latest version`,
+        "bad_response",
+      );
     }
     const raw = res.headers["location"] ?? "";
-    if (!raw) throw new UpstreamError(`${describeAnswer(res, url)} without a Location: cannot tell the latest version`, "bad_response");
+    if (!raw)
+      throw new UpstreamError(
+        `${describeAnswer(res, url)} without a Location: cannot tell the latest version`,
+        "bad_response",
+      );
     let location: URL;
     try {
       location = new URL(raw, url);
     } catch {
-      throw new UpstreamError(`${describeAnswer(res, url)} with an unusable Location "${raw.slice(0, 200)}"`, "bad_response");
+      throw new UpstreamError(
+        `${describeAnswer(res, url)} with an unusable Location "${raw.slice(0, 200)}"`,
+        "bad_response",
+      );
     }
     const n = versionInLocation(location, parsed.handle);
     if (n !== null) return n;
     if (/^\/models\/?$/.test(location.pathname)) {
-      throw new UpstreamError(`upstream has no such model: ${new URL(url).host} redirected ${parsed.handle} to ${location.href} (Kaggle's model search), which names no version`, "bad_response");
+      throw new UpstreamError(
+        `upstream has no such model: ${new URL(url).host} redirected ${parsed.handle} to ${location.href} (Kaggle's model search), which names no version`,
+        "bad_response",
+      );
     }
     // Canonicalising hops on the upstream itself (a trailing slash, http -> https) are followed.
     if (location.host !== base.host) {
-      throw new UpstreamError(`${describeAnswer(res, url)} redirecting to ${location.href}, which names no version: cannot tell the latest version`, "bad_response");
+      throw new UpstreamError(
+        `${describeAnswer(res, url)} redirecting to ${location.href}, which names no version: cannot tell the latest version`,
+        "bad_response",
+      );
     }
     url = location.href;
   }
-  throw new UpstreamError(`${base.host} redirected ${parsed.handle} more than 3 times without naming a version`, "bad_response");
+  throw new UpstreamError(
+    `${base.host} redirected ${parsed.handle} more than 3 times without naming a version`,
+    "bad_response",
+  );
 }

@@ -20,7 +20,10 @@ function trimSlashes(base: string): string {
 }
 
 /** Where each format is fetched from (the configured upstream base replaces https://tfhub.dev). */
-export function upstreamUrls(parsed: Pick<ParsedModelUrl, "source" | "handle" | "version">, upstreamBase: string): UpstreamUrls {
+export function upstreamUrls(
+  parsed: Pick<ParsedModelUrl, "source" | "handle" | "version">,
+  upstreamBase: string,
+): UpstreamUrls {
   const v = parsed.version;
   if (parsed.source === "kaggle") {
     // Kaggle Models' download endpoint answers a tar.gz of the version (or redirects to one).

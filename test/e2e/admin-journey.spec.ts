@@ -47,7 +47,10 @@ async function signIn(page: Page, email: string, password: string, callbackUrl =
 
 /** The first audit row whose action is exactly `action`. */
 function auditAction(page: Page, action: string) {
-  return page.locator("table.audit td code").filter({ hasText: new RegExp(`^${action.replace(".", "\\.")}$`) }).first();
+  return page
+    .locator("table.audit td code")
+    .filter({ hasText: new RegExp(`^${action.replace(".", "\\.")}$`) })
+    .first();
 }
 
 async function newPage(browser: Browser) {
@@ -115,7 +118,10 @@ test("an admin mirrors, reviews and approves a model; a viewer cannot reach the 
   expect(manifest.modelTopology).toBeTruthy();
 
   // A second version: the queue diffs it against the approved first one. Rejecting needs a reason.
-  const v2 = await page.request.post(`${stack.base}/api/v1/mirrors`, { data: { url: `https://tfhub.dev/${HANDLE}/2` }, headers: { origin: stack.base } });
+  const v2 = await page.request.post(`${stack.base}/api/v1/mirrors`, {
+    data: { url: `https://tfhub.dev/${HANDLE}/2` },
+    headers: { origin: stack.base },
+  });
   expect(v2.status()).toBe(202);
   await page.goto(`${stack.base}/admin/mirrors?watch=${(await v2.json()).id}`);
   await expect(page.getByTestId("version-status")).toHaveText("validated", { timeout: 150_000 });
@@ -185,7 +191,15 @@ test("an admin mirrors, reviews and approves a model; a viewer cannot reach the 
 
   // The audit log shows the whole story, and the viewer's denied attempts.
   await page.goto(`${stack.base}/admin/audit`);
-  for (const action of ["auth.signin", "mirror.request", "version.approve", "version.reject", "allowlist.add", "user.create", "token.create"]) {
+  for (const action of [
+    "auth.signin",
+    "mirror.request",
+    "version.approve",
+    "version.reject",
+    "allowlist.add",
+    "user.create",
+    "token.create",
+  ]) {
     await expect(auditAction(page, action)).toBeVisible();
   }
   await shot(page, "10-audit", { dark: true });

@@ -22,7 +22,16 @@ test.beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-e2e-cat-"));
   const dir = fixturePath("tfjs-graph-model-matmul");
   matmulArchive = path.join(tmp, "matmul.tar.gz");
-  await pipeline(packTarGz(["model.json", "weights.bin"].map((p) => ({ path: p, size: fs.statSync(path.join(dir, p)).size, open: () => fs.createReadStream(path.join(dir, p)) }))), fs.createWriteStream(matmulArchive));
+  await pipeline(
+    packTarGz(
+      ["model.json", "weights.bin"].map((p) => ({
+        path: p,
+        size: fs.statSync(path.join(dir, p)).size,
+        open: () => fs.createReadStream(path.join(dir, p)),
+      })),
+    ),
+    fs.createWriteStream(matmulArchive),
+  );
   stack = await startE2EStack();
 });
 
@@ -54,10 +63,17 @@ async function shot(page: Page, name: string, dark = false) {
 
 test("upload with progress, approval, search, model page and copying a snippet", async ({ browser }) => {
   const admin = await signIn(browser, stack.admin.email, stack.admin.password);
-  const api = (method: "post" | "patch", url: string, data: unknown) => admin.request.fetch(`${stack.base}${url}`, { method, data, headers: { origin: stack.base } });
-  const created = await api("post", "/api/v1/users", { email: "pub@example.com", role: "publisher", password: "publisher-password-1" });
+  const api = (method: "post" | "patch", url: string, data: unknown) =>
+    admin.request.fetch(`${stack.base}${url}`, { method, data, headers: { origin: stack.base } });
+  const created = await api("post", "/api/v1/users", {
+    email: "pub@example.com",
+    role: "publisher",
+    password: "publisher-password-1",
+  });
   expect(created.status()).toBe(201);
-  expect((await api("patch", `/api/v1/users/${(await created.json()).id}`, { namespaces: ["internal/vision/*"] })).status()).toBe(200);
+  expect(
+    (await api("patch", `/api/v1/users/${(await created.json()).id}`, { namespaces: ["internal/vision/*"] })).status(),
+  ).toBe(200);
 
   // A publisher uploads a TF.js model through the page: progress bar, then the validation result.
   const pub = await signIn(browser, "pub@example.com", "publisher-password-1");
@@ -80,22 +96,42 @@ test("upload with progress, approval, search, model page and copying a snippet",
 
   // A SavedModel by the API, then metadata with markdown, including things that must stay inert.
   const hpt = fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz"));
-  const put = await admin.request.fetch(`${stack.base}/api/v1/models/internal/vision/half_plus_two/versions/1`, { method: "PUT", data: hpt, headers: { origin: stack.base, "content-type": "application/gzip" } });
+  const put = await admin.request.fetch(`${stack.base}/api/v1/models/internal/vision/half_plus_two/versions/1`, {
+    method: "PUT",
+    data: hpt,
+    headers: { origin: stack.base, "content-type": "application/gzip" },
+  });
   expect(put.status()).toBe(201);
   expect(
     (
       await api("patch", "/api/v1/models/internal/vision/half_plus_two", {
         title: "Half plus two",
-        description: '## Half plus two\n\nComputes **0.5 x + 2**. Fine-tuned by the vision team.\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n\n[a link](javascript:window.pwned=3)',
+        description:
+          '## Half plus two\n\nComputes **0.5 x + 2**. Fine-tuned by the vision team.\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n\n[a link](javascript:window.pwned=3)',
         task: "regression",
         tags: ["demo", "tf1"],
         license: "Apache-2.0",
       })
     ).status(),
   ).toBe(200);
-  expect((await api("patch", "/api/v1/models/internal/vision/matmul", { title: "MatMul demo", description: "A tiny TF.js graph model.", task: "demo", tags: ["tfjs"], license: "MIT" })).status()).toBe(200);
+  expect(
+    (
+      await api("patch", "/api/v1/models/internal/vision/matmul", {
+        title: "MatMul demo",
+        description: "A tiny TF.js graph model.",
+        task: "demo",
+        tags: ["tfjs"],
+        license: "MIT",
+      })
+    ).status(),
+  ).toBe(200);
   for (const h of ["internal/vision/matmul", "internal/vision/half_plus_two"]) {
-    await expect.poll(async () => (await (await admin.request.get(`${stack.base}/api/v1/models/${h}/versions/1`)).json()).status, { timeout: 120_000 }).toBe("validated");
+    await expect
+      .poll(
+        async () => (await (await admin.request.get(`${stack.base}/api/v1/models/${h}/versions/1`)).json()).status,
+        { timeout: 120_000 },
+      )
+      .toBe("validated");
     expect((await api("post", `/api/v1/models/${h}/versions/1/approve`, { note: "e2e" })).status()).toBe(200);
   }
 

@@ -9,7 +9,13 @@ import { startFakeUpstream, type FakeUpstream } from "./fake-upstream.ts";
 import { createEmptyPostgresDatabase, usingPostgres } from "./db.ts";
 import { s3TestEnv } from "./s3.ts";
 
-export type E2EStack = { base: string; server: RunningServer; upstream: FakeUpstream; admin: { email: string; password: string }; stop(): Promise<void> };
+export type E2EStack = {
+  base: string;
+  server: RunningServer;
+  upstream: FakeUpstream;
+  admin: { email: string; password: string };
+  stop(): Promise<void>;
+};
 
 export async function startE2EStack(extra: Record<string, string> = {}): Promise<E2EStack> {
   const upstream = await startFakeUpstream();

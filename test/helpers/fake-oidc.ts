@@ -24,9 +24,18 @@ export async function startFakeOidc(): Promise<FakeOidc> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const kid = randomBytes(6).toString("hex");
   const jwk = { ...publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
-  const codes = new Map<string, { redirectUri: string; challenge: string | null; nonce: string | null; user: OidcUser; clientId: string }>();
+  const codes = new Map<
+    string,
+    { redirectUri: string; challenge: string | null; nonce: string | null; user: OidcUser; clientId: string }
+  >();
   const tokens = new Map<string, OidcUser>();
-  const state = { issuer: "", clientId: "hubkeep-test", clientSecret: randomBytes(12).toString("hex"), user: { sub: "user-1" } as OidcUser, tokenRequests: 0 };
+  const state = {
+    issuer: "",
+    clientId: "hubkeep-test",
+    clientSecret: randomBytes(12).toString("hex"),
+    user: { sub: "user-1" } as OidcUser,
+    tokenRequests: 0,
+  };
 
   const sign = (claims: Record<string, unknown>) => {
     const head = b64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid }));
@@ -39,7 +48,7 @@ export async function startFakeOidc(): Promise<FakeOidc> {
     res.end(JSON.stringify(body));
   };
 
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? "/", state.issuer);
     if (url.pathname === "/.well-known/openid-configuration") {
       return send(res, 200, {
@@ -60,9 +69,16 @@ export async function startFakeOidc(): Promise<FakeOidc> {
     if (url.pathname === "/authorize") {
       const redirectUri = url.searchParams.get("redirect_uri");
       const clientId = url.searchParams.get("client_id");
-      if (!redirectUri || clientId !== state.clientId || url.searchParams.get("response_type") !== "code") return send(res, 400, { error: "invalid_request" });
+      if (!redirectUri || clientId !== state.clientId || url.searchParams.get("response_type") !== "code")
+        return send(res, 400, { error: "invalid_request" });
       const code = randomBytes(16).toString("hex");
-      codes.set(code, { redirectUri, challenge: url.searchParams.get("code_challenge"), nonce: url.searchParams.get("nonce"), user: { ...state.user }, clientId });
+      codes.set(code, {
+        redirectUri,
+        challenge: url.searchParams.get("code_challenge"),
+        nonce: url.searchParams.get("nonce"),
+        user: { ...state.user },
+        clientId,
+      });
       const back = new URL(redirectUri);
       back.searchParams.set("code", code);
       const st = url.searchParams.get("state");
@@ -83,29 +99,45 @@ export async function startFakeOidc(): Promise<FakeOidc> {
         clientId = id!;
         secret = pw!;
       }
-      if (clientId !== state.clientId || secret !== state.clientSecret) return send(res, 401, { error: "invalid_client" });
+      if (clientId !== state.clientId || secret !== state.clientSecret)
+        return send(res, 401, { error: "invalid_client" });
       const grant = codes.get(form.get("code") ?? "");
       codes.delete(form.get("code") ?? "");
       if (!grant || grant.redirectUri !== form.get("redirect_uri")) return send(res, 400, { error: "invalid_grant" });
       if (grant.challenge) {
         const verifier = form.get("code_verifier") ?? "";
-        if (b64url(createHash("sha256").update(verifier).digest()) !== grant.challenge) return send(res, 400, { error: "invalid_grant", error_description: "PKCE" });
+        if (b64url(createHash("sha256").update(verifier).digest()) !== grant.challenge)
+          return send(res, 400, { error: "invalid_grant", error_description: "PKCE" });
       }
       const now = Math.floor(Date.now() / 1000);
       const access = randomBytes(16).toString("hex");
       tokens.set(access, grant.user);
-      const idToken = sign({ iss: state.issuer, aud: grant.clientId, iat: now, exp: now + 300, ...(grant.nonce ? { nonce: grant.nonce } : {}), ...grant.user });
-      return send(res, 200, { access_token: access, token_type: "Bearer", expires_in: 300, id_token: idToken, scope: "openid email profile" });
+      const idToken = sign({
+        iss: state.issuer,
+        aud: grant.clientId,
+        iat: now,
+        exp: now + 300,
+        ...(grant.nonce ? { nonce: grant.nonce } : {}),
+        ...grant.user,
+      });
+      return send(res, 200, {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: 300,
+        id_token: idToken,
+        scope: "openid email profile",
+      });
     }
     if (url.pathname === "/userinfo") {
       const user = tokens.get(req.headers.authorization?.replace(/^Bearer /i, "") ?? "");
       return user ? send(res, 200, user) : send(res, 401, { error: "invalid_token" });
     }
     send(res, 404, { error: "not_found" });
-  });
+  };
+  const server = http.createServer((req, res) => void answer(req, res));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   state.issuer = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   return Object.assign(state, {
     close: () => new Promise<void>((r) => server.close(() => r())),
-  }) as unknown as FakeOidc;
+  });
 }

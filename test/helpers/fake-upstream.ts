@@ -5,7 +5,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
-import { Readable } from "node:stream";
+import { type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { packTarGz } from "../../lib/archive/pack.ts";
 import { fixturePath, listFixtureFiles } from "./fixtures.ts";
@@ -18,14 +18,31 @@ type Model =
 
 /** handle@version -> fixture. */
 export const FAKE_MODELS: Record<string, Model> = {
-  "google/half_plus_two@1": { kind: "targz-file", file: fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz") },
+  "google/half_plus_two@1": {
+    kind: "targz-file",
+    file: fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz"),
+  },
   "google/times_three_float@1": { kind: "dir", dir: fixturePath("tfjs-node-saved_model", "times_three_float") },
-  "google/half_plus_two_tf2@1": { kind: "dir", dir: fixturePath("serving-saved_model_half_plus_two_tf2_cpu", "00000123") },
+  "google/half_plus_two_tf2@1": {
+    kind: "dir",
+    dir: fixturePath("serving-saved_model_half_plus_two_tf2_cpu", "00000123"),
+  },
   "google/module_v1_mini@1": { kind: "dir", dir: fixturePath("hub-module_v1_mini") },
   "google/kws_dscnn@1": { kind: "dir", dir: fixturePath("mlperf-tiny-kws-dscnn", "model") },
-  "tensorflow/tfjs-model/blazeface/1/default@1": { kind: "tfjs", dir: fixturePath("human-blazeface"), modelJson: "blazeface.json" },
-  "tensorflow/tfjs-model/matmul/1/default@1": { kind: "tfjs", dir: fixturePath("tfjs-graph-model-matmul"), modelJson: "model.json" },
-  "tensorflow/lite-model/half_plus_two/1/default@1": { kind: "tflite", file: fixturePath("serving-half_plus_two_tflite", "model.tflite") },
+  "tensorflow/tfjs-model/blazeface/1/default@1": {
+    kind: "tfjs",
+    dir: fixturePath("human-blazeface"),
+    modelJson: "blazeface.json",
+  },
+  "tensorflow/tfjs-model/matmul/1/default@1": {
+    kind: "tfjs",
+    dir: fixturePath("tfjs-graph-model-matmul"),
+    modelJson: "model.json",
+  },
+  "tensorflow/lite-model/half_plus_two/1/default@1": {
+    kind: "tflite",
+    file: fixturePath("serving-half_plus_two_tflite", "model.tflite"),
+  },
   "tensorflow/lite-model/add4/1/default@1": { kind: "tflite", file: fixturePath("tfjs-tflite-add4", "add4.tflite") },
   // Only version 3 exists: a mirror of the unversioned URL must pin 3, which nothing could guess.
   "google/latest_demo@3": { kind: "dir", dir: fixturePath("hub-module_v1_mini") },
@@ -64,7 +81,13 @@ export type FakeUpstream = {
   close(): Promise<void>;
 };
 
-async function send(res: http.ServerResponse, body: Readable | Buffer, type: string, throttle?: { chunk: number; delayMs: number }, length?: number) {
+async function send(
+  res: http.ServerResponse,
+  body: Readable | Buffer,
+  type: string,
+  throttle?: { chunk: number; delayMs: number },
+  length?: number,
+) {
   res.writeHead(200, { "content-type": type, ...(length !== undefined ? { "content-length": length } : {}) });
   if (Buffer.isBuffer(body)) {
     if (!throttle) return res.end(body);
@@ -83,7 +106,13 @@ async function archiveOf(model: Model): Promise<Buffer> {
   if (model.kind !== "dir") throw new Error("not an archive model");
   const files = listFixtureFiles(model.dir).filter((f) => f !== "LICENSE" && f !== "PROVENANCE.txt");
   const chunks: Buffer[] = [];
-  for await (const c of packTarGz(files.map((f) => ({ path: f, size: fs.statSync(path.join(model.dir, f)).size, open: () => fs.createReadStream(path.join(model.dir, f)) })))) {
+  for await (const c of packTarGz(
+    files.map((f) => ({
+      path: f,
+      size: fs.statSync(path.join(model.dir, f)).size,
+      open: () => fs.createReadStream(path.join(model.dir, f)),
+    })),
+  )) {
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
@@ -93,7 +122,16 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   const fetches = new Map<string, number>();
   const hits = new Map<string, number>();
   const sockets = new Set<net.Socket>();
-  const state: FakeUpstream = { base: "", port: 0, fetches, hits, requests: 0, latest: new Map(), overrides: new Map(), close: async () => {} };
+  const state: FakeUpstream = {
+    base: "",
+    port: 0,
+    fetches,
+    hits,
+    requests: 0,
+    latest: new Map(),
+    overrides: new Map(),
+    close: async () => {},
+  };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
   const server = http.createServer((req, res) => {
@@ -132,7 +170,13 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
           if (!name.includes("..") && fs.existsSync(abs)) {
             if (file === "model.json") bump(fetches, key);
             const body = fs.readFileSync(abs);
-            return send(res, body, file.endsWith(".json") ? "application/json" : "application/octet-stream", undefined, body.length);
+            return send(
+              res,
+              body,
+              file.endsWith(".json") ? "application/json" : "application/octet-stream",
+              undefined,
+              body.length,
+            );
           }
         }
         res.writeHead(404);
@@ -141,7 +185,9 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       // Kaggle hop: redirect to a signed storage URL.
       const kaggle = /^\/kaggle\/(.+)@(\d+)\/(.*)$/.exec(p);
       if (kaggle) {
-        res.writeHead(302, { location: `/gcs/${kaggle[1]}@${kaggle[2]}/${kaggle[3]}?X-Goog-Signature=fake&X-Goog-Expires=600` });
+        res.writeHead(302, {
+          location: `/gcs/${kaggle[1]}@${kaggle[2]}/${kaggle[3]}?X-Goog-Signature=fake&X-Goog-Expires=600`,
+        });
         return res.end();
       }
       // Kaggle's API: a model instance with its latest version number (Kaggle's SDK reads
@@ -150,7 +196,13 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       if (kaggleApi) {
         const latest = FAKE_KAGGLE_LATEST[kaggleApi[1]!.toLowerCase()];
         res.writeHead(latest ? 200 : 404, { "content-type": "application/json" });
-        return res.end(JSON.stringify(latest ? { id: 1, framework: "tensorFlow2", slug: "default", versionNumber: latest } : { code: 404, message: "Not found" }));
+        return res.end(
+          JSON.stringify(
+            latest
+              ? { id: 1, framework: "tensorFlow2", slug: "default", versionNumber: latest }
+              : { code: 404, message: "Not found" },
+          ),
+        );
       }
       // tfhub.dev hop: /<handle>/<n>[/<file>] with the format query.
       const m = /^\/(.+?)\/(\d+)(?:\/(model\.json|[^/]+\.bin|[^/]+shard[^/]*))?$/.exec(p);
@@ -159,7 +211,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         // model search for an unknown handle (what tfhub.dev answers since the move to Kaggle).
         if (state.latestDelayMs) await new Promise((r) => setTimeout(r, state.latestDelayMs));
         const h = p.replace(/^\/+|\/+$/g, "");
-        if (h === "google/html-page") return send(res, Buffer.from("<!DOCTYPE html><html><head><title>Kaggle</title></head><body>Not found</body></html>"), "text/html");
+        if (h === "google/html-page")
+          return send(
+            res,
+            Buffer.from("<!DOCTYPE html><html><head><title>Kaggle</title></head><body>Not found</body></html>"),
+            "text/html",
+          );
         const latest = state.latest.get(h) ?? latestOf(h);
         if (latest === undefined) {
           res.writeHead(302, { location: "/models?tfhub-redirect=true" });
@@ -167,14 +224,20 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         }
         const [owner, ...rest] = h.split("/");
         const framework = h.includes("tfjs-model/") ? "tfJs" : h.includes("lite-model/") ? "tfLite" : "tensorFlow2";
-        res.writeHead(302, { location: `/models/${owner}/${rest.join("-").replace(/_/g, "-")}/${framework}/default/${latest}?tfhub-redirect=true` });
+        res.writeHead(302, {
+          location: `/models/${owner}/${rest.join("-").replace(/_/g, "-")}/${framework}/default/${latest}?tfhub-redirect=true`,
+        });
         return res.end();
       }
       const handle = m?.[1];
       const version = m?.[2];
       switch (handle) {
         case "google/html-page":
-          return send(res, Buffer.from("<!DOCTYPE html><html><head><title>Kaggle</title></head><body>Not found</body></html>"), "text/html");
+          return send(
+            res,
+            Buffer.from("<!DOCTYPE html><html><head><title>Kaggle</title></head><body>Not found</body></html>"),
+            "text/html",
+          );
         case "google/expired":
           res.writeHead(302, { location: `/gcs/${handle}@${version}/archive.tar.gz` });
           return res.end();
@@ -182,14 +245,18 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
           res.writeHead(302, { location: "https://169.254.169.254/computeMetadata/v1/" });
           return res.end();
         case "google/other-loopback":
-          res.writeHead(302, { location: `http://127.0.0.2:${state.port}/google/half_plus_two/1?tf-hub-format=compressed` });
+          res.writeHead(302, {
+            location: `http://127.0.0.2:${state.port}/google/half_plus_two/1?tf-hub-format=compressed`,
+          });
           return res.end();
         case "google/loop":
           res.writeHead(302, { location: url.pathname + url.search });
           return res.end();
         case "google/truncated":
           res.writeHead(200, { "content-type": "application/x-tar", "content-length": 100_000 });
-          res.write(fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")).subarray(0, 300));
+          res.write(
+            fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")).subarray(0, 300),
+          );
           return setTimeout(() => res.socket?.destroy(), 20);
         case "google/slow":
           res.writeHead(200, { "content-type": "application/x-tar", "content-length": 100_000 });
@@ -218,7 +285,10 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         return send(res, Buffer.from("<!doctype html><html><body>We can't find that page.</body></html>"), "text/html");
       }
       const file = m?.[3];
-      if (url.searchParams.get("tf-hub-format") === "compressed" && (model.kind === "dir" || model.kind === "targz-file")) {
+      if (
+        url.searchParams.get("tf-hub-format") === "compressed" &&
+        (model.kind === "dir" || model.kind === "targz-file")
+      ) {
         res.writeHead(302, { location: `/kaggle/${key}/archive.tar.gz` });
         return res.end();
       }

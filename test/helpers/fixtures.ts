@@ -8,7 +8,8 @@ export const FIXTURES = process.env.HUBKEEP_FIXTURES ?? path.resolve(ROOT, "../s
 
 export function fixturePath(...parts: string[]): string {
   const p = path.join(FIXTURES, ...parts);
-  if (!fs.existsSync(p)) throw new Error(`fixture ${p} is missing: ../shared/fixtures must sit beside the repo (or set HUBKEEP_FIXTURES)`);
+  if (!fs.existsSync(p))
+    throw new Error(`fixture ${p} is missing: ../shared/fixtures must sit beside the repo (or set HUBKEEP_FIXTURES)`);
   return p;
 }
 

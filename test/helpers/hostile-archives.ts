@@ -6,14 +6,25 @@ import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 
 /** One ustar header block (512 bytes) for a regular file or directory. */
-export function tarHeader(name: string, size: number, opts: { mode?: number; type?: "file" | "directory" } = {}): Buffer {
+export function tarHeader(
+  name: string,
+  size: number,
+  opts: { mode?: number; type?: "file" | "directory" } = {},
+): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, "utf8");
   h.write(`${(opts.mode ?? 0o644).toString(8).padStart(7, "0")}\0`, 100, 8, "latin1");
   h.write("0000000\0", 108, 8, "latin1");
   h.write("0000000\0", 116, 8, "latin1");
   h.write(`${size.toString(8).padStart(11, "0")}\0`, 124, 12, "latin1");
-  h.write(`${Math.floor(Date.UTC(2026, 0, 1) / 1000).toString(8).padStart(11, "0")}\0`, 136, 12, "latin1");
+  h.write(
+    `${Math.floor(Date.UTC(2026, 0, 1) / 1000)
+      .toString(8)
+      .padStart(11, "0")}\0`,
+    136,
+    12,
+    "latin1",
+  );
   h.write(opts.type === "directory" ? "5" : "0", 156, 1, "latin1");
   h.write("ustar\0", 257, 6, "latin1");
   h.write("00", 263, 2, "latin1");
@@ -66,7 +77,10 @@ export async function writeGzipBomb(file: string, bytes: number): Promise<string
 }
 
 /** A small tar.gz with the given entries (raw headers, so any mode bits can be set). */
-export function writeTarGz(file: string, entries: Array<{ name: string; body?: string; mode?: number; type?: "file" | "directory" }>): string {
+export function writeTarGz(
+  file: string,
+  entries: Array<{ name: string; body?: string; mode?: number; type?: "file" | "directory" }>,
+): string {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const body = Buffer.from(e.body ?? "");

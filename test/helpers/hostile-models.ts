@@ -8,14 +8,20 @@ type Weight = { name: string; dtype: "int32" | "float32"; shape: number[]; value
 
 function writeGraphModel(dir: string, nodes: unknown[], weights: Weight[], library?: unknown): string {
   fs.mkdirSync(dir, { recursive: true });
-  const bytes = Buffer.concat(weights.map((w) => Buffer.from((w.dtype === "int32" ? Int32Array.from(w.values) : Float32Array.from(w.values)).buffer)));
+  const bytes = Buffer.concat(
+    weights.map((w) =>
+      Buffer.from((w.dtype === "int32" ? Int32Array.from(w.values) : Float32Array.from(w.values)).buffer),
+    ),
+  );
   fs.writeFileSync(path.join(dir, "group1-shard1of1.bin"), bytes);
   const model = {
     format: "graph-model",
     generatedBy: "hubkeep tests",
     convertedBy: "hubkeep tests",
     modelTopology: { node: nodes, library: library ?? {}, versions: { producer: 1 } },
-    weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: weights.map(({ name, dtype, shape }) => ({ name, dtype, shape })) }],
+    weightsManifest: [
+      { paths: ["group1-shard1of1.bin"], weights: weights.map(({ name, dtype, shape }) => ({ name, dtype, shape })) },
+    ],
   };
   fs.writeFileSync(path.join(dir, "model.json"), JSON.stringify(model));
   return dir;
@@ -26,7 +32,10 @@ const placeholder = (name: string) => ({ name, op: "Placeholder", attr: { dtype:
 const constNode = (name: string, dtype: "DT_INT32" | "DT_FLOAT", dims: number[]) => ({
   name,
   op: "Const",
-  attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } } } },
+  attr: {
+    dtype: { type: dtype },
+    value: { tensor: { dtype, tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } } },
+  },
 });
 
 /** x (a scalar) -> Fill([side, side], x) -> Sum: allocates side² floats at run time. */
@@ -38,7 +47,12 @@ export function writeFillModel(dir: string, side: number): string {
       constNode("dims", "DT_INT32", [2]),
       constNode("axes", "DT_INT32", [2]),
       { name: "big", op: "Fill", input: ["dims", "x"], attr: { T: float, index_type: { type: "DT_INT32" } } },
-      { name: "out", op: "Sum", input: ["big", "axes"], attr: { T: float, Tidx: { type: "DT_INT32" }, keep_dims: { b: false } } },
+      {
+        name: "out",
+        op: "Sum",
+        input: ["big", "axes"],
+        attr: { T: float, Tidx: { type: "DT_INT32" }, keep_dims: { b: false } },
+      },
     ],
     [
       { name: "dims", dtype: "int32", shape: [2], values: [side, side] },
@@ -59,7 +73,11 @@ export function writeForeverModel(dir: string): string {
         name: "loop",
         op: "StatelessWhile",
         input: ["x", "limit"],
-        attr: { T: { list: { type: ["DT_FLOAT", "DT_FLOAT"] } }, cond: { func: { name: "forever_cond" } }, body: { func: { name: "forever_body" } } },
+        attr: {
+          T: { list: { type: ["DT_FLOAT", "DT_FLOAT"] } },
+          cond: { func: { name: "forever_cond" } },
+          body: { func: { name: "forever_body" } },
+        },
       },
       { name: "out", op: "Identity", input: ["loop"], attr: { T: float } },
     ],
@@ -67,12 +85,20 @@ export function writeForeverModel(dir: string): string {
     {
       function: [
         {
-          signature: { name: "forever_cond", inputArg: [arg("i"), arg("lim")], outputArg: [{ name: "less", type: "DT_BOOL" }] },
+          signature: {
+            name: "forever_cond",
+            inputArg: [arg("i"), arg("lim")],
+            outputArg: [{ name: "less", type: "DT_BOOL" }],
+          },
           nodeDef: [{ name: "Less", op: "Less", input: ["i", "lim"], attr: { T: float } }],
           ret: { less: "Less:z:0" },
         },
         {
-          signature: { name: "forever_body", inputArg: [arg("i"), arg("lim")], outputArg: [arg("i_out"), arg("lim_out")] },
+          signature: {
+            name: "forever_body",
+            inputArg: [arg("i"), arg("lim")],
+            outputArg: [arg("i_out"), arg("lim_out")],
+          },
           nodeDef: [
             { name: "Id", op: "Identity", input: ["i"], attr: { T: float } },
             { name: "Id2", op: "Identity", input: ["lim"], attr: { T: float } },
@@ -88,7 +114,11 @@ export function writeForeverModel(dir: string): string {
 export function writeNanModel(dir: string): string {
   return writeGraphModel(
     dir,
-    [placeholder("x"), constNode("w", "DT_FLOAT", []), { name: "out", op: "Mul", input: ["x", "w"], attr: { T: float } }],
+    [
+      placeholder("x"),
+      constNode("w", "DT_FLOAT", []),
+      { name: "out", op: "Mul", input: ["x", "w"], attr: { T: float } },
+    ],
     [{ name: "w", dtype: "float32", shape: [], values: [Number.NaN] }],
   );
 }

@@ -4,7 +4,10 @@ import { openDatabase, setDatabase } from "../../lib/db/client.ts";
 import { FsBlobStore, setBlobStore } from "../../lib/storage/index.ts";
 import { runMirrorFetch } from "../../lib/models/mirror-fetch.ts";
 
-const handle = await openDatabase({ databaseUrl: process.env.DATABASE_URL || undefined, pgliteDir: process.env.PGLITE_DIR });
+const handle = await openDatabase({
+  databaseUrl: process.env.DATABASE_URL || undefined,
+  pgliteDir: process.env.PGLITE_DIR,
+});
 setDatabase(handle);
 setBlobStore(new FsBlobStore({ root: process.env.BLOB_DIR! }));
 const up = new URL(process.env.UPSTREAM!);

@@ -8,7 +8,15 @@ const handle = await openDatabase({ databaseUrl: process.env.DATABASE_URL });
 setDatabase(handle);
 const queue = await startQueue(handle, { supervise: false });
 setQueue(queue);
-const actor = { kind: "user" as const, userId: "u1", email: "pub@example.com", role: "publisher" as const, scope: "publish" as const, via: "token" as const, namespaces: [] };
+const actor = {
+  kind: "user" as const,
+  userId: "u1",
+  email: "pub@example.com",
+  role: "publisher" as const,
+  scope: "publish" as const,
+  via: "token" as const,
+  namespaces: [],
+};
 process.stdout.write("READY\n");
 await new Promise((r) => process.stdin.once("data", r));
 const n = Number(process.env.N ?? 25);

@@ -22,7 +22,11 @@ export function encodeField(f: Field): Buffer {
   return Buffer.concat([key, f.value]);
 }
 
-export const lengthDelimited = (field: number, value: Buffer | string): Field => ({ field, wire: 2, value: Buffer.isBuffer(value) ? value : Buffer.from(value) });
+export const lengthDelimited = (field: number, value: Buffer | string): Field => ({
+  field,
+  wire: 2,
+  value: Buffer.isBuffer(value) ? value : Buffer.from(value),
+});
 
 /** What to do with one field: keep it, drop it, replace it with other fields, or descend into it (a message). */
 export type Action = "keep" | "drop" | "descend" | Field[];

@@ -35,7 +35,9 @@ for (const rel of listFixtureFiles(root)) {
   const r = await store.put(Readable.from([bytes]));
   files.push({ path: rel, digest: r.digest, size: r.size });
 }
-const archive = await store.put(fs.createReadStream(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")));
+const archive = await store.put(
+  fs.createReadStream(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")),
+);
 await publishVersion({
   handle: process.env.HANDLE!,
   version: 1,

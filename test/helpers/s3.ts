@@ -50,7 +50,8 @@ export async function startS3rver(): Promise<S3rverHandle> {
 export function realS3FromEnv(): S3Connection | undefined {
   const endpoint = process.env.S3_ENDPOINT?.trim();
   if (!endpoint) return undefined;
-  if (!LOOPBACK.has(new URL(endpoint).hostname)) throw new Error(`tests only talk to loopback; S3_ENDPOINT is ${endpoint}`);
+  if (!LOOPBACK.has(new URL(endpoint).hostname))
+    throw new Error(`tests only talk to loopback; S3_ENDPOINT is ${endpoint}`);
   return {
     endpoint,
     region: process.env.S3_REGION || "us-east-1",
@@ -73,7 +74,12 @@ export async function createTestBucket(
 ): Promise<TestBucket> {
   const bucket = uniqueBucketName();
   const url = `s3://${bucket}/${opts.prefix ?? "hubkeep"}`;
-  const store = new S3BlobStore({ ...conn, url, multipartCopyThreshold: opts.multipartCopyThreshold, copyPartSize: opts.copyPartSize });
+  const store = new S3BlobStore({
+    ...conn,
+    url,
+    multipartCopyThreshold: opts.multipartCopyThreshold,
+    copyPartSize: opts.copyPartSize,
+  });
   await store.ensureBucket();
   return {
     store,
@@ -92,26 +98,39 @@ export async function createTestBucket(
 /** Aborts incomplete multipart uploads (where the server can list them), deletes every object, then the bucket. */
 export async function emptyAndDeleteBucket(client: S3Client, bucket: string): Promise<void> {
   for (const u of await listMultipartUploads(client, bucket).catch(() => [])) {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId })).catch(() => {});
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId }))
+      .catch(() => {});
   }
   let token: string | undefined;
   do {
     const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
     // One by one: DeleteObjects needs a Content-MD5/checksum header that not every server accepts.
-    await Promise.all((page.Contents ?? []).map((o) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }))));
+    await Promise.all(
+      (page.Contents ?? []).map((o) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }))),
+    );
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
 /** Incomplete multipart uploads in the bucket; throws where the server does not implement the call (s3rver). */
-export async function listMultipartUploads(client: S3Client, bucket: string, prefix?: string): Promise<{ key: string; uploadId: string }[]> {
+export async function listMultipartUploads(
+  client: S3Client,
+  bucket: string,
+  prefix?: string,
+): Promise<{ key: string; uploadId: string }[]> {
   const found: { key: string; uploadId: string }[] = [];
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
   for (;;) {
     const res = await client.send(
-      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+      new ListMultipartUploadsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        UploadIdMarker: uploadIdMarker,
+      }),
     );
     for (const u of res.Uploads ?? []) found.push({ key: u.Key!, uploadId: u.UploadId! });
     if (!res.IsTruncated) return found;

@@ -35,7 +35,10 @@ export function baseEnv(extra: Record<string, string | undefined>): NodeJS.Proce
 }
 
 /** Starts the server and resolves once it prints its ready line (rejects if it exits first). */
-export async function startServer(env: Record<string, string | undefined>, opts: { timeoutMs?: number } = {}): Promise<RunningServer> {
+export async function startServer(
+  env: Record<string, string | undefined>,
+  opts: { timeoutMs?: number } = {},
+): Promise<RunningServer> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, [path.join(ROOT, "scripts/start.mjs")], {
     cwd: ROOT,
@@ -43,8 +46,8 @@ export async function startServer(env: Record<string, string | undefined>, opts:
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server not ready in time:\n${out}`)), opts.timeoutMs ?? 120_000);
@@ -54,7 +57,7 @@ export async function startServer(env: Record<string, string | undefined>, opts:
         resolve();
       }
     };
-    child.stdout!.on("data", check);
+    child.stdout.on("data", check);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before it was ready:\n${out}`));
@@ -76,7 +79,11 @@ export async function startServer(env: Record<string, string | undefined>, opts:
 }
 
 /** Runs a command to completion and returns its exit code and output. */
-export async function runCommand(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+export async function runCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";

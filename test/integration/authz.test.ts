@@ -66,7 +66,10 @@ before(async () => {
     dropDb = db.drop;
   }
   // A token that expires a second after it is made: created on the host before the server starts.
-  const expired = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "old@example.com", "--scope", "read", "--expires", "0.00001"], baseEnv(env));
+  const expired = await runCommand(
+    ["bin/hubkeep.mjs", "token", "create", "--email", "old@example.com", "--scope", "read", "--expires", "0.00001"],
+    baseEnv(env),
+  );
   assert.equal(expired.code, 0, expired.stderr);
   server = await startServer(env);
 
@@ -95,14 +98,22 @@ before(async () => {
 
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   who.anonymous = { name: "anonymous", headers: {}, level: "anonymous" };
-  who.garbage = { name: "garbage token", headers: bearer("hk_not-a-real-token-at-all-not-a-real-token-a"), level: "bad" };
+  who.garbage = {
+    name: "garbage token",
+    headers: bearer("hk_not-a-real-token-at-all-not-a-real-token-a"),
+    level: "bad",
+  };
   who.expired = { name: "expired token", headers: bearer(expired.stdout.trim()), level: "bad" };
   who.revoked = { name: "revoked token", headers: bearer(revoked.token), level: "bad" };
   who.viewer = { name: "viewer token", headers: bearer(viewer), level: 1 };
   who.publisher = { name: "publisher token", headers: bearer(pub), level: 2 };
   who.admin = { name: "admin token", headers: bearer(adminToken), level: 3 };
   who.adminRead = { name: "admin's read-scoped token", headers: bearer(adminRead), level: 1 };
-  who.viewerSession = { name: "viewer session", headers: { cookie: await signInSession(base, "viewer@example.com", "viewer-password-1") }, level: 1 };
+  who.viewerSession = {
+    name: "viewer session",
+    headers: { cookie: await signInSession(base, "viewer@example.com", "viewer-password-1") },
+    level: 1,
+  };
   who.adminSession = { name: "admin session", headers: s, level: 3 };
 });
 
@@ -134,7 +145,12 @@ const ROUTES: Route[] = [
   { method: "POST", path: "/api/v1/models/google/none/versions/1/reject", body: { reason: "matrix" }, need: 3 },
   { method: "POST", path: "/api/v1/models/google/none/versions/1/validate", need: 3 },
   { method: "GET", path: "/api/v1/review", need: 3 },
-  { method: "POST", path: "/api/v1/review/decisions", body: { decision: "approve", versions: [{ handle: "google/none", version: 1 }] }, need: 3 },
+  {
+    method: "POST",
+    path: "/api/v1/review/decisions",
+    body: { decision: "approve", versions: [{ handle: "google/none", version: 1 }] },
+    need: 3,
+  },
   { method: "GET", path: "/api/v1/audit", need: 3 },
   { method: "GET", path: "/api/v1/allowlist", need: 3 },
   { method: "POST", path: "/api/v1/allowlist", body: { rule: "matrix/*" }, need: 3 },
@@ -160,14 +176,22 @@ test("role x endpoint matrix: every refusal is 401/403 as it should be, and audi
       else if (w.level === "anonymous") expect = route.need === "anon-read" ? "allowed" : 401;
       else expect = route.need === "anon-read" || w.level >= route.need ? "allowed" : 403;
       if (expect === "allowed") {
-        assert.ok(r.status !== 401 && r.status !== 403, `${label}: expected to pass the permission check, got ${r.status} ${r.text}`);
+        assert.ok(
+          r.status !== 401 && r.status !== 403,
+          `${label}: expected to pass the permission check, got ${r.status} ${r.text}`,
+        );
         assert.equal(denied.length, 0, `${label}: an allowed call wrote a denial: ${JSON.stringify(denied)}`);
       } else {
         refused++;
         assert.equal(r.status, expect, `${label}: ${r.text}`);
         assert.equal(r.json?.error?.code, expect === 401 ? "unauthorized" : "forbidden", label);
-        if (expect === 403) assert.match(r.json!.error!.message, /needs the .* permission/, label);
-        if (w.level === "bad") assert.equal(r.json!.error!.message, "invalid or expired credentials", `${label}: no hint which part was wrong`);
+        if (expect === 403) assert.match(r.json.error.message, /needs the .* permission/, label);
+        if (w.level === "bad")
+          assert.equal(
+            r.json.error.message,
+            "invalid or expired credentials",
+            `${label}: no hint which part was wrong`,
+          );
         assert.equal(denied.length, 1, `${label}: expected exactly one denial row, got ${JSON.stringify(denied)}`);
         if (w.level === "bad") assert.equal(denied[0]!.action, "auth.token", label);
         else assert.match(denied[0]!.action, /^denied\.(read|mirror|publish|approve|admin|token)$/, label);
@@ -182,19 +206,34 @@ test("role x endpoint matrix: every refusal is 401/403 as it should be, and audi
 test("approving a version that does not exist is 404, a reject without a reason 422, and tokens never exceed the caller", async () => {
   const admin = who.admin!.headers;
   assert.equal((await call("POST", "/api/v1/models/google/none/versions/1/reject", admin, {})).status, 422);
-  assert.equal((await call("POST", "/api/v1/review/decisions", admin, { decision: "reject", versions: [{ handle: "google/none", version: 1 }] })).status, 422);
+  assert.equal(
+    (
+      await call("POST", "/api/v1/review/decisions", admin, {
+        decision: "reject",
+        versions: [{ handle: "google/none", version: 1 }],
+      })
+    ).status,
+    422,
+  );
   // The admin's read-scoped token cannot mint an admin token (no escalation through scopes).
   const r = await call("POST", "/api/v1/tokens", who.adminRead!.headers, { scope: "admin" });
   assert.equal(r.status, 403, r.text);
   // A publisher cannot mint a token for someone else.
-  const other = await call("POST", "/api/v1/tokens", who.publisher!.headers, { scope: "read", email: "viewer@example.com" });
+  const other = await call("POST", "/api/v1/tokens", who.publisher!.headers, {
+    scope: "read",
+    email: "viewer@example.com",
+  });
   assert.equal(other.status, 403, other.text);
 });
 
 test("CSRF: cookie-authenticated mutations must be same-origin; bearer tokens are not affected", async () => {
   const cookie = who.adminSession!.headers.cookie!;
   const post = (headers: Record<string, string>, rule: string) =>
-    fetch(`${base}/api/v1/allowlist`, { method: "POST", headers: { cookie, "content-type": "application/json", ...headers }, body: JSON.stringify({ rule }) });
+    fetch(`${base}/api/v1/allowlist`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json", ...headers },
+      body: JSON.stringify({ rule }),
+    });
   const cases: Array<[string, Record<string, string>]> = [
     ["no Origin or Sec-Fetch-Site", {}],
     ["foreign Origin", { origin: "https://evil.example" }],
@@ -210,7 +249,11 @@ test("CSRF: cookie-authenticated mutations must be same-origin; bearer tokens ar
     assert.equal(r.status, 403, name);
     assert.match(body.error.message, /cross-site request refused/, name);
     const denied = await deniedSince(before);
-    assert.deepEqual(denied.map((d) => d.action), ["denied.csrf"], name);
+    assert.deepEqual(
+      denied.map((d) => d.action),
+      ["denied.csrf"],
+      name,
+    );
   }
   const rules = await call("GET", "/api/v1/allowlist", who.admin!.headers);
   assert.ok(!JSON.stringify(rules.json).includes("csrf-"), "no refused request created a rule");
@@ -219,22 +262,39 @@ test("CSRF: cookie-authenticated mutations must be same-origin; bearer tokens ar
   assert.equal((await post({ origin: server.url.replace("127.0.0.1", "localhost") }, "same-origin-b/*")).status, 201);
   assert.equal((await post({ "sec-fetch-site": "same-origin" }, "same-origin-c/*")).status, 201);
   // Safe methods are not checked; bearer tokens are not cookies and are not checked.
-  assert.equal((await fetch(`${base}/api/v1/allowlist`, { headers: { cookie, origin: "https://evil.example" } })).status, 200);
-  const tokenPost = await fetch(`${base}/api/v1/allowlist`, { method: "POST", headers: { ...who.admin!.headers, origin: "https://evil.example", "content-type": "application/json" }, body: JSON.stringify({ rule: "token-post/*" }) });
+  assert.equal(
+    (await fetch(`${base}/api/v1/allowlist`, { headers: { cookie, origin: "https://evil.example" } })).status,
+    200,
+  );
+  const tokenPost = await fetch(`${base}/api/v1/allowlist`, {
+    method: "POST",
+    headers: { ...who.admin!.headers, origin: "https://evil.example", "content-type": "application/json" },
+    body: JSON.stringify({ rule: "token-post/*" }),
+  });
   assert.equal(tokenPost.status, 201);
 });
 
 test("a forged x-middleware-subrequest header changes nothing", async () => {
-  const forged = { "x-middleware-subrequest": "middleware:middleware:middleware:middleware:middleware", "x-middleware-prefetch": "1" };
+  const forged = {
+    "x-middleware-subrequest": "middleware:middleware:middleware:middleware:middleware",
+    "x-middleware-prefetch": "1",
+  };
   assert.equal((await call("GET", "/api/v1/audit", forged)).status, 401);
   assert.equal((await call("GET", "/api/v1/users", { ...forged, ...who.viewer!.headers })).status, 403);
-  assert.equal((await call("POST", "/api/v1/allowlist", { ...forged, ...who.viewerSession!.headers }, { rule: "forged/*" })).status, 403);
+  assert.equal(
+    (await call("POST", "/api/v1/allowlist", { ...forged, ...who.viewerSession!.headers }, { rule: "forged/*" }))
+      .status,
+    403,
+  );
   const page = await fetch(`${base}/admin/users`, { headers: { ...forged, ...who.viewerSession!.headers } });
   const html = await page.text();
   assert.match(html, /Not allowed/);
   assert.doesNotMatch(html, /pub@example\.com/);
   const anon = await fetch(`${base}/admin`, { headers: forged, redirect: "manual" });
-  assert.ok([303, 307, 308].includes(anon.status) || /Sign in to Hubkeep/.test(await anon.text()), `anonymous /admin: ${anon.status}`);
+  assert.ok(
+    [303, 307, 308].includes(anon.status) || /Sign in to Hubkeep/.test(await anon.text()),
+    `anonymous /admin: ${anon.status}`,
+  );
 });
 
 test("sign-in: a wrong password and an unknown email look the same (401), both audited; cookies are HttpOnly and SameSite=Lax", async () => {
@@ -263,7 +323,9 @@ test("sign-in: a wrong password and an unknown email look the same (401), both a
 });
 
 test("disabling a user ends their sessions and tokens at once", async () => {
-  const users = (await call("GET", "/api/v1/users", who.admin!.headers)).json as unknown as { items: Array<{ id: string; email: string }> };
+  const users = (await call("GET", "/api/v1/users", who.admin!.headers)).json as unknown as {
+    items: Array<{ id: string; email: string }>;
+  };
   const viewer = users.items.find((u) => u.email === "viewer@example.com")!;
   assert.equal((await call("GET", "/api/v1/me", who.viewerSession!.headers)).status, 200);
   const r = await call("PATCH", `/api/v1/users/${viewer.id}`, who.admin!.headers, { disabled: true });
@@ -280,7 +342,8 @@ test("disabling a user ends their sessions and tokens at once", async () => {
 
 test("hubkeep approve / reject talk to the API with the caller's token, and say what was wrong", async () => {
   const tokenOf = (w: Who) => w.headers.authorization!.replace("Bearer ", "");
-  const cli = (args: string[], token: string) => runCommand(["bin/hubkeep.mjs", ...args], baseEnv({ HUBKEEP_URL: base, HUBKEEP_TOKEN: token }));
+  const cli = (args: string[], token: string) =>
+    runCommand(["bin/hubkeep.mjs", ...args], baseEnv({ HUBKEEP_URL: base, HUBKEEP_TOKEN: token }));
   const missing = await cli(["approve", "google/none", "1", "--note", "fine"], tokenOf(who.admin!));
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /404: no version 1 of google\/none/);

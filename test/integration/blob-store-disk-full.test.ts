@@ -26,19 +26,16 @@ test("a put that fills the disk is a typed error and commits nothing", async (t)
   const small = await store.put(Readable.from([Buffer.alloc(100 * 1024, 1)]));
   assert.equal(small.created, true);
   const chunk = Buffer.alloc(256 * 1024, 7);
-  await assert.rejects(
-    store.put(Readable.from(Array.from({ length: 8 }, () => chunk))),
-    (err: unknown) => {
-      assert.ok(err instanceof StoreUnavailableError, String(err));
-      assert.match((err as Error).message, /ENOSPC|no space/i);
-      return true;
-    },
-  );
+  await assert.rejects(store.put(Readable.from(Array.from({ length: 8 }, () => chunk))), (err: unknown) => {
+    assert.ok(err instanceof StoreUnavailableError, String(err));
+    assert.match((err as Error).message, /ENOSPC|no space/i);
+    return true;
+  });
   const listed = [];
   for await (const b of store.list()) listed.push(b.digest);
   assert.deepEqual(listed, [small.digest], "only the earlier blob is committed");
   const staging = [];
-  for await (const s of store.listStaging!()) staging.push(s);
+  for await (const s of store.listStaging()) staging.push(s);
   assert.deepEqual(staging, [], "the partial staging file was removed");
   assert.ok(await store.stat(small.digest), "earlier blobs are intact");
 });

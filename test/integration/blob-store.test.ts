@@ -10,7 +10,12 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { CopyObjectCommand, CreateMultipartUploadCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import {
   BlobNotFoundError,
   DigestMismatchError,
@@ -29,7 +34,13 @@ import {
 } from "../../lib/storage/index.ts";
 import { STAGING_DIR, blobPath, digestFromBlobPath } from "../../lib/storage/layout.ts";
 import { formatContentDisposition } from "../../lib/hub/content-disposition.ts";
-import { createTestBucket, listMultipartUploads, realS3FromEnv, startS3rver, type S3Connection } from "../helpers/s3.ts";
+import {
+  createTestBucket,
+  listMultipartUploads,
+  realS3FromEnv,
+  startS3rver,
+  type S3Connection,
+} from "../helpers/s3.ts";
 
 const MiB = 1024 ** 2;
 const EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -52,11 +63,16 @@ type Harness = {
 // ---- byte sources ----
 
 /** Deterministic pseudo-random bytes (AES-128-CTR keystream of `seed`), produced chunk by chunk. */
-function* pseudoRandom(seed: string, total: number, chunkSize = MiB, counter?: { produced: number }): Generator<Buffer> {
+function* pseudoRandom(
+  seed: string,
+  total: number,
+  chunkSize = MiB,
+  counter?: { produced: number },
+): Generator<Buffer> {
   const key = createHash("sha256").update(seed).digest().subarray(0, 16);
   const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
   const zeros = Buffer.alloc(chunkSize);
-  for (let left = total; left > 0; ) {
+  for (let left = total; left > 0;) {
     const n = Math.min(chunkSize, left);
     left -= n;
     if (counter) counter.produced += n;
@@ -112,9 +128,16 @@ function sampleMemory(): { stop(): { rss: number; held: number } } {
 /** A byte stream like a socket's (64 KiB buffer) over a generator. */
 const streamOf = (chunks: Iterable<Buffer>) => Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
 
-async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, check?: (err: never) => void): Promise<void> {
+async function rejectsWith(
+  p: Promise<unknown>,
+  cls: abstract new (...args: never[]) => Error,
+  check?: (err: never) => void,
+): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    assert.ok(
+      err instanceof cls,
+      `expected ${cls.name}, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+    );
     check?.(err as never);
     return true;
   });
@@ -143,7 +166,8 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
 
     async function assertClean(): Promise<void> {
       assert.deepEqual(await h.stagingLeftovers(), [], "no staged upload left behind");
-      if (h.multipartLeftovers) assert.deepEqual(await h.multipartLeftovers(), [], "no incomplete multipart upload left behind");
+      if (h.multipartLeftovers)
+        assert.deepEqual(await h.multipartLeftovers(), [], "no incomplete multipart upload left behind");
     }
 
     test("put, stat, get and delete round-trip the bytes", async () => {
@@ -155,11 +179,17 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       assert.ok((await readAll(await store.get(digest))).equals(bytes));
 
       const again = await store.put(Readable.from([bytes]), { expectedDigest: digest, expectedSize: bytes.length });
-      assert.deepEqual(again, { digest, size: bytes.length, created: false }, "committing an existing digest is a no-op");
+      assert.deepEqual(
+        again,
+        { digest, size: bytes.length, created: false },
+        "committing an existing digest is a no-op",
+      );
 
       await store.delete(digest);
       assert.equal(await store.stat(digest), null);
-      await rejectsWith(store.get(digest), BlobNotFoundError, (err: BlobNotFoundError) => assert.equal(err.code, "not_found"));
+      await rejectsWith(store.get(digest), BlobNotFoundError, (err: BlobNotFoundError) =>
+        assert.equal(err.code, "not_found"),
+      );
       await store.delete(digest); // idempotent
       await assertClean();
     });
@@ -217,7 +247,8 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       ]) {
         await rejectsWith(store.get(digest, { range }), InvalidRangeError, (err: InvalidRangeError) => {
           assert.equal(err.code, "range_not_satisfiable");
-          if (range.start >= 0 && range.start <= range.end && Number.isInteger(range.start)) assert.equal(err.size, 1000);
+          if (range.start >= 0 && range.start <= range.end && Number.isInteger(range.start))
+            assert.equal(err.size, 1000);
         });
       }
       const missing = computeDigest("not stored");
@@ -226,7 +257,13 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
     });
 
     test("malformed digests are rejected before touching the store", async () => {
-      for (const bad of ["sha256:ABC", "../../etc/passwd", `sha256:${"a".repeat(63)}`, `sha512:${"a".repeat(64)}`, `sha256:${"A".repeat(64)}`]) {
+      for (const bad of [
+        "sha256:ABC",
+        "../../etc/passwd",
+        `sha256:${"a".repeat(63)}`,
+        `sha512:${"a".repeat(64)}`,
+        `sha256:${"A".repeat(64)}`,
+      ]) {
         await rejectsWith(store.stat(bad), InvalidDigestError);
         await rejectsWith(store.get(bad), InvalidDigestError);
         await rejectsWith(store.delete(bad), InvalidDigestError);
@@ -244,11 +281,15 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       const bytes = randomBytes(200_000);
       const actual = computeDigest(bytes);
       const claimed = computeDigest("something else");
-      await rejectsWith(store.put(Readable.from([bytes]), { expectedDigest: claimed }), DigestMismatchError, (err: DigestMismatchError) => {
-        assert.equal(err.code, "digest_mismatch");
-        assert.equal(err.expected, claimed);
-        assert.equal(err.actual, actual);
-      });
+      await rejectsWith(
+        store.put(Readable.from([bytes]), { expectedDigest: claimed }),
+        DigestMismatchError,
+        (err: DigestMismatchError) => {
+          assert.equal(err.code, "digest_mismatch");
+          assert.equal(err.expected, claimed);
+          assert.equal(err.actual, actual);
+        },
+      );
       assert.equal(await store.stat(actual), null);
       assert.equal(await store.stat(claimed), null);
       await assertClean();
@@ -256,10 +297,14 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
 
     test("an expected-size mismatch commits nothing (short stream, and long stream cut off early)", async () => {
       const bytes = randomBytes(100_000);
-      await rejectsWith(store.put(Readable.from([bytes]), { expectedSize: bytes.length + 1 }), SizeMismatchError, (err: SizeMismatchError) => {
-        assert.equal(err.expected, bytes.length + 1);
-        assert.equal(err.actual, bytes.length);
-      });
+      await rejectsWith(
+        store.put(Readable.from([bytes]), { expectedSize: bytes.length + 1 }),
+        SizeMismatchError,
+        (err: SizeMismatchError) => {
+          assert.equal(err.expected, bytes.length + 1);
+          assert.equal(err.actual, bytes.length);
+        },
+      );
       assert.equal(await store.stat(computeDigest(bytes)), null);
 
       // 40 MiB offered for a declared 1 MiB: fails once it overflows, without reading the rest.
@@ -276,9 +321,13 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
     test("a source that fails mid-way commits nothing and throws SourceStreamError", async () => {
       const before = await allDigests(store);
       // 20 MiB first, so that S3 drivers are already in a multipart upload when it fails.
-      await rejectsWith(store.put(failAfter(20 * MiB, new Error("connection reset (simulated)"))), SourceStreamError, (err: SourceStreamError) => {
-        assert.match(String((err.cause as Error).message), /connection reset \(simulated\)/);
-      });
+      await rejectsWith(
+        store.put(failAfter(20 * MiB, new Error("connection reset (simulated)"))),
+        SourceStreamError,
+        (err: SourceStreamError) => {
+          assert.match(String((err.cause as Error).message), /connection reset \(simulated\)/);
+        },
+      );
       const small = new Readable({ read() {} });
       small.push(Buffer.from("partial"));
       setTimeout(() => small.destroy(new Error("socket hang up (simulated)")), 10);
@@ -292,7 +341,11 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
     test("10 concurrent puts of the same bytes agree on one digest", async (t) => {
       const bytes = randomBytes(2 * MiB + 3);
       const digest = computeDigest(bytes);
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.put(Readable.from(i % 2 ? [bytes] : [bytes.subarray(0, 7), bytes.subarray(7)]))));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.put(Readable.from(i % 2 ? [bytes] : [bytes.subarray(0, 7), bytes.subarray(7)])),
+        ),
+      );
       for (const r of results) assert.deepEqual({ digest: r.digest, size: r.size }, { digest, size: bytes.length });
       const created = results.filter((r) => r.created).length;
       t.diagnostic(`${created} of 10 reported created (atomic create-if-absent: ${h.exclusiveCreate})`);
@@ -308,7 +361,10 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       const expected = await digestOfStream(Readable.from(pseudoRandom("large", total)));
 
       const writing = sampleMemory();
-      const put = await store.put(streamOf(pseudoRandom("large", total)), { expectedSize: total, expectedDigest: expected });
+      const put = await store.put(streamOf(pseudoRandom("large", total)), {
+        expectedSize: total,
+        expectedDigest: expected,
+      });
       const write = writing.stop();
       assert.deepEqual(put, { digest: expected, size: total, created: true });
 
@@ -321,8 +377,15 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       assert.deepEqual(tail, last.subarray(-10));
 
       const mb = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
-      t.diagnostic(`growth: put RSS ${mb(write.rss)}, held ${mb(write.held)}; get RSS ${mb(read.rss)}, held ${mb(read.held)}`);
-      for (const [what, bytes] of [["put RSS", write.rss], ["put held", write.held], ["get RSS", read.rss], ["get held", read.held]] as const) {
+      t.diagnostic(
+        `growth: put RSS ${mb(write.rss)}, held ${mb(write.held)}; get RSS ${mb(read.rss)}, held ${mb(read.held)}`,
+      );
+      for (const [what, bytes] of [
+        ["put RSS", write.rss],
+        ["put held", write.held],
+        ["get RSS", read.rss],
+        ["get held", read.held],
+      ] as const) {
         assert.ok(bytes < 100 * MiB, `${what} grew by ${mb(bytes)} for a 200 MB blob`);
       }
       await store.delete(put.digest);
@@ -337,7 +400,10 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       }
       const bytes = randomBytes(70_000);
       const { digest } = await store.put(Readable.from([bytes]));
-      const url = await store.presignGet(digest, { contentDisposition: formatContentDisposition("attachment", "model v1.tar.gz"), ttlSeconds: 60 });
+      const url = await store.presignGet(digest, {
+        contentDisposition: formatContentDisposition("attachment", "model v1.tar.gz"),
+        ttlSeconds: 60,
+      });
       assert.ok(["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname), url);
       const res = await fetch(url);
       assert.equal(res.status, 200);
@@ -362,22 +428,26 @@ function blobStoreConformance(name: string, setup: () => Promise<Harness>): void
       await assertClean();
     });
 
-    test("check() passes on a working store and fails fast, naming the store, on broken ones", { timeout: 30_000 }, async () => {
-      await store.check();
-      const broken = await h.brokenStores();
-      try {
-        for (const bad of broken.stores) {
-          const t0 = Date.now();
-          await rejectsWith(bad.check(), StoreUnavailableError, (err: StoreUnavailableError) => {
-            assert.equal(err.code, "service_unavailable");
-            assert.ok(err.message.startsWith(bad.describe), err.message);
-          });
-          assert.ok(Date.now() - t0 < 5000, `${bad.describe}: check took ${Date.now() - t0} ms`);
+    test(
+      "check() passes on a working store and fails fast, naming the store, on broken ones",
+      { timeout: 30_000 },
+      async () => {
+        await store.check();
+        const broken = await h.brokenStores();
+        try {
+          for (const bad of broken.stores) {
+            const t0 = Date.now();
+            await rejectsWith(bad.check(), StoreUnavailableError, (err: StoreUnavailableError) => {
+              assert.equal(err.code, "service_unavailable");
+              assert.ok(err.message.startsWith(bad.describe), err.message);
+            });
+            assert.ok(Date.now() - t0 < 5000, `${bad.describe}: check took ${Date.now() - t0} ms`);
+          }
+        } finally {
+          await broken.close();
         }
-      } finally {
-        await broken.close();
-      }
-    });
+      },
+    );
   });
 }
 
@@ -422,10 +492,14 @@ async function s3Harness(conn: S3Connection, stop?: () => Promise<void>): Promis
   return {
     store,
     async stagingLeftovers() {
-      const res = await client.send(new ListObjectsV2Command({ Bucket: bucket.bucket, Prefix: store.key(STAGING_DIR) + "/" }));
+      const res = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket.bucket, Prefix: store.key(STAGING_DIR) + "/" }),
+      );
       return (res.Contents ?? []).map((o) => o.Key!);
     },
-    multipartLeftovers: multipart ? async () => (await listMultipartUploads(client, bucket.bucket)).map((u) => u.key) : undefined,
+    multipartLeftovers: multipart
+      ? async () => (await listMultipartUploads(client, bucket.bucket)).map((u) => u.key)
+      : undefined,
     async brokenStores() {
       // A server that accepts connections and never answers: check() must give up on its own.
       const silent = net.createServer(() => {});
@@ -439,7 +513,11 @@ async function s3Harness(conn: S3Connection, stop?: () => Promise<void>): Promis
       const stores = [
         new S3BlobStore({ ...conn, url: `s3://${bucket.bucket}-missing/x` }),
         new S3BlobStore({ ...conn, url: `s3://${bucket.bucket}/x`, endpoint: `http://127.0.0.1:${closedPort}` }),
-        new S3BlobStore({ ...conn, url: `s3://${bucket.bucket}/x`, endpoint: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}` }),
+        new S3BlobStore({
+          ...conn,
+          url: `s3://${bucket.bucket}/x`,
+          endpoint: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`,
+        }),
       ];
       return {
         stores,
@@ -451,10 +529,18 @@ async function s3Harness(conn: S3Connection, stop?: () => Promise<void>): Promis
     },
     async plantStaging() {
       const ids = [randomUUID()];
-      await client.send(new PutObjectCommand({ Bucket: bucket.bucket, Key: store.key(`${STAGING_DIR}/${ids[0]}`), Body: "half an upload" }));
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket.bucket,
+          Key: store.key(`${STAGING_DIR}/${ids[0]}`),
+          Body: "half an upload",
+        }),
+      );
       if (multipart) {
         ids.push(randomUUID());
-        await client.send(new CreateMultipartUploadCommand({ Bucket: bucket.bucket, Key: store.key(`${STAGING_DIR}/${ids[1]}`) }));
+        await client.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket.bucket, Key: store.key(`${STAGING_DIR}/${ids[1]}`) }),
+        );
       }
       return ids;
     },
@@ -476,7 +562,14 @@ async function supportsConditionalCopy(conn: S3Connection, bucketName: string): 
   try {
     await probe.client.send(new PutObjectCommand({ Bucket: bucketName, Key: "probe/a", Body: "a" }));
     await probe.client.send(new PutObjectCommand({ Bucket: bucketName, Key: "probe/b", Body: "b" }));
-    await probe.client.send(new CopyObjectCommand({ Bucket: bucketName, Key: "probe/b", CopySource: `${bucketName}/probe/a`, IfNoneMatch: "*" }));
+    await probe.client.send(
+      new CopyObjectCommand({
+        Bucket: bucketName,
+        Key: "probe/b",
+        CopySource: `${bucketName}/probe/a`,
+        IfNoneMatch: "*",
+      }),
+    );
     return false;
   } catch (err) {
     return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412;
@@ -536,7 +629,11 @@ describe("layout, digests and the driver switch", () => {
     const fsStore = createBlobStoreFromUrl("file:///var/lib/hubkeep/blobs");
     assert.ok(fsStore instanceof FsBlobStore);
     assert.equal(fsStore.root, "/var/lib/hubkeep/blobs");
-    const s3 = createBlobStoreFromUrl("s3://my-bucket/some/prefix/", { region: "us-east-1", forcePathStyle: true, endpoint: "http://127.0.0.1:1" });
+    const s3 = createBlobStoreFromUrl("s3://my-bucket/some/prefix/", {
+      region: "us-east-1",
+      forcePathStyle: true,
+      endpoint: "http://127.0.0.1:1",
+    });
     assert.ok(s3 instanceof S3BlobStore);
     assert.equal(s3.bucket, "my-bucket");
     assert.equal(s3.key(blobPath(EMPTY_DIGEST)), `some/prefix/v1/blobs/sha256/e3/${EMPTY_DIGEST.slice(7)}`);

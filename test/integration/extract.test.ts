@@ -34,7 +34,11 @@ async function makeTar(entries: Entry[], gzip = true): Promise<Buffer> {
   for (const e of entries) {
     const { body, ...header } = e;
     await new Promise<void>((resolve, reject) => {
-      const h = { mode: 0o644, ...header, ...(header.type === undefined || header.type === "file" ? { size: body?.length ?? 0 } : {}) } as tar.Header;
+      const h = {
+        mode: 0o644,
+        ...header,
+        ...(header.type === undefined || header.type === "file" ? { size: body?.length ?? 0 } : {}),
+      } as tar.Header;
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       pack.entry(h, body ?? Buffer.alloc(0), cb);
     });
@@ -60,21 +64,46 @@ async function refused(archive: Buffer, reason: ArchiveError["reason"], message:
 }
 
 test("real fixtures extract, files only, into a private directory that is removed on cleanup", async () => {
-  const ex = await extractArchive(fs.createReadStream(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")), { parentDir: parent });
+  const ex = await extractArchive(
+    fs.createReadStream(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")),
+    { parentDir: parent },
+  );
   assert.equal(fs.statSync(ex.dir).mode & 0o777, 0o700);
-  assert.deepEqual(ex.files.map((f) => f.path), listFixtureFiles(fixturePath("hub-half_plus_two_v1_extracted")));
+  assert.deepEqual(
+    ex.files.map((f) => f.path),
+    listFixtureFiles(fixturePath("hub-half_plus_two_v1_extracted")),
+  );
   for (const f of ex.files) {
-    assert.deepEqual(fs.readFileSync(path.join(ex.dir, f.path)), fs.readFileSync(path.join(fixturePath("hub-half_plus_two_v1_extracted"), f.path)));
+    assert.deepEqual(
+      fs.readFileSync(path.join(ex.dir, f.path)),
+      fs.readFileSync(path.join(fixturePath("hub-half_plus_two_v1_extracted"), f.path)),
+    );
   }
   await ex.cleanup();
   assert.equal(fs.existsSync(ex.dir), false);
 });
 
 test("every entry type but files and directories is refused by name", async () => {
-  await refused(await makeTar([file("saved_model.pb"), { name: "link", type: "symlink", linkname: "/etc/passwd" }]), "entry_type", /archive entry 'link' is a symlink: links are not allowed/);
-  await refused(await makeTar([file("saved_model.pb"), { name: "hard", type: "link", linkname: "saved_model.pb" }]), "entry_type", /'hard' is a hard link: links are not allowed/);
-  await refused(await makeTar([{ name: "dev", type: "character-device", devmajor: 1, devminor: 3 }]), "entry_type", /'dev' is a character device/);
-  await refused(await makeTar([{ name: "blk", type: "block-device", devmajor: 8, devminor: 0 }]), "entry_type", /'blk' is a block device/);
+  await refused(
+    await makeTar([file("saved_model.pb"), { name: "link", type: "symlink", linkname: "/etc/passwd" }]),
+    "entry_type",
+    /archive entry 'link' is a symlink: links are not allowed/,
+  );
+  await refused(
+    await makeTar([file("saved_model.pb"), { name: "hard", type: "link", linkname: "saved_model.pb" }]),
+    "entry_type",
+    /'hard' is a hard link: links are not allowed/,
+  );
+  await refused(
+    await makeTar([{ name: "dev", type: "character-device", devmajor: 1, devminor: 3 }]),
+    "entry_type",
+    /'dev' is a character device/,
+  );
+  await refused(
+    await makeTar([{ name: "blk", type: "block-device", devmajor: 8, devminor: 0 }]),
+    "entry_type",
+    /'blk' is a block device/,
+  );
   await refused(await makeTar([{ name: "pipe", type: "fifo" }]), "entry_type", /'pipe' is a FIFO/);
 });
 
@@ -89,15 +118,23 @@ test("absolute, drive-letter and escaping paths are refused", async () => {
 });
 
 test("duplicates and names colliding after Unicode normalisation or case folding are refused", async () => {
-  await refused(await makeTar([file("saved_model.pb"), file("saved_model.pb", "y")]), "collision", /'saved_model.pb' appears twice/);
+  await refused(
+    await makeTar([file("saved_model.pb"), file("saved_model.pb", "y")]),
+    "collision",
+    /'saved_model.pb' appears twice/,
+  );
   await refused(await makeTar([file("Model.pb"), file("model.pb")]), "collision", /'Model.pb' and 'model.pb' collide/);
   await refused(await makeTar([file("caf\u00e9.txt"), file("cafe\u0301.txt")]), "collision", /collide/);
 });
 
 test("limits: entries, depth, total bytes and decompression ratio, each with its own error", async () => {
-  await refused(await makeTar(Array.from({ length: 6 }, (_, i) => file(`f${i}`))), "entries", /more than 5 entries/, { maxEntries: 5 });
+  await refused(await makeTar(Array.from({ length: 6 }, (_, i) => file(`f${i}`))), "entries", /more than 5 entries/, {
+    maxEntries: 5,
+  });
   await refused(await makeTar([file("a/b/c/d/e.txt")]), "depth", /nested 5 levels deep \(limit 3\)/, { maxDepth: 3 });
-  await refused(await makeTar([file("big", "z".repeat(2000))]), "size", /expands to more than 1000 bytes/, { maxTotalBytes: 1000 });
+  await refused(await makeTar([file("big", "z".repeat(2000))]), "size", /expands to more than 1000 bytes/, {
+    maxTotalBytes: 1000,
+  });
   const bomb = await makeTar([{ name: "zeros", body: Buffer.alloc(16 * 1024 * 1024) }]);
   assert.ok(bomb.length < 40_000, `bomb is ${bomb.length} bytes`);
   await refused(bomb, "ratio", /decompresses more than 100:1 .* decompression bomb/, { maxRatio: 100 });
@@ -109,7 +146,11 @@ test("truncated, corrupt and non-archive input is refused", async () => {
   const corrupt = Buffer.from(good);
   for (let i = 200; i < 260; i++) corrupt[i] = corrupt[i]! ^ 0xff;
   await refused(corrupt, "corrupt", /corrupt or truncated/);
-  await refused(Buffer.from("<!DOCTYPE html><html>not found</html>"), "not_archive", /not a tar or tar.gz archive \(it starts with "<!DOCTYPE html>/);
+  await refused(
+    Buffer.from("<!DOCTYPE html><html>not found</html>"),
+    "not_archive",
+    /not a tar or tar.gz archive \(it starts with "<!DOCTYPE html>/,
+  );
   await refused(Buffer.alloc(0), "empty", /empty/);
   const plainTar = await makeTar([file("saved_model.pb", "pb")], false);
   const ex = await extractArchive(Readable.from([plainTar]), { parentDir: parent });
@@ -126,16 +167,19 @@ test("truncation at any point, in any chunking, is refused without a late error 
   process.on("uncaughtException", onUncaught);
   try {
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 300; i++) {
       const cut = Math.floor(good.length * (0.1 + 0.85 * rand()));
       const chunks: Buffer[] = [];
-      for (let o = 0; o < cut; ) {
+      for (let o = 0; o < cut;) {
         const n = 256 + Math.floor(rand() * 4096);
         chunks.push(good.subarray(o, Math.min(cut, o + n)));
         o += n;
       }
-      await assert.rejects(extractArchive(Readable.from(chunks), { parentDir: parent }), (e: unknown) => e instanceof ArchiveError);
+      await assert.rejects(
+        extractArchive(Readable.from(chunks), { parentDir: parent }),
+        (e: unknown) => e instanceof ArchiveError,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   } finally {

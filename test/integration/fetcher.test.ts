@@ -55,7 +55,7 @@ before(async () => {
         res.write(archive.subarray(0, 10));
         return; // never finishes
       case "/flaky":
-        if (hits[p]! <= 2) {
+        if (hits[p] <= 2) {
           res.writeHead(503);
           return res.end("busy");
         }
@@ -116,15 +116,26 @@ test("403 XML from an expired signed URL names the S3 error and is not retried",
 });
 
 test("a redirect to the metadata address is refused in the connect hook, even with private upstreams allowed", async () => {
-  await assert.rejects(openUpstream(`${base}/to-metadata`, policy({ allowedHosts: [`127.0.0.1:${port}`, "169.254.169.254:443", "169.254.169.254"] })), {
-    message: /169\.254\.169\.254 is a cloud metadata .* refused/,
-  });
+  await assert.rejects(
+    openUpstream(
+      `${base}/to-metadata`,
+      policy({ allowedHosts: [`127.0.0.1:${port}`, "169.254.169.254:443", "169.254.169.254"] }),
+    ),
+    {
+      message: /169\.254\.169\.254 is a cloud metadata .* refused/,
+    },
+  );
 });
 
 test("a redirect to another loopback address is refused", async () => {
-  await assert.rejects(openUpstream(`${base}/to-other-loopback`, policy()), { message: /redirect to 127\.0\.0\.2:\d+ refused/ });
+  await assert.rejects(openUpstream(`${base}/to-other-loopback`, policy()), {
+    message: /redirect to 127\.0\.0\.2:\d+ refused/,
+  });
   await assert.rejects(
-    openUpstream(`${base}/to-other-loopback`, policy({ allowPrivate: false, allowedHosts: [`127.0.0.1:${port}`, `127.0.0.2:${port}`] })),
+    openUpstream(
+      `${base}/to-other-loopback`,
+      policy({ allowPrivate: false, allowedHosts: [`127.0.0.1:${port}`, `127.0.0.2:${port}`] }),
+    ),
     { message: /redirect to a private address refused: 127\.0\.0\.1 is loopback/ },
   );
 });
@@ -132,7 +143,10 @@ test("a redirect to another loopback address is refused", async () => {
 test("DNS answers are checked at lookup time (rebinding): a name resolving to loopback is refused", async () => {
   const before = hits["/ok"] ?? 0;
   await assert.rejects(
-    openUpstream(`http://localhost:${port}/ok`, policy({ allowPrivate: false, upstreamBase: `http://localhost:${port}`, allowedHosts: [`localhost:${port}`] })),
+    openUpstream(
+      `http://localhost:${port}/ok`,
+      policy({ allowPrivate: false, upstreamBase: `http://localhost:${port}`, allowedHosts: [`localhost:${port}`] }),
+    ),
     { message: /private address refused: .* \(localhost resolved to (127\.0\.0\.1|::1)\)/ },
   );
   assert.equal(hits["/ok"] ?? 0, before, "no request reached the server");
@@ -164,20 +178,30 @@ test("5xx is retried with backoff, then succeeds; 404 is not retried", async () 
 
 test("an unreachable upstream fails fast with 503 and the reason", async () => {
   const started = Date.now();
-  await assert.rejects(openUpstream("http://127.0.0.1:9/x", policy({ upstreamBase: "http://127.0.0.1:9", allowedHosts: ["127.0.0.1:9"], retries: 1 })), (err: Error & { status: number }) => {
-    assert.equal(err.status, 503);
-    assert.match(err.message, /unreachable: 127\.0\.0\.1:9 refused the connection/);
-    return true;
-  });
+  await assert.rejects(
+    openUpstream(
+      "http://127.0.0.1:9/x",
+      policy({ upstreamBase: "http://127.0.0.1:9", allowedHosts: ["127.0.0.1:9"], retries: 1 }),
+    ),
+    (err: Error & { status: number }) => {
+      assert.equal(err.status, 503);
+      assert.match(err.message, /unreachable: 127\.0\.0\.1:9 refused the connection/);
+      return true;
+    },
+  );
   assert.ok(Date.now() - started < 5000);
 });
 
 test("credentials are dropped on a cross-host hop, kept on the same host", async () => {
-  const res = await openUpstream(`${base}/chain?n=1`, policy(), { headers: { authorization: "Bearer upstream-secret" } });
+  const res = await openUpstream(`${base}/chain?n=1`, policy(), {
+    headers: { authorization: "Bearer upstream-secret" },
+  });
   await readAll(res.body);
   assert.equal(seenAuth["/ok"], "Bearer upstream-secret", "same host keeps them");
   const h = { authorization: "Bearer s", cookie: "a=b", accept: "*/*" };
-  assert.deepEqual(headersForHop(h, new URL("https://tfhub.dev/a"), new URL("https://storage.googleapis.com/b")), { accept: "*/*" });
+  assert.deepEqual(headersForHop(h, new URL("https://tfhub.dev/a"), new URL("https://storage.googleapis.com/b")), {
+    accept: "*/*",
+  });
   assert.deepEqual(headersForHop(h, new URL("https://tfhub.dev/a"), new URL("https://tfhub.dev/b")), h);
   assert.deepEqual(headersForHop(h, new URL("http://tfhub.dev/a"), new URL("https://tfhub.dev/b")), { accept: "*/*" });
 });

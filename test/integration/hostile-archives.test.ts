@@ -25,7 +25,15 @@ let work: string;
 let store: TestWorld["store"];
 let queue: TestWorld["queue"];
 let worker: Worker;
-const actor: Principal = { kind: "user", userId: "u1", email: "pub@example.com", role: "publisher", scope: "publish", via: "token", namespaces: [] };
+const actor: Principal = {
+  kind: "user",
+  userId: "u1",
+  email: "pub@example.com",
+  role: "publisher",
+  scope: "publish",
+  via: "token",
+  namespaces: [],
+};
 const added: string[] = [];
 
 before(async () => {
@@ -51,11 +59,17 @@ before(async () => {
     { name: "variables/", type: "directory", mode: 0o755 },
     { name: "variables/helper", body: "#!/bin/sh", mode: 0o4755 },
   ]);
-  for (const [key, file] of [["google/many_files@1", many], ["google/gzip_bomb@1", bomb], ["google/setuid@1", setuid]] as const) {
+  for (const [key, file] of [
+    ["google/many_files@1", many],
+    ["google/gzip_bomb@1", bomb],
+    ["google/setuid@1", setuid],
+  ] as const) {
     FAKE_MODELS[key] = { kind: "targz-file", file };
     added.push(key);
   }
-  console.log(`hostile archives: ${fs.statSync(many).size} bytes (100,000 entries), bomb ${fs.statSync(bomb).size} bytes (2 GiB of zeros), made in ${((Date.now() - made) / 1000).toFixed(1)} s`);
+  console.log(
+    `hostile archives: ${fs.statSync(many).size} bytes (100,000 entries), bomb ${fs.statSync(bomb).size} bytes (2 GiB of zeros), made in ${((Date.now() - made) / 1000).toFixed(1)} s`,
+  );
   worker = await startWorker(queue, [mirrorFetchJob], { pollingIntervalSeconds: 0.5 });
 });
 
@@ -79,7 +93,8 @@ function storedFiles(): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     if (!fs.existsSync(d)) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (p: string) => out.push(p))(path.join(d, e.name));
+    for (const e of fs.readdirSync(d, { withFileTypes: true }))
+      (e.isDirectory() ? walk : (p: string) => out.push(p))(path.join(d, e.name));
   };
   walk(path.join(work, "store"));
   return out;
@@ -95,19 +110,29 @@ test("two hostile archives fail within 10 s each, naming the limit, and a normal
   const at = (v: { finishedAt: Date | null }) => `${((v.finishedAt!.getTime() - t0) / 1000).toFixed(1)} s`;
   const rows = await t.handle.prisma.mirrorRequest.findMany({ where: { id: { in: [m.id, b.id, n.id] } } });
   const row = (id: string) => rows.find((r) => r.id === id)!;
-  console.log(`100,000 entries: ${m.status} at ${at(row(m.id))}; bomb: ${b.status} at ${at(row(b.id))}; normal: ${n.status} at ${at(row(n.id))}; all settled ${took.toFixed(1)} s after the first request`);
+  console.log(
+    `100,000 entries: ${m.status} at ${at(row(m.id))}; bomb: ${b.status} at ${at(row(b.id))}; normal: ${n.status} at ${at(row(n.id))}; all settled ${took.toFixed(1)} s after the first request`,
+  );
   assert.equal(m.status, "failed");
   assert.match(m.error!, /more than 10000 entries \(limit HUBKEEP_ARCHIVE_MAX_ENTRIES\)/);
   assert.equal(b.status, "failed");
-  assert.match(b.error!, /decompresses more than 200:1 \((\d+) bytes from the first (\d+) compressed bytes\).*decompression bomb/);
+  assert.match(
+    b.error!,
+    /decompresses more than 200:1 \((\d+) bytes from the first (\d+) compressed bytes\).*decompression bomb/,
+  );
   const inflated = Number(/\((\d+) bytes from/.exec(b.error!)![1]);
   assert.ok(inflated < 32 * 1024 * 1024, `the bomb stopped after ${inflated} bytes of output, not 2 GiB`);
   assert.equal(n.status, "stored", n.error);
 
   // Nothing of the refused archives is kept: the store holds only the normal version's blobs.
   const versions = await t.handle.prisma.version.findMany({ include: { module: true, files: true } });
-  assert.deepEqual(versions.map((v) => v.module.handle), ["google/half_plus_two"]);
-  const keep = new Set([versions[0]!.digest, ...versions[0]!.files.map((f) => f.digest)].map((d) => d.slice("sha256:".length)));
+  assert.deepEqual(
+    versions.map((v) => v.module.handle),
+    ["google/half_plus_two"],
+  );
+  const keep = new Set(
+    [versions[0]!.digest, ...versions[0]!.files.map((f) => f.digest)].map((d) => d.slice("sha256:".length)),
+  );
   const stray = storedFiles().filter((f) => !keep.has(path.basename(f)));
   assert.deepEqual(stray, [], "no blob or staging file of a refused archive is left");
 });
@@ -131,21 +156,30 @@ test("setuid, setgid and sticky entries are refused naming the entry and its mod
   const { mirror } = await requestMirror({ url: "https://tfhub.dev/google/setuid/1", actor });
   const m = await settled(mirror.id, 10_000);
   assert.equal(m.status, "failed");
-  assert.match(m.error!, /archive entry 'variables\/helper' has mode 04755 \(setuid\): special permission bits are not allowed/);
+  assert.match(
+    m.error!,
+    /archive entry 'variables\/helper' has mode 04755 \(setuid\): special permission bits are not allowed/,
+  );
   const refused = async (entries: Parameters<typeof writeTarGz>[1], message: RegExp) => {
     const file = writeTarGz(path.join(work, `t-${Math.random()}.tar.gz`), entries);
-    await assert.rejects(readArchive(fs.createReadStream(file), async ({ stream }) => void stream.resume()), (err: unknown) => {
-      assert.ok(err instanceof ArchiveError);
-      assert.equal(err.reason, "mode");
-      assert.match(err.message, message);
-      return true;
-    });
+    await assert.rejects(
+      readArchive(fs.createReadStream(file), async ({ stream }) => void stream.resume()),
+      (err: unknown) => {
+        assert.ok(err instanceof ArchiveError);
+        assert.equal(err.reason, "mode");
+        assert.match(err.message, message);
+        return true;
+      },
+    );
   };
   await refused([{ name: "run", body: "x", mode: 0o2755 }], /'run' has mode 02755 \(setgid\)/);
   await refused([{ name: "data", body: "x", mode: 0o1644 }], /'data' has mode 01644 \(sticky\)/);
   await refused([{ name: "d/", type: "directory", mode: 0o6755 }], /'d\/' has mode 06755 \(setuid, setgid\)/);
   // tfhub.dev's own half_plus_two archive has 01755 directories: accepted (and mirrored above).
-  const ok = writeTarGz(path.join(work, "sticky-dir.tar.gz"), [{ name: "variables/", type: "directory", mode: 0o1755 }, { name: "saved_model.pb", body: "x" }]);
+  const ok = writeTarGz(path.join(work, "sticky-dir.tar.gz"), [
+    { name: "variables/", type: "directory", mode: 0o1755 },
+    { name: "saved_model.pb", body: "x" },
+  ]);
   const r = await readArchive(fs.createReadStream(ok), async ({ stream }) => void stream.resume());
   assert.equal(r.files, 1);
 });

@@ -76,7 +76,10 @@ async function settled(name: string, id: string, state: string) {
 before(async () => {
   t = await setupTestDatabase();
   queue = await startQueue(t.handle, { supervise: false });
-  worker = await startWorker(queue, [echo, flaky, broken, slow], { pollingIntervalSeconds: 0.5, onEvent: (e) => events.push(e) });
+  worker = await startWorker(queue, [echo, flaky, broken, slow], {
+    pollingIntervalSeconds: 0.5,
+    onEvent: (e) => events.push(e),
+  });
 });
 after(async () => {
   await worker?.stop();
@@ -89,13 +92,16 @@ test("a job runs with its parsed input and completes", async () => {
   assert.ok(id);
   await waitFor(() => events.some((e) => e.id === id && e.outcome === "completed"), 20_000, "echo");
   assert.deepEqual(calls.echo, [{ versionId: "v1", n: 21 }]);
-  const job = await settled(echo.name, id!, "completed");
+  const job = await settled(echo.name, id, "completed");
   assert.deepEqual(job.output, { doubled: 42 });
   assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "test.echo", target: "v1" } }), 1);
 });
 
 test("enqueue refuses a payload that fails the schema", async () => {
-  await assert.rejects(queue.enqueue(echo, { versionId: "", n: 1.5 } as never), { status: 422, message: /invalid test-echo payload/ });
+  await assert.rejects(queue.enqueue(echo, { versionId: "", n: 1.5 }), {
+    status: 422,
+    message: /invalid test-echo payload/,
+  });
 });
 
 test("a payload that fails the schema in the worker fails permanently, without retries", async () => {

@@ -86,9 +86,14 @@ test("the database enforces module/version uniqueness, blob digest uniqueness an
   await assert.rejects(prisma.blob.create({ data: { digest, size: 3n, storageKey: "k" } }), { code: "P2002" });
   const mod = await prisma.module.create({ data: { handle: "google/x", source: "upstream", publisher: "google" } });
   await prisma.version.create({ data: { moduleId: mod.id, number: 1, format: "saved_model", digest, size: 3n } });
-  await assert.rejects(prisma.version.create({ data: { moduleId: mod.id, number: 1, format: "saved_model", digest, size: 3n } }), { code: "P2002" });
   await assert.rejects(
-    prisma.version.create({ data: { moduleId: mod.id, number: 2, format: "saved_model", digest: `sha256:${"b".repeat(64)}`, size: 3n } }),
+    prisma.version.create({ data: { moduleId: mod.id, number: 1, format: "saved_model", digest, size: 3n } }),
+    { code: "P2002" },
+  );
+  await assert.rejects(
+    prisma.version.create({
+      data: { moduleId: mod.id, number: 2, format: "saved_model", digest: `sha256:${"b".repeat(64)}`, size: 3n },
+    }),
     { code: "P2003" },
     "a version's digest must reference a stored blob",
   );

@@ -41,7 +41,13 @@ test("a fetch killed mid-way is retried to completion, leaving nothing behind", 
     setDatabase(h);
     await applyMigrations(h.adapterFactory);
     const row = await h.prisma.mirrorRequest.create({
-      data: { url: "https://tfhub.dev/google/kws_dscnn/1", handle: "google/kws_dscnn", versionNumber: 1, format: "saved_model", activeKey: "google/kws_dscnn@1" },
+      data: {
+        url: "https://tfhub.dev/google/kws_dscnn/1",
+        handle: "google/kws_dscnn",
+        versionNumber: 1,
+        format: "saved_model",
+        activeKey: "google/kws_dscnn@1",
+      },
     });
     clearDatabase();
     await h.close();
@@ -49,7 +55,13 @@ test("a fetch killed mid-way is retried to completion, leaving nothing behind", 
     up.throttle = { chunk: 16 * 1024, delayMs: 20 };
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test/helpers/mirror-child.ts")], {
       cwd: ROOT,
-      env: { ...process.env, MIRROR_ID: row.id, BLOB_DIR: blobDir, UPSTREAM: up.base, ...(dbUrl ? { DATABASE_URL: dbUrl } : { PGLITE_DIR: pgliteDir, DATABASE_URL: "" }) },
+      env: {
+        ...process.env,
+        MIRROR_ID: row.id,
+        BLOB_DIR: blobDir,
+        UPSTREAM: up.base,
+        ...(dbUrl ? { DATABASE_URL: dbUrl } : { PGLITE_DIR: pgliteDir, DATABASE_URL: "" }),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -59,7 +71,9 @@ test("a fetch killed mid-way is retried to completion, leaving nothing behind", 
     // Kill it once bytes are flowing into the store.
     const staging = path.join(blobDir, "v1/staging");
     const deadline = Date.now() + 60_000;
-    while (!(fs.existsSync(staging) && fs.readdirSync(staging).some((f) => fs.statSync(path.join(staging, f)).size > 32 * 1024))) {
+    while (!(
+      fs.existsSync(staging) && fs.readdirSync(staging).some((f) => fs.statSync(path.join(staging, f)).size > 32 * 1024)
+    )) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`child never got going:\n${out}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -77,16 +91,26 @@ test("a fetch killed mid-way is retried to completion, leaving nothing behind", 
     assert.equal(await h.prisma.version.count(), 0, "no version from the killed fetch");
 
     // The job's retry runs the fetch again from scratch.
-    const done = await runMirrorFetch(row.id, { policy: { allowedHosts: [`127.0.0.1:${up.port}`], upstreamBase: up.base, allowPrivate: true } });
+    const done = await runMirrorFetch(row.id, {
+      policy: { allowedHosts: [`127.0.0.1:${up.port}`], upstreamBase: up.base, allowPrivate: true },
+    });
     assert.equal(done.status, "stored", done.error);
     assert.equal(done.bytesDone, done.bytesTotal);
     assert.equal(up.fetches.get("google/kws_dscnn@1"), 2);
     const v = await h.prisma.version.findFirstOrThrow({ include: { files: true } });
-    assert.deepEqual(v.files.map((f) => f.path).sort(), ["saved_model.pb", "variables/variables.data-00000-of-00001", "variables/variables.index"]);
+    assert.deepEqual(v.files.map((f) => f.path).sort(), [
+      "saved_model.pb",
+      "variables/variables.data-00000-of-00001",
+      "variables/variables.index",
+    ]);
 
     const report = await collectGarbage({ apply: true, graceSeconds: 0, now: new Date(Date.now() + 1000) });
     assert.ok(leftAfterKill.length >= 1, "the kill left a staging file");
-    assert.equal(report.deletedStaging, leftAfterKill.length, `the killed fetch's staging files are collected (${JSON.stringify(report.stagingLeftovers)})`);
+    assert.equal(
+      report.deletedStaging,
+      leftAfterKill.length,
+      `the killed fetch's staging files are collected (${JSON.stringify(report.stagingLeftovers)})`,
+    );
     assert.equal(report.deletedBlobs, 0, "every committed blob belongs to the version");
     assert.deepEqual(fs.readdirSync(staging), [], "no temp files left behind");
     clearDatabase();

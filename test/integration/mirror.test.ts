@@ -19,7 +19,15 @@ let t: TestWorld["db"];
 let up: TestWorld["up"];
 let dir: string;
 let policy: FetchPolicy;
-const actor: Principal = { kind: "user", userId: "u1", email: "pub@example.com", role: "publisher", scope: "publish", via: "token", namespaces: [] };
+const actor: Principal = {
+  kind: "user",
+  userId: "u1",
+  email: "pub@example.com",
+  role: "publisher",
+  scope: "publish",
+  via: "token",
+  namespaces: [],
+};
 
 before(async () => {
   world = await createTestWorld({
@@ -31,7 +39,14 @@ before(async () => {
     allowlist: ["google/*", "tensorflow/*", "!google/experimental/*"],
   });
   ({ db: t, up, storeDir: dir } = world);
-  policy = { allowedHosts: [`127.0.0.1:${up.port}`], upstreamBase: up.base, allowPrivate: true, retries: 2, backoffMs: 20, idleTimeoutMs: 1500 };
+  policy = {
+    allowedHosts: [`127.0.0.1:${up.port}`],
+    upstreamBase: up.base,
+    allowPrivate: true,
+    retries: 2,
+    backoffMs: 20,
+    idleTimeoutMs: 1500,
+  };
 });
 after(() => world?.close());
 
@@ -50,20 +65,31 @@ test("a TF1 Hub module mirrors through the redirect chain, keeping the exact arc
   const archive = fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz");
   assert.equal(done.bytesDone, fs.statSync(archive).size);
   assert.equal(done.bytesTotal, fs.statSync(archive).size);
-  const v = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/half_plus_two" } }, include: { files: true } });
+  const v = await t.handle.prisma.version.findFirstOrThrow({
+    where: { module: { handle: "google/half_plus_two" } },
+    include: { files: true },
+  });
   assert.equal(v.status, "pending");
   assert.equal(v.format, "tf1_hub");
   assert.equal(v.digest, sha(archive), "the primary blob is the upstream archive, byte for byte");
   const byPath = Object.fromEntries(v.files.map((f) => [f.path, f.digest]));
   const extracted = fixturePath("hub-half_plus_two_v1_extracted");
-  for (const rel of ["saved_model.pb", "tfhub_module.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"]) {
+  for (const rel of [
+    "saved_model.pb",
+    "tfhub_module.pb",
+    "variables/variables.index",
+    "variables/variables.data-00000-of-00001",
+  ]) {
     assert.equal(byPath[rel], sha(path.join(extracted, rel)), rel);
   }
   assert.equal(up.fetches.get("google/half_plus_two@1"), 1);
 });
 
 test("the same version again answers the stored one without fetching", async () => {
-  const { mirror: m, existing } = await requestMirror({ url: "https://tfhub.dev/google/half_plus_two/1?tf-hub-format=compressed", actor });
+  const { mirror: m, existing } = await requestMirror({
+    url: "https://tfhub.dev/google/half_plus_two/1?tf-hub-format=compressed",
+    actor,
+  });
   assert.equal(existing, true);
   assert.equal(m.status, "stored");
   assert.equal(up.fetches.get("google/half_plus_two@1"), 1);
@@ -72,27 +98,40 @@ test("the same version again answers the stored one without fetching", async () 
 test("TF2 SavedModels, TF.js graph models and TFLite files mirror", async () => {
   const sm = await mirror("https://tfhub.dev/google/half_plus_two_tf2/1");
   assert.equal(sm.status, "stored", sm.error);
-  const smv = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/half_plus_two_tf2" } }, include: { files: true } });
+  const smv = await t.handle.prisma.version.findFirstOrThrow({
+    where: { module: { handle: "google/half_plus_two_tf2" } },
+    include: { files: true },
+  });
   assert.equal(smv.format, "saved_model");
   assert.ok(smv.files.some((f) => f.path === "assets/foo.txt"));
 
   const js = await mirror("https://tfhub.dev/tensorflow/tfjs-model/blazeface/1/default/1");
   assert.equal(js.status, "stored", js.error);
-  const jsv = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "tensorflow/tfjs-model/blazeface/1/default" } }, include: { files: true } });
+  const jsv = await t.handle.prisma.version.findFirstOrThrow({
+    where: { module: { handle: "tensorflow/tfjs-model/blazeface/1/default" } },
+    include: { files: true },
+  });
   assert.equal(jsv.format, "tfjs_graph");
   assert.deepEqual(jsv.files.map((f) => f.path).sort(), ["blazeface.bin", "model.json"]);
-  assert.equal(jsv.files.find((f) => f.path === "blazeface.bin")!.digest, sha(fixturePath("human-blazeface", "blazeface.bin")));
+  assert.equal(
+    jsv.files.find((f) => f.path === "blazeface.bin")!.digest,
+    sha(fixturePath("human-blazeface", "blazeface.bin")),
+  );
 
   const lite = await mirror("https://tfhub.dev/tensorflow/lite-model/half_plus_two/1/default/1");
   assert.equal(lite.status, "stored", lite.error);
-  const litev = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "tensorflow/lite-model/half_plus_two/1/default" } } });
+  const litev = await t.handle.prisma.version.findFirstOrThrow({
+    where: { module: { handle: "tensorflow/lite-model/half_plus_two/1/default" } },
+  });
   assert.equal(litev.format, "tflite");
   assert.equal(litev.digest, sha(fixturePath("serving-half_plus_two_tflite", "model.tflite")));
 });
 
 test("50 concurrent requests for one version make exactly one mirror request and one upstream request", async () => {
   const before = up.requests;
-  const results = await Promise.all(Array.from({ length: 50 }, () => requestMirror({ url: "https://tfhub.dev/google/times_three_float/1", actor })));
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => requestMirror({ url: "https://tfhub.dev/google/times_three_float/1", actor })),
+  );
   const ids = new Set(results.map((r) => r.mirror.id));
   assert.equal(ids.size, 1);
   assert.equal(up.requests, before, "requesting (creating or joining) contacts no upstream");
@@ -104,14 +143,23 @@ test("50 concurrent requests for one version make exactly one mirror request and
 });
 
 async function expectFailure(url: string, reason: RegExp) {
-  const before = { versions: await t.handle.prisma.version.count(), blobs: fs.readdirSync(dir, { recursive: true }).length };
+  const before = {
+    versions: await t.handle.prisma.version.count(),
+    blobs: fs.readdirSync(dir, { recursive: true }).length,
+  };
   const done = await mirror(url);
   assert.equal(done.status, "failed");
   assert.match(done.error ?? "", reason);
   assert.equal(await t.handle.prisma.version.count(), before.versions, "no version row");
-  const blobFiles = (fs.readdirSync(path.join(dir, "v1/blobs/sha256"), { recursive: true }) as string[]).filter((f) => /[0-9a-f]{64}$/.test(f));
+  const blobFiles = (fs.readdirSync(path.join(dir, "v1/blobs/sha256"), { recursive: true }) as string[]).filter((f) =>
+    /[0-9a-f]{64}$/.test(f),
+  );
   const rows = await t.handle.prisma.blob.findMany({ select: { digest: true } });
-  assert.deepEqual(new Set(blobFiles.map((f) => `sha256:${path.basename(f)}`)), new Set(rows.map((r) => r.digest)), "no committed blob without a row");
+  assert.deepEqual(
+    new Set(blobFiles.map((f) => `sha256:${path.basename(f)}`)),
+    new Set(rows.map((r) => r.digest)),
+    "no committed blob without a row",
+  );
   const active = await t.handle.prisma.mirrorRequest.count({ where: { activeKey: { not: null } } });
   assert.equal(active, 0, "failures are not cached");
 }
@@ -150,21 +198,38 @@ async function withUnreachableUpstream<T>(fn: () => Promise<T>): Promise<T> {
 test("an unreachable upstream: an unversioned request fails fast with 503; a versioned one fails its fetch with the reason", async () => {
   await withUnreachableUpstream(async () => {
     const started = Date.now();
-    await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/unreachable_model", actor }), { status: 503, message: /upstream unreachable: 127\.0\.0\.1:9 refused the connection/ });
+    await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/unreachable_model", actor }), {
+      status: 503,
+      message: /upstream unreachable: 127\.0\.0\.1:9 refused the connection/,
+    });
     assert.ok(Date.now() - started < 5000);
     assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/unreachable_model" } }), 0);
     // A versioned request does not contact the upstream (the download is the mirror's only
     // upstream request): it is queued, and the fetch ends failed naming the cause.
     const { mirror: m } = await requestMirror({ url: "https://tfhub.dev/google/unreachable_model/1", actor });
     assert.equal(m.status, "queued");
-    const done = await runMirrorFetch(m.id, { policy: { allowedHosts: ["127.0.0.1:9"], upstreamBase: "http://127.0.0.1:9", allowPrivate: true, retries: 1, backoffMs: 10 } });
+    const done = await runMirrorFetch(m.id, {
+      policy: {
+        allowedHosts: ["127.0.0.1:9"],
+        upstreamBase: "http://127.0.0.1:9",
+        allowPrivate: true,
+        retries: 1,
+        backoffMs: 10,
+      },
+    });
     assert.equal(done.status, "failed");
     assert.match(done.error ?? "", /upstream unreachable: 127\.0\.0\.1:9 refused the connection/);
-    assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/unreachable_model", activeKey: { not: null } } }), 0);
+    assert.equal(
+      await t.handle.prisma.mirrorRequest.count({
+        where: { handle: "google/unreachable_model", activeKey: { not: null } },
+      }),
+      0,
+    );
   });
 });
 
-const expireLatest = (handle: string) => t.handle.prisma.setting.deleteMany({ where: { key: `mirror.latest:tfhub:${handle}` } });
+const expireLatest = (handle: string) =>
+  t.handle.prisma.setting.deleteMany({ where: { key: `mirror.latest:tfhub:${handle}` } });
 
 test("an unversioned URL mirrors the upstream's latest version and names it", async () => {
   const before = up.requests;
@@ -179,8 +244,15 @@ test("an unversioned URL mirrors the upstream's latest version and names it", as
   assert.equal(done.version, 3);
   const v = await t.handle.prisma.version.findFirstOrThrow({ where: { module: { handle: "google/latest_demo" } } });
   assert.equal(v.number, 3);
-  const audit = await t.handle.prisma.auditEvent.findFirstOrThrow({ where: { action: "mirror.request", target: "google/latest_demo/3" } });
-  assert.deepEqual(audit.details, { url: "https://tfhub.dev/google/latest_demo/3", mirrorId: m.id, requestedUrl: "https://tfhub.dev/google/latest_demo", pinned: "latest" });
+  const audit = await t.handle.prisma.auditEvent.findFirstOrThrow({
+    where: { action: "mirror.request", target: "google/latest_demo/3" },
+  });
+  assert.deepEqual(audit.details, {
+    url: "https://tfhub.dev/google/latest_demo/3",
+    mirrorId: m.id,
+    requestedUrl: "https://tfhub.dev/google/latest_demo",
+    pinned: "latest",
+  });
 
   // A newer upstream version: once the last answer has aged, the next request pins it.
   up.latest.set("google/latest_demo", 4);
@@ -192,7 +264,11 @@ test("an unversioned URL mirrors the upstream's latest version and names it", as
     const newer = await requestMirror({ url: "https://tfhub.dev/google/latest_demo", actor });
     assert.equal(newer.mirror.version, 4);
     assert.equal(newer.mirror.status, "queued");
-    assert.equal((await runMirrorFetch(newer.mirror.id, { policy })).status, "failed", "the fake has no version 4 to download");
+    assert.equal(
+      (await runMirrorFetch(newer.mirror.id, { policy })).status,
+      "failed",
+      "the fake has no version 4 to download",
+    );
   } finally {
     up.latest.delete("google/latest_demo");
     await expireLatest("google/latest_demo");
@@ -203,7 +279,9 @@ test("20 concurrent unversioned requests ask the upstream for the latest version
   up.latestDelayMs = 300;
   try {
     const before = up.requests;
-    const results = await Promise.all(Array.from({ length: 20 }, () => requestMirror({ url: "https://tfhub.dev/google/latest_demo", actor })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => requestMirror({ url: "https://tfhub.dev/google/latest_demo", actor })),
+    );
     assert.deepEqual(new Set(results.map((r) => r.mirror.version)), new Set([3]));
     assert.equal(new Set(results.map((r) => r.mirror.id)).size, 1);
     assert.ok(results.every((r) => r.existing && r.mirror.status === "stored"));
@@ -215,14 +293,26 @@ test("20 concurrent unversioned requests ask the upstream for the latest version
 
 test("unversioned URLs the upstream cannot pin: 502 naming its answer; 403 before any upstream contact", async () => {
   const before = up.requests;
-  await assert.rejects(requestMirror({ url: "https://tfhub.dev/evilcorp/model", actor }), { status: 403, message: /no rule allows "evilcorp\/model"/ });
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/evilcorp/model", actor }), {
+    status: 403,
+    message: /no rule allows "evilcorp\/model"/,
+  });
   assert.equal(up.requests, before, "the allowlist refused before the upstream was asked");
   await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/no_such_model", actor }), {
     status: 502,
-    message: /upstream has no such model: 127\.0\.0\.1:\d+ redirected google\/no_such_model to .*\/models\?tfhub-redirect=true \(Kaggle's model search\)/,
+    message:
+      /upstream has no such model: 127\.0\.0\.1:\d+ redirected google\/no_such_model to .*\/models\?tfhub-redirect=true \(Kaggle's model search\)/,
   });
-  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/html-page", actor }), { status: 502, message: /answered 200 \(text\/html\) for .*google\/html-page instead of a redirect to a versioned URL/ });
-  assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: { in: ["google/no_such_model", "google/html-page"] }, versionNumber: null } }), 0);
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/html-page", actor }), {
+    status: 502,
+    message: /answered 200 \(text\/html\) for .*google\/html-page instead of a redirect to a versioned URL/,
+  });
+  assert.equal(
+    await t.handle.prisma.mirrorRequest.count({
+      where: { handle: { in: ["google/no_such_model", "google/html-page"] }, versionNumber: null },
+    }),
+    0,
+  );
   // A failure is not remembered: the next request asks again.
   const again = up.requests;
   await assert.rejects(requestMirror({ url: "https://tfhub.dev/google/no_such_model", actor }), { status: 502 });
@@ -230,7 +320,11 @@ test("unversioned URLs the upstream cannot pin: 502 naming its answer; 403 befor
 });
 
 test("a Kaggle URL without a version pins the latest version Kaggle's API names", async () => {
-  const { mirror: m } = await requestMirror({ url: "https://www.kaggle.com/models/google/latest-demo/tensorFlow2/default", actor, kaggleBase: up.base });
+  const { mirror: m } = await requestMirror({
+    url: "https://www.kaggle.com/models/google/latest-demo/tensorFlow2/default",
+    actor,
+    kaggleBase: up.base,
+  });
   assert.equal(m.handle, "google/latest-demo/tensorflow2/default");
   assert.equal(m.version, 3);
   assert.equal(m.url, "https://www.kaggle.com/models/google/latest-demo/tensorflow2/default/3");
@@ -239,10 +333,17 @@ test("a Kaggle URL without a version pins the latest version Kaggle's API names"
   const done = await runMirrorFetch(m.id, { policy });
   assert.equal(done.status, "failed");
   assert.match(done.error ?? "", /www\.kaggle\.com refused/);
-  await assert.rejects(requestMirror({ url: "https://www.kaggle.com/models/google/nothing/tensorFlow2/default", actor, kaggleBase: up.base }), {
-    status: 502,
-    message: /upstream has no such model \(404 from 127\.0\.0\.1:\d+\)/,
-  });
+  await assert.rejects(
+    requestMirror({
+      url: "https://www.kaggle.com/models/google/nothing/tensorFlow2/default",
+      actor,
+      kaggleBase: up.base,
+    }),
+    {
+      status: 502,
+      message: /upstream has no such model \(404 from 127\.0\.0\.1:\d+\)/,
+    },
+  );
 });
 
 test("the allowlist refuses with 403 naming the rule, audited; bad URLs are 422", async () => {
@@ -250,8 +351,21 @@ test("the allowlist refuses with 403 naming the rule, audited; bad URLs are 422"
     status: 403,
     message: `not allowlisted: "google/experimental/thing" is denied by rule "!google/experimental/*"`,
   });
-  await assert.rejects(requestMirror({ url: "https://tfhub.dev/evilcorp/model/1", actor }), { status: 403, message: /no rule allows "evilcorp\/model"/ });
-  assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "mirror.refused", outcome: "denied", target: { in: ["google/experimental/thing", "evilcorp/model"] } } }), 3, "each refusal, including the unversioned one earlier");
+  await assert.rejects(requestMirror({ url: "https://tfhub.dev/evilcorp/model/1", actor }), {
+    status: 403,
+    message: /no rule allows "evilcorp\/model"/,
+  });
+  assert.equal(
+    await t.handle.prisma.auditEvent.count({
+      where: {
+        action: "mirror.refused",
+        outcome: "denied",
+        target: { in: ["google/experimental/thing", "evilcorp/model"] },
+      },
+    }),
+    3,
+    "each refusal, including the unversioned one earlier",
+  );
   await assert.rejects(requestMirror({ url: "https://example.com/x/1", actor }), { status: 422 });
 });
 
@@ -263,7 +377,8 @@ test("progress is visible while a fetch runs", async () => {
     let sawPartial = false;
     for (let i = 0; i < 200 && !sawPartial; i++) {
       const v = await getMirror(m.id);
-      if (v.status === "fetching" && v.bytesDone > 0 && v.bytesTotal !== null && v.bytesDone < v.bytesTotal) sawPartial = true;
+      if (v.status === "fetching" && v.bytesDone > 0 && v.bytesTotal !== null && v.bytesDone < v.bytesTotal)
+        sawPartial = true;
       await new Promise((r) => setTimeout(r, 25));
     }
     const done = await running;
@@ -277,13 +392,21 @@ test("progress is visible while a fetch runs", async () => {
 
 test("resync: unchanged upstream is confirmed; changed upstream bytes flag drift and keep the stored version", async () => {
   const { resyncMirror } = await import("../../lib/models/mirror-resync.ts");
-  const m = await t.handle.prisma.mirrorRequest.findFirstOrThrow({ where: { handle: "google/half_plus_two", status: "stored" } });
+  const m = await t.handle.prisma.mirrorRequest.findFirstOrThrow({
+    where: { handle: "google/half_plus_two", status: "stored" },
+  });
   const v0 = await t.handle.prisma.version.findFirstOrThrow({ where: { id: m.versionId! } });
   const same = await resyncMirror({ mirrorId: m.id, actor, policy });
   assert.equal(same.drift, false);
   assert.equal(same.upstreamDigest, v0.digest);
 
-  up.overrides.set("google/half_plus_two@1", Buffer.concat([fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")), Buffer.from([0])]));
+  up.overrides.set(
+    "google/half_plus_two@1",
+    Buffer.concat([
+      fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")),
+      Buffer.from([0]),
+    ]),
+  );
   try {
     const changed = await resyncMirror({ mirrorId: m.id, actor, policy });
     assert.equal(changed.drift, true);
@@ -313,7 +436,12 @@ test("a request racing a fetch that completes joins it instead of fetching again
   });
   assert.equal(second.existing, true);
   assert.equal(second.mirror.status, "stored");
-  assert.deepEqual(await t.handle.prisma.mirrorRequest.findMany({ where: { handle: "google/module_v1_mini", status: { in: ["queued", "fetching"] } } }), []);
+  assert.deepEqual(
+    await t.handle.prisma.mirrorRequest.findMany({
+      where: { handle: "google/module_v1_mini", status: { in: ["queued", "fetching"] } },
+    }),
+    [],
+  );
   assert.equal(up.fetches.get("google/module_v1_mini@1"), 1);
 });
 
@@ -327,6 +455,9 @@ test("every fixture model of the fake upstream mirrors", async () => {
     assert.equal(done.status, "stored", `${key}: ${done.error}`);
     assert.ok(done.bytesDone > 0, key);
   }
-  assert.equal(await t.handle.prisma.version.count({ where: { module: { source: "upstream" } } }), Object.keys(FAKE_MODELS).length + 1, "plus google/flaky");
+  assert.equal(
+    await t.handle.prisma.version.count({ where: { module: { source: "upstream" } } }),
+    Object.keys(FAKE_MODELS).length + 1,
+    "plus google/flaky",
+  );
 });
-

@@ -109,7 +109,10 @@ test("a first SSO sign-in creates a viewer with a session; later sign-ins reuse 
   assert.equal(idp.tokenRequests, 1, "the code was exchanged once, with the client secret and PKCE verifier");
 
   const again = await ssoSignIn();
-  const me2 = (await (await fetch(`${base}/api/v1/me`, { headers: { cookie: again.jar.header() } })).json()) as { id: string; email: string };
+  const me2 = (await (await fetch(`${base}/api/v1/me`, { headers: { cookie: again.jar.header() } })).json()) as {
+    id: string;
+    email: string;
+  };
   assert.equal(me2.email, "ada@example.com");
 
   // The audit log has the account creation once and both sign-ins.
@@ -124,8 +127,14 @@ test("a first SSO sign-in creates a viewer with a session; later sign-ins reuse 
     body: new URLSearchParams({ csrfToken, email: "admin@example.com", password: "admin-password-1", json: "true" }),
   });
   adminJar.take(signin);
-  const audit = (await (await fetch(`${base}/api/v1/audit?target=ada@example.com`, { headers: { cookie: adminJar.header() } })).json()) as { items: Array<{ action: string; outcome: string; details: { provider?: string } }> };
-  assert.deepEqual(audit.items.map((e) => `${e.action}:${e.outcome}`).reverse(), ["user.create:ok", "auth.signin:ok", "auth.signin:ok"]);
+  const audit = (await (
+    await fetch(`${base}/api/v1/audit?target=ada@example.com`, { headers: { cookie: adminJar.header() } })
+  ).json()) as { items: Array<{ action: string; outcome: string; details: { provider?: string } }> };
+  assert.deepEqual(audit.items.map((e) => `${e.action}:${e.outcome}`).reverse(), [
+    "user.create:ok",
+    "auth.signin:ok",
+    "auth.signin:ok",
+  ]);
   assert.equal(audit.items[0]!.details.provider, "oidc");
 });
 

@@ -9,7 +9,12 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
-import { shareEmbeddedDatabase, socketUrlFor, lastReadyStatus, type SharedDatabase } from "../../lib/db/pglite-socket.ts";
+import {
+  shareEmbeddedDatabase,
+  socketUrlFor,
+  lastReadyStatus,
+  type SharedDatabase,
+} from "../../lib/db/pglite-socket.ts";
 import { openDatabase } from "../../lib/db/client.ts";
 
 let dir: string;
@@ -39,7 +44,10 @@ async function client(): Promise<pg.Client> {
 
 const settled = async (p: Promise<unknown>, ms: number) => {
   let done = false;
-  void p.then(() => (done = true), () => (done = true));
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
   await new Promise((r) => setTimeout(r, ms));
   return done;
 };
@@ -58,7 +66,10 @@ test("simple and extended queries, errors, and recovery after an error", async (
     await c.query("INSERT INTO t VALUES ($1, $2)", [1, "é ✓"]);
     assert.deepEqual((await c.query("SELECT v FROM t WHERE id = $1", [1])).rows, [{ v: "é ✓" }]);
     await assert.rejects(c.query("SELECT * FROM no_such_table"), /no_such_table/);
-    await assert.rejects(c.query("INSERT INTO t VALUES ($1, $2)", [1, "dup"]), (err: { code?: string }) => err.code === "23505");
+    await assert.rejects(
+      c.query("INSERT INTO t VALUES ($1, $2)", [1, "dup"]),
+      (err: { code?: string }) => err.code === "23505",
+    );
     assert.deepEqual((await c.query("SELECT count(*)::int AS n FROM t")).rows, [{ n: 1 }]);
     // The server's own queries are not blocked by an idle client.
     assert.equal((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM t")).rows[0]!.n, 1);
@@ -145,11 +156,18 @@ test("Prisma's pg adapter works through the socket, interactive transactions inc
     await handle.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe("INSERT INTO t VALUES (7, 'committed')");
     });
-    const ids = await handle.prisma.$queryRawUnsafe<{ id: number }[]>("SELECT id FROM t WHERE id IN (6, 7) ORDER BY id");
+    const ids = await handle.prisma.$queryRawUnsafe<{ id: number }[]>(
+      "SELECT id FROM t WHERE id IN (6, 7) ORDER BY id",
+    );
     assert.deepEqual(ids, [{ id: 7 }]);
     // Concurrency through the pool: 20 queries at once all answer.
-    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => handle.prisma.$queryRawUnsafe<{ i: number }[]>(`SELECT ${i}::int AS i`)));
-    assert.deepEqual(many.map((r) => r[0]!.i), Array.from({ length: 20 }, (_, i) => i));
+    const many = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => handle.prisma.$queryRawUnsafe<{ i: number }[]>(`SELECT ${i}::int AS i`)),
+    );
+    assert.deepEqual(
+      many.map((r) => r[0]!.i),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   } finally {
     await handle.close();
   }

@@ -38,7 +38,13 @@ async function close(h: DbHandle) {
 async function runChild(crashAt: string, handle: string): Promise<string> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test/helpers/publish-child.ts")], {
     cwd: ROOT,
-    env: { ...process.env, CRASH_AT: crashAt, HANDLE: handle, BLOB_DIR: blobDir, ...(dbUrl ? { DATABASE_URL: dbUrl } : { PGLITE_DIR: pgliteDir, DATABASE_URL: "" }) },
+    env: {
+      ...process.env,
+      CRASH_AT: crashAt,
+      HANDLE: handle,
+      BLOB_DIR: blobDir,
+      ...(dbUrl ? { DATABASE_URL: dbUrl } : { PGLITE_DIR: pgliteDir, DATABASE_URL: "" }),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -47,7 +53,8 @@ async function runChild(crashAt: string, handle: string): Promise<string> {
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const deadline = Date.now() + 60_000;
   while (!out.includes(`AT ${crashAt}`) && !out.includes("PUBLISHED")) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`child ended without reaching ${crashAt}:\n${out}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`child ended without reaching ${crashAt}:\n${out}`);
     await new Promise((r) => setTimeout(r, 20));
   }
   child.kill("SIGKILL");
@@ -77,7 +84,11 @@ test("kill during publish at every step, then retry", { timeout: 240_000 }, asyn
     const visible = await h.prisma.version.count({ where: { module: { handle } } });
     assert.equal(visible, 0, `no version is visible after a kill at ${step}`);
     assert.equal(await h.prisma.versionFile.count({ where: { version: { module: { handle } } } }), 0);
-    assert.equal(await h.prisma.module.count({ where: { handle } }), 0, "the module row was part of the same transaction");
+    assert.equal(
+      await h.prisma.module.count({ where: { handle } }),
+      0,
+      "the module row was part of the same transaction",
+    );
     await close(h);
 
     // The retry (no crash) publishes the whole version.

@@ -47,14 +47,25 @@ test("publishing a real module creates the version and its files in one go", asy
   });
   assert.equal(v.created, true);
   assert.equal(v.status, "pending");
-  const row = await t.handle.prisma.version.findUniqueOrThrow({ where: { id: v.id }, include: { files: true, module: true } });
+  const row = await t.handle.prisma.version.findUniqueOrThrow({
+    where: { id: v.id },
+    include: { files: true, module: true },
+  });
   assert.equal(row.module.handle, "google/half_plus_two");
   assert.equal(row.module.source, "upstream");
   assert.equal(row.module.upstreamUrl, "https://tfhub.dev/google/half_plus_two");
   assert.equal(row.digest, primary.digest);
   assert.equal(Number(row.size), fs.statSync(archive()).size);
-  assert.deepEqual(row.files.map((f) => f.path).sort(), ["saved_model.pb", "tfhub_module.pb", "variables/variables.data-00000-of-00001", "variables/variables.index"]);
-  assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "version.publish", target: "google/half_plus_two/1" } }), 1);
+  assert.deepEqual(row.files.map((f) => f.path).sort(), [
+    "saved_model.pb",
+    "tfhub_module.pb",
+    "variables/variables.data-00000-of-00001",
+    "variables/variables.index",
+  ]);
+  assert.equal(
+    await t.handle.prisma.auditEvent.count({ where: { action: "version.publish", target: "google/half_plus_two/1" } }),
+    1,
+  );
 });
 
 test("the same bytes again are an idempotent success; other bytes are a 409, audited", async () => {
@@ -85,7 +96,10 @@ test("the same bytes again are an idempotent success; other bytes are a 409, aud
     { status: 409, message: /already exists with other bytes/ },
   );
   assert.equal(await t.handle.prisma.version.count(), 1);
-  assert.equal(await t.handle.prisma.auditEvent.count({ where: { action: "version.publish.conflict", outcome: "denied" } }), 1);
+  assert.equal(
+    await t.handle.prisma.auditEvent.count({ where: { action: "version.publish.conflict", outcome: "denied" } }),
+    1,
+  );
 });
 
 test("a blob that is not in the store cannot be published, and nothing is written", async () => {
@@ -108,10 +122,32 @@ test("a blob that is not in the store cannot be published, and nothing is writte
 
 test("bad manifests are refused with the reason", async () => {
   const p = await store.put(fs.createReadStream(archive()));
-  const base = { handle: "google/x", version: 1, format: "saved_model" as const, source: { kind: "upload" as const, userId: null }, primary: p, actor: null };
-  await assert.rejects(publishVersion({ ...base, files: [{ path: "../etc/passwd", ...p }] }), { status: 422, message: /"\.\."/ });
-  await assert.rejects(publishVersion({ ...base, files: [{ path: "/abs", ...p }] }), { status: 422, message: /relative/ });
-  await assert.rejects(publishVersion({ ...base, files: [{ path: "a", ...p }, { path: "a", ...p }] }), { status: 422, message: /twice/ });
+  const base = {
+    handle: "google/x",
+    version: 1,
+    format: "saved_model" as const,
+    source: { kind: "upload" as const, userId: null },
+    primary: p,
+    actor: null,
+  };
+  await assert.rejects(publishVersion({ ...base, files: [{ path: "../etc/passwd", ...p }] }), {
+    status: 422,
+    message: /"\.\."/,
+  });
+  await assert.rejects(publishVersion({ ...base, files: [{ path: "/abs", ...p }] }), {
+    status: 422,
+    message: /relative/,
+  });
+  await assert.rejects(
+    publishVersion({
+      ...base,
+      files: [
+        { path: "a", ...p },
+        { path: "a", ...p },
+      ],
+    }),
+    { status: 422, message: /twice/ },
+  );
   await assert.rejects(publishVersion({ ...base, version: 0, files: [] }), { status: 422 });
   await assert.rejects(publishVersion({ ...base, handle: "google/../x", files: [] }), { status: 422 });
 });
@@ -119,15 +155,29 @@ test("bad manifests are refused with the reason", async () => {
 test("uploads can never land under a handle that mirrors an upstream", async () => {
   const p = await store.put(fs.createReadStream(archive()));
   await assert.rejects(
-    publishVersion({ handle: "google/half_plus_two", version: 2, format: "tf1_hub", source: { kind: "upload", userId: null }, primary: p, files: [], actor: null }),
+    publishVersion({
+      handle: "google/half_plus_two",
+      version: 2,
+      format: "tf1_hub",
+      source: { kind: "upload", userId: null },
+      primary: p,
+      files: [],
+      actor: null,
+    }),
     { status: 409, message: /mirrors an upstream model/ },
   );
 });
 
 test("the database refuses to rewrite a version's bytes or files", async () => {
   const v = await t.handle.prisma.version.findFirstOrThrow({ include: { files: true } });
-  await assert.rejects(t.handle.prisma.version.update({ where: { id: v.id }, data: { digest: `sha256:${"1".repeat(64)}` } }), /immutable/);
-  await assert.rejects(t.handle.prisma.versionFile.update({ where: { id: v.files[0]!.id }, data: { path: "evil" } }), /immutable/);
+  await assert.rejects(
+    t.handle.prisma.version.update({ where: { id: v.id }, data: { digest: `sha256:${"1".repeat(64)}` } }),
+    /immutable/,
+  );
+  await assert.rejects(
+    t.handle.prisma.versionFile.update({ where: { id: v.files[0]!.id }, data: { path: "evil" } }),
+    /immutable/,
+  );
   // Status changes (approval) are allowed.
   await t.handle.prisma.version.update({ where: { id: v.id }, data: { status: "validating" } });
 });
@@ -141,7 +191,10 @@ test("gc: dry run by default, spares young and referenced blobs, then removes ex
   const referencedBefore = (await t.handle.prisma.versionFile.findMany()).map((f) => f.digest);
 
   const dry = await collectGarbage({ apply: false });
-  assert.deepEqual(dry.orphanBlobs.map((b) => b.digest), [orphan.digest]);
+  assert.deepEqual(
+    dry.orphanBlobs.map((b) => b.digest),
+    [orphan.digest],
+  );
   assert.equal(dry.deletedBlobs, 0);
   assert.ok(await store.stat(orphan.digest), "dry run deletes nothing");
   assert.ok(dry.skippedYoung >= 1);

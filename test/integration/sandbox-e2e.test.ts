@@ -29,8 +29,16 @@ before(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-sandbox-e2e-"));
   serverTmp = path.join(work, "tmp");
   fs.mkdirSync(serverTmp);
-  FAKE_MODELS["tensorflow/tfjs-model/greedy/1/default@1"] = { kind: "tfjs", dir: writeFillModel(path.join(work, "greedy"), 8192), modelJson: "model.json" };
-  FAKE_MODELS["tensorflow/tfjs-model/forever/1/default@1"] = { kind: "tfjs", dir: writeForeverModel(path.join(work, "forever")), modelJson: "model.json" };
+  FAKE_MODELS["tensorflow/tfjs-model/greedy/1/default@1"] = {
+    kind: "tfjs",
+    dir: writeFillModel(path.join(work, "greedy"), 8192),
+    modelJson: "model.json",
+  };
+  FAKE_MODELS["tensorflow/tfjs-model/forever/1/default@1"] = {
+    kind: "tfjs",
+    dir: writeForeverModel(path.join(work, "forever")),
+    modelJson: "model.json",
+  };
   const env: Record<string, string | undefined> = {
     HUBKEEP_DATA_DIR: path.join(work, "data"),
     HUBKEEP_UPSTREAM_TFHUB: up.base,
@@ -46,10 +54,16 @@ before(async () => {
     env.DATABASE_URL = db.url;
     dropDb = db.drop;
   }
-  const p = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "pub@example.com", "--scope", "publish"], baseEnv(env));
+  const p = await runCommand(
+    ["bin/hubkeep.mjs", "token", "create", "--email", "pub@example.com", "--scope", "publish"],
+    baseEnv(env),
+  );
   assert.equal(p.code, 0, p.stderr);
   publisher = p.stdout.trim();
-  const a = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "admin@example.com", "--scope", "admin"], baseEnv(env));
+  const a = await runCommand(
+    ["bin/hubkeep.mjs", "token", "create", "--email", "admin@example.com", "--scope", "admin"],
+    baseEnv(env),
+  );
   assert.equal(a.code, 0, a.stderr);
   admin = a.stdout.trim();
   server = await startServer(env);
@@ -60,7 +74,7 @@ before(async () => {
       health.push(0);
     }
     // A poll in flight when after() runs must not schedule another one.
-    if (polling) healthTimer = setTimeout(poll, 200);
+    if (polling) healthTimer = setTimeout(() => void poll(), 200);
   };
   void poll();
 });
@@ -80,13 +94,28 @@ const auth = (t: string) => ({ authorization: `Bearer ${t}`, "content-type": "ap
 
 type VersionView = {
   status: string;
-  validation: { status: string; level: string | null; runtime: string; backend: string | null; error?: string; isolation: { network?: string } } | null;
-  benchmark: { runtime: string; backend: string; batches: Array<{ batch: number; p50Ms: number; runs: number }> } | null;
+  validation: {
+    status: string;
+    level: string | null;
+    runtime: string;
+    backend: string | null;
+    error?: string;
+    isolation: { network?: string };
+  } | null;
+  benchmark: {
+    runtime: string;
+    backend: string;
+    batches: Array<{ batch: number; p50Ms: number; runs: number }>;
+  } | null;
   validationHistory: unknown[];
 };
 
 async function mirrorAndValidate(handle: string): Promise<VersionView> {
-  const res = await fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(publisher), body: JSON.stringify({ url: `https://tfhub.dev/${handle}/1` }) });
+  const res = await fetch(`${server.url}/api/v1/mirrors`, {
+    method: "POST",
+    headers: auth(publisher),
+    body: JSON.stringify({ url: `https://tfhub.dev/${handle}/1` }),
+  });
   assert.equal(res.status, 202, await res.clone().text());
   return waitValidated(handle);
 }
@@ -96,7 +125,8 @@ async function waitValidated(handle: string, minRuns = 1): Promise<VersionView> 
     const r = await fetch(`${server.url}/api/v1/models/${handle}/versions/1`, { headers: auth(admin) });
     if (r.status === 200) {
       const v = (await r.json()) as VersionView;
-      if (["validated", "failed", "quarantined"].includes(v.status) && v.validationHistory.length + 1 >= minRuns) return v;
+      if (["validated", "failed", "quarantined"].includes(v.status) && v.validationHistory.length + 1 >= minRuns)
+        return v;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -147,13 +177,36 @@ test("re-validation is an admin action: a new run, the history kept", async () =
   assert.equal(denied.status, 403);
   const res = await fetch(url, { method: "POST", headers: auth(admin) });
   assert.equal(res.status, 202, await res.clone().text());
-  assert.deepEqual(await res.json(), { handle: "tensorflow/tfjs-model/forever/1/default", version: 1, status: "pending", previousStatus: "failed" });
+  assert.deepEqual(await res.json(), {
+    handle: "tensorflow/tfjs-model/forever/1/default",
+    version: 1,
+    status: "pending",
+    previousStatus: "failed",
+  });
   const v = await waitValidated("tensorflow/tfjs-model/forever/1/default", 2);
   assert.equal(v.validationHistory.length, 1, "the earlier run is kept");
   assert.equal(v.status, "failed");
-  assert.equal((await fetch(`${server.url}/api/v1/models/tensorflow/tfjs-model/nope/versions/1/validate`, { method: "POST", headers: auth(admin) })).status, 404);
+  assert.equal(
+    (
+      await fetch(`${server.url}/api/v1/models/tensorflow/tfjs-model/nope/versions/1/validate`, {
+        method: "POST",
+        headers: auth(admin),
+      })
+    ).status,
+    404,
+  );
   // Unapproved versions are not visible to non-admins.
-  assert.equal((await fetch(`${server.url}/api/v1/models/tensorflow/tfjs-model/blazeface/1/default/versions/1`)).status, 404);
-  assert.equal((await fetch(`${server.url}/api/v1/models/tensorflow/tfjs-model/blazeface/1/default/versions/x`, { headers: auth(admin) })).status, 422);
+  assert.equal(
+    (await fetch(`${server.url}/api/v1/models/tensorflow/tfjs-model/blazeface/1/default/versions/1`)).status,
+    404,
+  );
+  assert.equal(
+    (
+      await fetch(`${server.url}/api/v1/models/tensorflow/tfjs-model/blazeface/1/default/versions/x`, {
+        headers: auth(admin),
+      })
+    ).status,
+    422,
+  );
   assert.deepEqual(leftovers(), []);
 });

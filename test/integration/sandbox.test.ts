@@ -10,7 +10,13 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { runInSandbox, tfjsNodeAvailable } from "../../lib/validation/sandbox/run.ts";
 import { executeModel } from "../../lib/validation/execute.ts";
-import { hostileScript, writeFillModel, writeForeverModel, writeNanModel, writeUnknownRankModel } from "../helpers/hostile-models.ts";
+import {
+  hostileScript,
+  writeFillModel,
+  writeForeverModel,
+  writeNanModel,
+  writeUnknownRankModel,
+} from "../helpers/hostile-models.ts";
 import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { fixturePath, listFixtureFiles } from "../helpers/fixtures.ts";
 import { packTarGz } from "../../lib/archive/pack.ts";
@@ -50,7 +56,9 @@ function assertNothingLeft() {
   // Each run writes its bundles into its own folder and removes it: nothing may stay.
   assert.deepEqual(fs.readdirSync(privateTmp), [], "no temp folders are left");
   assert.deepEqual(sandboxProcesses(), [], "no sandbox processes are left");
-  const cgroups = fs.existsSync("/sys/fs/cgroup/memory") ? fs.readdirSync("/sys/fs/cgroup/memory").filter((d) => d.startsWith(`hubkeep-sandbox-${process.pid}-`)) : [];
+  const cgroups = fs.existsSync("/sys/fs/cgroup/memory")
+    ? fs.readdirSync("/sys/fs/cgroup/memory").filter((d) => d.startsWith(`hubkeep-sandbox-${process.pid}-`))
+    : [];
   assert.deepEqual(cgroups, [], "no cgroups are left");
 }
 
@@ -77,7 +85,10 @@ test("a hostile child can read only its model, write only its temp folder, and r
   await new Promise((r) => setTimeout(r, 50));
   const before = connections;
   try {
-    const out = await runInSandbox({ runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir }, { ...limits, script });
+    const out = await runInSandbox(
+      { runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir },
+      { ...limits, script },
+    );
     assert.equal(out.kind, "result", JSON.stringify(out).slice(0, 500));
     if (out.kind !== "result" || out.result.ok) throw new Error("unexpected");
     const report = JSON.parse(out.result.error) as Record<string, unknown>;
@@ -104,12 +115,18 @@ test("a hostile child can read only its model, write only its temp folder, and r
 
 test("a model that allocates past the memory cap is killed", async () => {
   const dir = writeFillModel(path.join(work, "fill"), 8192); // 256 MiB of float32 at run time
-  const out = await runInSandbox({ runtime: "tfjs", backend: "wasm", format: "tfjs_graph", modelDir: dir }, { timeoutMs: 60_000, memoryBytes: 160 * MiB });
+  const out = await runInSandbox(
+    { runtime: "tfjs", backend: "wasm", format: "tfjs_graph", modelDir: dir },
+    { timeoutMs: 60_000, memoryBytes: 160 * MiB },
+  );
   assert.equal(out.kind, "killed", JSON.stringify(out).slice(0, 400));
   if (out.kind === "killed") assert.equal(out.reason, "memory");
   // The same model with room enough runs: the kill was the cap, not a broken model.
   const small = writeFillModel(path.join(work, "fill-small"), 64);
-  const ok = await runInSandbox({ runtime: "tfjs", backend: "wasm", format: "tfjs_graph", modelDir: small, minRuns: 3, maxBenchMs: 50 }, { timeoutMs: 60_000, memoryBytes: 160 * MiB });
+  const ok = await runInSandbox(
+    { runtime: "tfjs", backend: "wasm", format: "tfjs_graph", modelDir: small, minRuns: 3, maxBenchMs: 50 },
+    { timeoutMs: 60_000, memoryBytes: 160 * MiB },
+  );
   assert.equal(ok.kind, "result");
   assertNothingLeft();
 });
@@ -117,7 +134,10 @@ test("a model that allocates past the memory cap is killed", async () => {
 test("a model that never finishes is killed at the timeout", async () => {
   const dir = writeForeverModel(path.join(work, "forever"));
   const started = Date.now();
-  const out = await runInSandbox({ runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir: dir }, { timeoutMs: 3000, memoryBytes: 512 * MiB });
+  const out = await runInSandbox(
+    { runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir: dir },
+    { timeoutMs: 3000, memoryBytes: 512 * MiB },
+  );
   assert.equal(out.kind, "killed", JSON.stringify(out).slice(0, 400));
   if (out.kind === "killed") assert.equal(out.reason, "timeout");
   assert.ok(Date.now() - started < 15_000);
@@ -125,11 +145,19 @@ test("a model that never finishes is killed at the timeout", async () => {
 });
 
 test("non-finite outputs and unknown-rank inputs fail with a reason an ML engineer understands", async () => {
-  const nan = await executeModel(writeNanModel(path.join(work, "nan")), "tfjs_graph", { ...limits, backend: "wasm", minRuns: 3, maxBenchMs: 50 });
+  const nan = await executeModel(writeNanModel(path.join(work, "nan")), "tfjs_graph", {
+    ...limits,
+    backend: "wasm",
+    minRuns: 3,
+    maxBenchMs: 50,
+  });
   assert.equal(nan.status, "failed");
   assert.equal(nan.level, "executed", "it did run");
   assert.match(nan.error!, /output 'out' is not finite on a synthetic input in \[-1, 1\] \(1 NaN, 0 infinite values\)/);
-  const rank = await executeModel(writeUnknownRankModel(path.join(work, "rank")), "tfjs_graph", { ...limits, backend: "wasm" });
+  const rank = await executeModel(writeUnknownRankModel(path.join(work, "rank")), "tfjs_graph", {
+    ...limits,
+    backend: "wasm",
+  });
   assert.equal(rank.status, "failed");
   assert.equal(rank.level, "static", "never 'executed' for a model that did not run");
   assert.equal(rank.error, "signature input 'images' has unknown rank: cannot synthesise an input");
@@ -142,7 +170,17 @@ async function publishDir(dir: string, handle: string) {
     return { path: rel, size: bytes.length, open: () => Readable.from([bytes]) };
   });
   const primary = await store.put(packTarGz(entries));
-  return (await publishVersion({ handle, version: 1, format: "tfjs_graph", source: { kind: "upload", userId: null }, primary, files: [], actor: null })).id;
+  return (
+    await publishVersion({
+      handle,
+      version: 1,
+      format: "tfjs_graph",
+      source: { kind: "upload", userId: null },
+      primary,
+      files: [],
+      actor: null,
+    })
+  ).id;
 }
 
 test("a validation past its job budget is stopped and recorded failed naming the budget; a stopping worker sends it back to pending", async () => {
@@ -154,7 +192,10 @@ test("a validation past its job budget is stopped and recorded failed naming the
   const r = await validateVersion({ versionId: budgeted, signal: ac.signal, execution: { backend: "cpu" } });
   assert.ok(Date.now() - started < 20_000, "stopped at the budget, not the 300 s sandbox timeout");
   assert.equal(r.status, "failed");
-  assert.match(JSON.stringify(r), /validate-version took longer than its time budget of 2 s \(HUBKEEP_VALIDATE_BUDGET_SECONDS\)/);
+  assert.match(
+    JSON.stringify(r),
+    /validate-version took longer than its time budget of 2 s \(HUBKEEP_VALIDATE_BUDGET_SECONDS\)/,
+  );
   const run = await t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId: budgeted } });
   assert.equal(run.status, "failed");
   assertNothingLeft();
@@ -163,10 +204,19 @@ test("a validation past its job budget is stopped and recorded failed naming the
   const stopped = await publishDir(dir, "internal/sandbox/worker-stopped");
   const stop = new AbortController();
   setTimeout(() => stop.abort(), 1500);
-  await assert.rejects(validateVersion({ versionId: stopped, signal: stop.signal, execution: { backend: "cpu" } }), /the worker stopped during the validation/);
-  const v = await t.handle.prisma.version.findUniqueOrThrow({ where: { id: stopped }, include: { validationRuns: true } });
+  await assert.rejects(
+    validateVersion({ versionId: stopped, signal: stop.signal, execution: { backend: "cpu" } }),
+    /the worker stopped during the validation/,
+  );
+  const v = await t.handle.prisma.version.findUniqueOrThrow({
+    where: { id: stopped },
+    include: { validationRuns: true },
+  });
   assert.equal(v.status, "pending");
-  assert.deepEqual(v.validationRuns.map((x) => x.status), ["error"]);
+  assert.deepEqual(
+    v.validationRuns.map((x) => x.status),
+    ["error"],
+  );
   assertNothingLeft();
 });
 
@@ -179,7 +229,17 @@ async function publishTfjs(dirName: string, modelJson: string, handle: string) {
       return { path: rel === modelJson ? "model.json" : rel, size: bytes.length, open: () => Readable.from([bytes]) };
     });
   const primary = await store.put(packTarGz(entries));
-  return (await publishVersion({ handle, version: 1, format: "tfjs_graph", source: { kind: "upload", userId: null }, primary, files: [], actor: null })).id;
+  return (
+    await publishVersion({
+      handle,
+      version: 1,
+      format: "tfjs_graph",
+      source: { kind: "upload", userId: null },
+      primary,
+      files: [],
+      actor: null,
+    })
+  ).id;
 }
 
 test("the TF.js fixtures run in the sandbox to level 'executed', with benchmark rows", async () => {
@@ -193,16 +253,31 @@ test("the TF.js fixtures run in the sandbox to level 'executed', with benchmark 
     const r = await validateVersion({ versionId: id, execution: { minRuns: 20, maxBenchMs: 300 } });
     assert.equal(r.status, "validated", `${c.dir}: ${r.verdict?.error ?? r.result.error}`);
     assert.equal(r.level, "executed", c.dir);
-    const run = await t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId: id }, orderBy: { startedAt: "desc" } });
+    const run = await t.handle.prisma.validationRun.findFirstOrThrow({
+      where: { versionId: id },
+      orderBy: { startedAt: "desc" },
+    });
     assert.equal(run.level, "executed");
     assert.equal(run.runtime, "tfjs");
     assert.equal(run.backend, "wasm");
-    const exec = run.execution as { inputs: Array<{ shape: number[] }>; outputs: Array<{ shape: number[]; dtype: string }> };
-    if (c.inputs) assert.deepEqual(exec.inputs.map((x) => x.shape), c.inputs, c.dir);
+    const exec = run.execution as {
+      inputs: Array<{ shape: number[] }>;
+      outputs: Array<{ shape: number[]; dtype: string }>;
+    };
+    if (c.inputs)
+      assert.deepEqual(
+        exec.inputs.map((x) => x.shape),
+        c.inputs,
+        c.dir,
+      );
     assert.ok(exec.outputs.length > 0);
     assert.match(JSON.stringify(run.isolation), /unshare --net/);
     const benches = await t.handle.prisma.benchmark.findMany({ where: { versionId: id }, orderBy: { batch: "asc" } });
-    assert.deepEqual(benches.map((b) => b.batch), c.batches, c.dir);
+    assert.deepEqual(
+      benches.map((b) => b.batch),
+      c.batches,
+      c.dir,
+    );
     for (const b of benches) {
       assert.ok(b.samplesMs.length >= 20, "at least 20 timed runs");
       assert.ok(b.p50Ms > 0 && b.p50Ms <= b.p95Ms && b.p95Ms <= b.p99Ms, `${c.dir}: ${b.p50Ms} ${b.p95Ms} ${b.p99Ms}`);
@@ -213,7 +288,9 @@ test("the TF.js fixtures run in the sandbox to level 'executed', with benchmark 
       assert.ok(b.cpuModel.length > 0);
     }
   }
-  const blaze = await t.handle.prisma.benchmark.findFirstOrThrow({ where: { version: { module: { handle: "internal/sandbox/m0" } } } });
+  const blaze = await t.handle.prisma.benchmark.findFirstOrThrow({
+    where: { version: { module: { handle: "internal/sandbox/m0" } } },
+  });
   assert.equal(Number(blaze.paramCount), 134732);
   assertNothingLeft();
 });
@@ -225,15 +302,33 @@ test("a SavedModel is converted and executed by savedmodel-js in the sandbox, wi
     return { path: rel, size: bytes.length, open: () => Readable.from([bytes]) };
   });
   const primary = await store.put(packTarGz(entries));
-  const v = await publishVersion({ handle: "internal/sandbox/sm", version: 1, format: "saved_model", source: { kind: "upload", userId: null }, primary, files: [], actor: null });
+  const v = await publishVersion({
+    handle: "internal/sandbox/sm",
+    version: 1,
+    format: "saved_model",
+    source: { kind: "upload", userId: null },
+    primary,
+    files: [],
+    actor: null,
+  });
   const r = await validateVersion({ versionId: v.id });
   assert.equal(r.status, "validated");
   assert.equal(r.level, "executed");
   const run = await t.handle.prisma.validationRun.findFirstOrThrow({ where: { versionId: v.id } });
   assert.equal(run.runtime, "savedmodel-js 1.0.0");
-  const execution = run.execution as { inputs: Array<{ name: string; shape: number[] }>; outputs: Array<{ name: string; shape: number[] }>; conversion: { signature: string; frozenVariables: number; inlinedCalls: number } };
-  assert.deepEqual(execution.inputs.map((i) => i.name), ["x"]);
-  assert.deepEqual(execution.outputs.map((o) => o.name), ["output_0"]);
+  const execution = run.execution as {
+    inputs: Array<{ name: string; shape: number[] }>;
+    outputs: Array<{ name: string; shape: number[] }>;
+    conversion: { signature: string; frozenVariables: number; inlinedCalls: number };
+  };
+  assert.deepEqual(
+    execution.inputs.map((i) => i.name),
+    ["x"],
+  );
+  assert.deepEqual(
+    execution.outputs.map((o) => o.name),
+    ["output_0"],
+  );
   assert.equal(execution.conversion.signature, "serving_default");
   assert.equal(execution.conversion.frozenVariables, 1);
   assert.ok(execution.conversion.inlinedCalls >= 1);
@@ -242,5 +337,8 @@ test("a SavedModel is converted and executed by savedmodel-js in the sandbox, wi
   for (const b of benches) assert.equal(b.runtime, "savedmodel-js 1.0.0");
   // tfjs-node is not usable here, so the cross-check against libtensorflow did not run (and says nothing).
   assert.equal(tfjsNodeAvailable().ok, false);
-  assert.ok(!(run.findings as Array<{ message: string }>).some((f) => /tfjs-node/.test(f.message)), JSON.stringify(run.findings));
+  assert.ok(
+    !(run.findings as Array<{ message: string }>).some((f) => /tfjs-node/.test(f.message)),
+    JSON.stringify(run.findings),
+  );
 });

@@ -60,7 +60,8 @@ async function waitStatus(server: RunningServer, admin: string, handle: string, 
     if (r.status === 200) {
       const v = (await r.json()) as { status: string; validation: { error?: string } | null };
       if (statuses.includes(v.status)) return v;
-      if (["failed", "quarantined"].includes(v.status)) throw new Error(`${handle} is ${v.status}: ${v.validation?.error}`);
+      if (["failed", "quarantined"].includes(v.status))
+        throw new Error(`${handle} is ${v.status}: ${v.validation?.error}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -102,16 +103,28 @@ async function bringUp(name: string, extra: Record<string, string | undefined>):
   };
   cleanups.push(() => site.stop());
   for (const h of [BLAZE, HALF, LITE, MATMUL, REJECTED, BIG]) {
-    const r = await fetch(`${server.url}/api/v1/mirrors`, { method: "POST", headers: auth(publisher), body: JSON.stringify({ url: `https://tfhub.dev/${h}/1` }) });
+    const r = await fetch(`${server.url}/api/v1/mirrors`, {
+      method: "POST",
+      headers: auth(publisher),
+      body: JSON.stringify({ url: `https://tfhub.dev/${h}/1` }),
+    });
     assert.equal(r.status, 202, await r.clone().text());
   }
   for (const h of [BLAZE, HALF, LITE, MATMUL, REJECTED, BIG]) await waitStatus(server, admin, h, ["validated"]);
   lap("all validated");
   for (const h of [BLAZE, HALF, LITE, BIG]) {
-    const r = await fetch(`${server.url}/api/v1/models/${h}/versions/1/approve`, { method: "POST", headers: auth(admin), body: JSON.stringify({ note: "ok for tests" }) });
+    const r = await fetch(`${server.url}/api/v1/models/${h}/versions/1/approve`, {
+      method: "POST",
+      headers: auth(admin),
+      body: JSON.stringify({ note: "ok for tests" }),
+    });
     assert.equal(r.status, 200, await r.clone().text());
   }
-  const rej = await fetch(`${server.url}/api/v1/models/${REJECTED}/versions/1/reject`, { method: "POST", headers: auth(admin), body: JSON.stringify({ reason: "not for us" }) });
+  const rej = await fetch(`${server.url}/api/v1/models/${REJECTED}/versions/1/reject`, {
+    method: "POST",
+    headers: auth(admin),
+    body: JSON.stringify({ reason: "not for us" }),
+  });
   assert.equal(rej.status, 200, await rej.clone().text());
   return site;
 }
@@ -125,11 +138,21 @@ async function checkTfjs(base: string, headers?: Record<string, string>) {
   const plain = await tf.loadGraphModel(`${base}/${BLAZE}/1/model.json`, { requestInit });
   const json = JSON.parse(fs.readFileSync(fixturePath("human-blazeface", "blazeface.json"), "utf8"));
   const bin = fs.readFileSync(fixturePath("human-blazeface", "blazeface.bin"));
-  const disk = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
+  const disk = await tf.loadGraphModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights,
+      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+    }),
+  );
   const x = tf.randomUniform([1, 256, 256, 3], -1, 1, "float32", 7);
   // The same outputs in the same order (a URL load names them "Identity", a memory load "Identity:0").
-  const order = (m: tf.GraphModel) => m.outputNodes.slice().sort((a, b) => a.replace(/:0$/, "").localeCompare(b.replace(/:0$/, "")));
-  assert.deepEqual(order(served).map((n) => n.replace(/:0$/, "")), order(disk).map((n) => n.replace(/:0$/, "")));
+  const order = (m: tf.GraphModel) =>
+    m.outputNodes.slice().sort((a, b) => a.replace(/:0$/, "").localeCompare(b.replace(/:0$/, "")));
+  assert.deepEqual(
+    order(served).map((n) => n.replace(/:0$/, "")),
+    order(disk).map((n) => n.replace(/:0$/, "")),
+  );
   const outs = [served, plain, disk].map((m) => m.execute(x, order(m)) as tf.Tensor[]);
   for (let k = 0; k < outs[2]!.length; k++) {
     const want = outs[2]![k]!.dataSync();
@@ -147,7 +170,10 @@ async function checkTfjs(base: string, headers?: Record<string, string>) {
 async function checkPython(base: string, tokenForBasic?: string) {
   const dest = fs.mkdtempSync(path.join(work, "py-"));
   const child = spawn("python3", [path.join(ROOT, "test/helpers/hub_resolve.py"), `${base}/${HALF}/1`, dest], {
-    env: { PATH: process.env.PATH, ...(tokenForBasic ? { HUB_TOKEN: tokenForBasic } : {}) } as unknown as NodeJS.ProcessEnv,
+    env: {
+      PATH: process.env.PATH,
+      ...(tokenForBasic ? { HUB_TOKEN: tokenForBasic } : {}),
+    } as unknown as NodeJS.ProcessEnv,
   });
   let stdout = "";
   let stderr = "";
@@ -160,7 +186,13 @@ async function checkPython(base: string, tokenForBasic?: string) {
   const got = JSON.parse(stdout) as Record<string, string>;
   const root = fixturePath("hub-half_plus_two_v1_extracted");
   const want: Record<string, string> = {};
-  for (const rel of ["saved_model.pb", "tfhub_module.pb", "variables/variables.data-00000-of-00001", "variables/variables.index"]) want[rel] = sha256(fs.readFileSync(path.join(root, rel)));
+  for (const rel of [
+    "saved_model.pb",
+    "tfhub_module.pb",
+    "variables/variables.data-00000-of-00001",
+    "variables/variables.index",
+  ])
+    want[rel] = sha256(fs.readFileSync(path.join(root, rel)));
   assert.deepEqual(got, want);
 }
 
@@ -247,7 +279,10 @@ test("filesystem store: real clients, pinned headers, conditional and range requ
   const cached = await fetch(url, { headers: { "if-none-match": etag } });
   assert.equal(cached.status, 304);
   assert.equal(cached.headers.get("etag"), etag);
-  assert.equal((await fetch(url, { headers: { "if-none-match": `"sha256:${"0".repeat(64)}", W/${etag}` } })).status, 304);
+  assert.equal(
+    (await fetch(url, { headers: { "if-none-match": `"sha256:${"0".repeat(64)}", W/${etag}` } })).status,
+    304,
+  );
   assert.equal((await fetch(url, { headers: { "if-none-match": `"sha256:${"0".repeat(64)}"` } })).status, 200);
   const ifRange = await fetch(url, { headers: { range: "bytes=0-9", "if-range": etag } });
   assert.equal(ifRange.status, 206);
@@ -273,7 +308,10 @@ test("filesystem store: real clients, pinned headers, conditional and range requ
   assert.equal(tgz.headers.get("content-type"), "application/gzip");
   const lite = await fetch(`${base}/${LITE}/1?lite-format=tflite`);
   assert.equal(lite.status, 200);
-  assert.deepEqual(new Uint8Array(await lite.arrayBuffer()), new Uint8Array(fs.readFileSync(fixturePath("tfjs-tflite-add4", "add4.tflite"))));
+  assert.deepEqual(
+    new Uint8Array(await lite.arrayBuffer()),
+    new Uint8Array(fs.readFileSync(fixturePath("tfjs-tflite-add4", "add4.tflite"))),
+  );
 
   // Bad input.
   const unc = await fetch(`${base}/${HALF}/1?tf-hub-format=uncompressed`);
@@ -287,8 +325,16 @@ test("filesystem store: real clients, pinned headers, conditional and range requ
   assert.equal(unknown.headers.get("content-type"), "text/plain; charset=utf-8");
   assert.equal((await fetch(`${base}/${HALF}/7?tf-hub-format=compressed`)).status, 404);
   assert.equal((await fetch(`${base}/${MATMUL}/1/model.json`)).status, 404, "unapproved: 404");
-  assert.equal((await fetch(`${base}/${MATMUL}/1/model.json`, { headers: auth(site.viewer) })).status, 404, "unapproved: 404 to a viewer");
-  assert.equal((await fetch(`${base}/${MATMUL}/1/model.json`, { headers: auth(site.admin) })).status, 200, "admins can fetch what they review");
+  assert.equal(
+    (await fetch(`${base}/${MATMUL}/1/model.json`, { headers: auth(site.viewer) })).status,
+    404,
+    "unapproved: 404 to a viewer",
+  );
+  assert.equal(
+    (await fetch(`${base}/${MATMUL}/1/model.json`, { headers: auth(site.admin) })).status,
+    200,
+    "admins can fetch what they review",
+  );
   assert.equal((await fetch(`${base}/${REJECTED}/1?tf-hub-format=compressed`)).status, 404, "rejected: 404");
 
   // Blobs by digest.
@@ -306,14 +352,20 @@ test("filesystem store: real clients, pinned headers, conditional and range requ
   assert.match(page.headers.get("content-type")!, /text\/html/);
   const html = await page.text();
   assert.match(html, /google\/half_plus_two/);
-  assert.match(html, new RegExp(`:${new URL(base).port}/google/half_plus_two/1&quot;`), "the snippet carries the pinned URL");
+  assert.match(
+    html,
+    new RegExp(`:${new URL(base).port}/google/half_plus_two/1&quot;`),
+    "the snippet carries the pinned URL",
+  );
   assert.match(html, new RegExp(hex), "the page shows the digest to verify against");
 
   // Downloads are counted (batched, off the hot path).
   let downloads = 0;
   for (let i = 0; i < 100 && downloads === 0; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    const v = (await (await fetch(`${base}/api/v1/models/${HALF}/versions/1`, { headers: auth(site.admin) })).json()) as { downloads: number };
+    const v = (await (
+      await fetch(`${base}/api/v1/models/${HALF}/versions/1`, { headers: auth(site.admin) })
+    ).json()) as { downloads: number };
     downloads = v.downloads;
   }
   assert.ok(downloads >= 5, `downloads counted: ${downloads}`);
@@ -336,7 +388,9 @@ test("filesystem store: real clients, pinned headers, conditional and range requ
   const drainedBody = await slow.done;
   assert.equal(drainedBody.length, wholeBytes.length);
   assert.equal(sha256(drainedBody), sha256(wholeBytes), "the in-flight download completed byte for byte");
-  const code = await new Promise<number | null>((r) => (site.server.child.exitCode !== null ? r(site.server.child.exitCode) : site.server.child.once("exit", r)));
+  const code = await new Promise<number | null>((r) =>
+    site.server.child.exitCode !== null ? r(site.server.child.exitCode) : site.server.child.once("exit", r),
+  );
   assert.equal(code, 0, site.server.output());
   await site.stop();
 });
@@ -377,7 +431,11 @@ function slowDownload(url: string): { started: Promise<void>; done: Promise<Uint
 test("S3 with the redirect on, anonymous read off: 302 to a presigned URL, both clients with a token", async () => {
   const s3 = await s3TestEnv();
   cleanups.push(() => s3.cleanup());
-  const site = await bringUp("s3-redirect", { ...s3.env, HUBKEEP_S3_REDIRECT: "true", HUBKEEP_ANONYMOUS_READ: "false" });
+  const site = await bringUp("s3-redirect", {
+    ...s3.env,
+    HUBKEEP_S3_REDIRECT: "true",
+    HUBKEEP_ANONYMOUS_READ: "false",
+  });
   const base = site.server.url;
   const url = `${base}/${HALF}/1?tf-hub-format=compressed`;
   const anon = await fetch(url);
@@ -398,7 +456,11 @@ test("S3 with the redirect on, anonymous read off: 302 to a presigned URL, both 
   const head = await fetch(url, { method: "HEAD", headers: auth(site.viewer) });
   assert.equal(head.status, 200, "HEAD is answered by the app (a presigned URL is GET-only)");
   assert.equal(head.headers.get("content-length"), String(bytes.length));
-  assert.equal(head.headers.get("cache-control"), "private, max-age=31536000, immutable", "authenticated downloads are not for shared caches");
+  assert.equal(
+    head.headers.get("cache-control"),
+    "private, max-age=31536000, immutable",
+    "authenticated downloads are not for shared caches",
+  );
   await checkTfjs(base, { authorization: `Bearer ${site.viewer}` });
   await checkPython(base, site.viewer);
   await site.stop();

@@ -66,17 +66,22 @@ test("API routes need a Bearer token and answer the contract's error shape", asy
   const bad = await fetch(`${server!.url}/api/v1/me`, { headers: { authorization: "Bearer hk_forged" } });
   assert.equal(bad.status, 401);
   // A forged middleware header changes nothing.
-  const forged = await fetch(`${server!.url}/api/v1/audit`, { headers: { "x-middleware-subrequest": "middleware:middleware:middleware:middleware:middleware" } });
+  const forged = await fetch(`${server!.url}/api/v1/audit`, {
+    headers: { "x-middleware-subrequest": "middleware:middleware:middleware:middleware:middleware" },
+  });
   assert.equal(forged.status, 401);
 });
 
 test("the server stops cleanly and a second start reuses the data", async () => {
   assert.equal(await server!.stop(), 0);
   // With the server stopped the CLI opens the embedded database itself (no socket to use).
-  const made = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "ops@example.com", "--scope", "admin"], baseEnv(env));
+  const made = await runCommand(
+    ["bin/hubkeep.mjs", "token", "create", "--email", "ops@example.com", "--scope", "admin"],
+    baseEnv(env),
+  );
   assert.equal(made.code, 0, made.stderr);
   env.TOKEN = made.stdout.trim();
-  assert.match(env.TOKEN!, /^hk_[A-Za-z0-9_-]{43}$/, "token create prints only the token");
+  assert.match(env.TOKEN, /^hk_[A-Za-z0-9_-]{43}$/, "token create prints only the token");
 
   server = await startServer(env);
   assert.doesNotMatch(server.output(), /bootstrap admin/, "the admin exists already");
@@ -88,24 +93,34 @@ test("the server stops cleanly and a second start reuses the data", async () => 
 });
 
 test("admins read the audit log, newest first", async () => {
-  const res = await fetch(`${server!.url}/api/v1/audit?action=token.create`, { headers: { authorization: `Bearer ${env.TOKEN}` } });
+  const res = await fetch(`${server!.url}/api/v1/audit?action=token.create`, {
+    headers: { authorization: `Bearer ${env.TOKEN}` },
+  });
   assert.equal(res.status, 200);
   const { items } = (await res.json()) as { items: Array<{ action: string; target: string }> };
   assert.equal(items.length, 1);
   assert.equal(items[0]!.target, "ops@example.com");
-  const bad = await fetch(`${server!.url}/api/v1/audit?limit=9999`, { headers: { authorization: `Bearer ${env.TOKEN}` } });
+  const bad = await fetch(`${server!.url}/api/v1/audit?limit=9999`, {
+    headers: { authorization: `Bearer ${env.TOKEN}` },
+  });
   assert.equal(bad.status, 422);
 });
 
 test("the CLI works beside the running server (embedded: through its 0600 socket), and /readyz answers", async () => {
-  const r = await runCommand(["bin/hubkeep.mjs", "token", "create", "--email", "beside@example.com", "--scope", "read"], baseEnv(env));
+  const r = await runCommand(
+    ["bin/hubkeep.mjs", "token", "create", "--email", "beside@example.com", "--scope", "read"],
+    baseEnv(env),
+  );
   assert.equal(r.code, 0, r.stderr);
   const tok = r.stdout.trim();
   assert.match(tok, /^hk_[A-Za-z0-9_-]{43}$/, "token create prints only the token");
   const me = await fetch(`${server!.url}/api/v1/me`, { headers: { authorization: `Bearer ${tok}` } });
   assert.equal(me.status, 200);
   assert.equal(((await me.json()) as { email: string }).email, "beside@example.com");
-  const u = await runCommand(["bin/hubkeep.mjs", "user", "create", "--email", "pub-beside@example.com", "--role", "publisher"], baseEnv(env));
+  const u = await runCommand(
+    ["bin/hubkeep.mjs", "user", "create", "--email", "pub-beside@example.com", "--role", "publisher"],
+    baseEnv(env),
+  );
   assert.equal(u.code, 0, u.stderr);
   assert.match(u.stdout.trim(), /^\S{12,}$/, "prints the generated password");
   if (!usingPostgres()) {
@@ -151,7 +166,10 @@ test("/healthz answers 503 naming the blob store when it is broken, and recovers
 });
 
 test("bad configuration stops start-up with a one-line reason naming the variable", async () => {
-  const r = await runCommand([path.join(ROOT, "scripts/start.mjs")], baseEnv({ HUBKEEP_DATA_DIR: dataDir, PORT: "not-a-port" }));
+  const r = await runCommand(
+    [path.join(ROOT, "scripts/start.mjs")],
+    baseEnv({ HUBKEEP_DATA_DIR: dataDir, PORT: "not-a-port" }),
+  );
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^hubkeep: invalid configuration: PORT: expected a port number 1-65535, got "not-a-port"$/m);
 });
@@ -163,7 +181,10 @@ test("an unreachable PostgreSQL fails start-up fast, saying what was tried", asy
     60_000,
   );
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot start: cannot connect to PostgreSQL at postgresql:\/\/hubkeep:\*\*\*@127\.0\.0\.1:9\/hubkeep/);
+  assert.match(
+    r.stderr,
+    /cannot start: cannot connect to PostgreSQL at postgresql:\/\/hubkeep:\*\*\*@127\.0\.0\.1:9\/hubkeep/,
+  );
   assert.ok(!r.stderr.includes("secret"), "the password is not printed");
   assert.ok(r.ms < 30_000, `took ${r.ms} ms`);
 });

@@ -15,7 +15,14 @@ import { validateVersion } from "../../lib/models/validate-version.ts";
 import { publishVersion } from "../../lib/models/versions.ts";
 import { packTarGz } from "../../lib/archive/pack.ts";
 import { createTestWorld, type TestWorld } from "../helpers/world.ts";
-import { expectedFirstOutputs, loadWithTfjs, writeLayersModel, type LayersLayout, type LayersModelKind, type WrittenLayersModel } from "../helpers/layers-models.ts";
+import {
+  expectedFirstOutputs,
+  loadWithTfjs,
+  writeLayersModel,
+  type LayersLayout,
+  type LayersModelKind,
+  type WrittenLayersModel,
+} from "../helpers/layers-models.ts";
 
 const MiB = 1024 * 1024;
 const limits = { timeoutMs: 60_000, memoryBytes: 1024 * MiB };
@@ -41,22 +48,35 @@ const CASES: Array<[LayersModelKind, LayersLayout]> = [
 ];
 
 let n = 0;
-const write = (kind: LayersModelKind, layout: LayersLayout) => writeLayersModel(path.join(work, `${kind}-${layout}-${n++}`), kind, layout);
-const readJson = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8")) as { modelTopology: Record<string, unknown>; weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; shape: number[] }> }> };
+const write = (kind: LayersModelKind, layout: LayersLayout) =>
+  writeLayersModel(path.join(work, `${kind}-${layout}-${n++}`), kind, layout);
+const readJson = (dir: string) =>
+  JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8")) as {
+    modelTopology: Record<string, unknown>;
+    weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; shape: number[] }> }>;
+  };
 const writeJson = (dir: string, json: unknown) => fs.writeFileSync(path.join(dir, "model.json"), JSON.stringify(json));
 
 test("every layout tf.loadLayersModel accepts is recognised as a layers model, with its inputs", async () => {
   for (const [kind, layout] of CASES) {
     const m = await write(kind, layout);
     const json = readJson(m.dir);
-    assert.equal("model_config" in json.modelTopology, layout !== "tfjs", `${kind} ${layout}: the layout is the one meant`);
+    assert.equal(
+      "model_config" in json.modelTopology,
+      layout !== "tfjs",
+      `${kind} ${layout}: the layout is the one meant`,
+    );
     // TF.js's own loader takes every layout and builds the same model.
     const loaded = await loadWithTfjs(m.dir);
     assert.equal(loaded.countParams(), m.model.countParams());
     const r = validateDirectory(m.dir);
     assert.equal(r.status, "passed", `${kind} ${layout}: ${r.error}`);
     assert.equal(r.format, "tfjs_layers", `${kind} ${layout}`);
-    assert.deepEqual(r.signatures, { inputs: [{ name: m.input.name, dtype: "float32", shape: m.input.shape }], outputs: [] }, `${kind} ${layout}`);
+    assert.deepEqual(
+      r.signatures,
+      { inputs: [{ name: m.input.name, dtype: "float32", shape: m.input.shape }], outputs: [] },
+      `${kind} ${layout}`,
+    );
     assert.equal(r.parameterCount, m.model.countParams());
   }
 });
@@ -65,22 +85,56 @@ test("each layout runs in the sandbox to level 'executed', with the outputs tf.l
   for (const [kind, layout] of CASES) {
     const m = await write(kind, layout);
     const what = `${kind} ${layout}`;
-    const v = await executeModel(m.dir, validateDirectory(m.dir).format, { ...limits, backend: "wasm", minRuns: 3, maxBenchMs: 30 });
+    const v = await executeModel(m.dir, validateDirectory(m.dir).format, {
+      ...limits,
+      backend: "wasm",
+      minRuns: 3,
+      maxBenchMs: 30,
+    });
     assert.equal(v.status, "passed", `${what}: ${v.error}`);
     assert.equal(v.level, "executed", what);
     assert.equal(v.runtime, "tfjs");
     assert.equal(v.backend, "wasm");
-    assert.deepEqual(v.execution, { inputs: [{ name: m.input.name, dtype: "float32", shape: m.input.shape }], outputs: [{ name: m.output.name, dtype: "float32", shape: m.output.shape }] }, what);
-    assert.deepEqual(v.result!.benchmarks.map((b) => b.batch), [1, 8], `${what}: batch 1 and 8, as for graph models`);
+    assert.deepEqual(
+      v.execution,
+      {
+        inputs: [{ name: m.input.name, dtype: "float32", shape: m.input.shape }],
+        outputs: [{ name: m.output.name, dtype: "float32", shape: m.output.shape }],
+      },
+      what,
+    );
+    assert.deepEqual(
+      v.result!.benchmarks.map((b) => b.batch),
+      [1, 8],
+      `${what}: batch 1 and 8, as for graph models`,
+    );
     assert.equal(v.result!.paramCount, m.model.countParams());
     // The values: the sandbox's first outputs against TF.js's own loader on the same synthetic input.
-    const out = await runInSandbox({ runtime: "tfjs", backend: "wasm", format: "tfjs_layers", modelDir: m.dir, minRuns: 1, maxBenchMs: 1, sampleOutputs: true }, limits);
+    const out = await runInSandbox(
+      {
+        runtime: "tfjs",
+        backend: "wasm",
+        format: "tfjs_layers",
+        modelDir: m.dir,
+        minRuns: 1,
+        maxBenchMs: 1,
+        sampleOutputs: true,
+      },
+      limits,
+    );
     assert.ok(out.kind === "result" && out.result.ok, JSON.stringify(out).slice(0, 400));
     const got = out.result.outputs[0]!.sample!;
     const want = await expectedFirstOutputs(await loadWithTfjs(m.dir), m.input.shape);
     assert.equal(got.length, want.length, what);
-    for (const [k, w] of want.entries()) assert.ok(Math.abs(got[k]! - w) <= 1e-5 * Math.max(1, Math.abs(w)), `${what}: output ${k} is ${got[k]}, TF.js computes ${w}`);
-    assert.ok(want.some((w) => Math.abs(w) > 1e-3), `${what}: the comparison is not of zeros`);
+    for (const [k, w] of want.entries())
+      assert.ok(
+        Math.abs(got[k]! - w) <= 1e-5 * Math.max(1, Math.abs(w)),
+        `${what}: output ${k} is ${got[k]}, TF.js computes ${w}`,
+      );
+    assert.ok(
+      want.some((w) => Math.abs(w) > 1e-3),
+      `${what}: the comparison is not of zeros`,
+    );
   }
 });
 
@@ -91,11 +145,26 @@ async function publishDir(dir: string, handle: string) {
   });
   const primary = await store.put(packTarGz(entries));
   // Published as the mirror and upload paths label a model.json without a format field.
-  return (await publishVersion({ handle, version: 1, format: "tfjs_graph", source: { kind: "upload", userId: null }, primary, files: [], actor: null })).id;
+  return (
+    await publishVersion({
+      handle,
+      version: 1,
+      format: "tfjs_graph",
+      source: { kind: "upload", userId: null },
+      primary,
+      files: [],
+      actor: null,
+    })
+  ).id;
 }
 
 test("Keras 2.2 exports (MobileNetV2- and InceptionV3-shaped layouts) are validated, executed, with benchmark rows", async () => {
-  for (const [i, [kind, layout]] of ([["residual", "keras-2.2"], ["sequential", "keras-2.2-list"]] as const).entries()) {
+  for (const [i, [kind, layout]] of (
+    [
+      ["residual", "keras-2.2"],
+      ["sequential", "keras-2.2-list"],
+    ] as const
+  ).entries()) {
     const m = await write(kind, layout);
     const id = await publishDir(m.dir, `internal/layers/k${i}`);
     const r = await validateVersion({ versionId: id, execution: { minRuns: 5, maxBenchMs: 50 } });
@@ -105,9 +174,15 @@ test("Keras 2.2 exports (MobileNetV2- and InceptionV3-shaped layouts) are valida
     assert.equal(run.format, "tfjs_layers");
     assert.equal(run.level, "executed");
     assert.equal(run.error, null);
-    assert.deepEqual((run.execution as { outputs: Array<{ shape: number[] }> }).outputs.map((o) => o.shape), [m.output.shape]);
+    assert.deepEqual(
+      (run.execution as { outputs: Array<{ shape: number[] }> }).outputs.map((o) => o.shape),
+      [m.output.shape],
+    );
     const benches = await t.handle.prisma.benchmark.findMany({ where: { versionId: id }, orderBy: { batch: "asc" } });
-    assert.deepEqual(benches.map((b) => b.batch), [1, 8]);
+    assert.deepEqual(
+      benches.map((b) => b.batch),
+      [1, 8],
+    );
     for (const b of benches) {
       assert.ok(b.samplesMs.length >= 5 && b.p50Ms > 0 && b.throughputPerSec > 0);
       assert.equal(Number(b.paramCount), m.model.countParams());
@@ -127,7 +202,8 @@ function dropLastWeight(m: WrittenLayersModel): string {
 }
 
 test("a layers model whose weights are missing or do not fit fails, naming what is wrong", async () => {
-  const run = (dir: string) => executeModel(dir, validateDirectory(dir).format, { ...limits, backend: "wasm", minRuns: 1, maxBenchMs: 1 });
+  const run = (dir: string) =>
+    executeModel(dir, validateDirectory(dir).format, { ...limits, backend: "wasm", minRuns: 1, maxBenchMs: 1 });
   const noShard = await write("residual", "keras-2.2");
   fs.rmSync(path.join(noShard.dir, "group1-shard2of2.bin"));
   const s1 = validateDirectory(noShard.dir);
@@ -138,7 +214,10 @@ test("a layers model whose weights are missing or do not fit fails, naming what 
   const noManifest = await write("sequential", "keras-2.2");
   const { weightsManifest: _w, ...topologyOnly } = readJson(noManifest.dir);
   writeJson(noManifest.dir, topologyOnly);
-  assert.match(validateDirectory(noManifest.dir).error!, /^model.json has no weightsManifest: the model's weights are missing/);
+  assert.match(
+    validateDirectory(noManifest.dir).error!,
+    /^model.json has no weightsManifest: the model's weights are missing/,
+  );
 
   for (const layout of ["tfjs", "keras-2.2"] as const) {
     const short = await write("residual", layout);
@@ -147,7 +226,11 @@ test("a layers model whose weights are missing or do not fit fails, naming what 
     const v = await run(short.dir);
     assert.equal(v.status, "failed", layout);
     assert.equal(v.level, "static", "never 'executed' for a model that did not run");
-    assert.equal(v.error, `the layers model's weights do not match its topology: 1 of ${short.model.weights.length} weights are not set: ${name}`, layout);
+    assert.equal(
+      v.error,
+      `the layers model's weights do not match its topology: 1 of ${short.model.weights.length} weights are not set: ${name}`,
+      layout,
+    );
   }
 
   const empty = await write("sequential", "keras-2.2-list");
@@ -157,7 +240,10 @@ test("a layers model whose weights are missing or do not fit fails, naming what 
   for (const p of fs.readdirSync(empty.dir)) if (p.endsWith(".bin")) fs.rmSync(path.join(empty.dir, p));
   const v = await run(empty.dir);
   assert.equal(v.status, "failed");
-  assert.match(v.error!, /^the layers model's weights do not match its topology: 4 of 4 weights are not set: seq_hidden\/kernel,seq_hidden\/bias,seq_out\/kernel,seq_out\/bias/);
+  assert.match(
+    v.error!,
+    /^the layers model's weights do not match its topology: 4 of 4 weights are not set: seq_hidden\/kernel,seq_hidden\/bias,seq_out\/kernel,seq_out\/bias/,
+  );
 
   const transposed = await write("residual", "tfjs");
   const tj = readJson(transposed.dir);
@@ -166,37 +252,58 @@ test("a layers model whose weights are missing or do not fit fails, naming what 
   writeJson(transposed.dir, tj);
   const tv = await run(transposed.dir);
   assert.equal(tv.status, "failed");
-  assert.match(tv.error!, /^the layers model's weights do not match its topology: Shape mismatch: \[4,5\] vs\. \[5,4\]/);
+  assert.match(
+    tv.error!,
+    /^the layers model's weights do not match its topology: Shape mismatch: \[4,5\] vs\. \[5,4\]/,
+  );
 });
 
 test("a garbage layers topology fails before it runs; a layer class TF.js lacks leaves the model at level static", async () => {
   const garbage = await write("residual", "keras-2.2");
   const json = readJson(garbage.dir);
-  const config = (json.modelTopology.model_config as { config: { layers: Array<{ name: string; inbound_nodes: unknown[] }> } }).config;
-  config.layers.find((l) => l.name === "block_add")!.inbound_nodes = [[["stem_relu6", 0, 0, {}], ["block_projekt", 0, 0, {}]]];
+  const config = (
+    json.modelTopology.model_config as { config: { layers: Array<{ name: string; inbound_nodes: unknown[] }> } }
+  ).config;
+  config.layers.find((l) => l.name === "block_add")!.inbound_nodes = [
+    [
+      ["stem_relu6", 0, 0, {}],
+      ["block_projekt", 0, 0, {}],
+    ],
+  ];
   writeJson(garbage.dir, json);
   const id = await publishDir(garbage.dir, "internal/layers/garbage");
   const r = await validateVersion({ versionId: id });
   assert.equal(r.status, "failed");
   assert.equal(r.level, "static");
   assert.equal(r.result.format, "tfjs_layers");
-  assert.equal(r.result.error, 'model.json: modelTopology.model_config: layer "block_add" takes its input from "block_projekt", which is not a layer of the model');
+  assert.equal(
+    r.result.error,
+    'model.json: modelTopology.model_config: layer "block_add" takes its input from "block_projekt", which is not a layer of the model',
+  );
 
   const notJson = await write("sequential", "tfjs");
   const nj = readJson(notJson.dir);
   nj.modelTopology = { keras_version: "2.2.4", backend: "tensorflow", model_config: "not a config" };
   writeJson(notJson.dir, nj);
-  assert.match(validateDirectory(notJson.dir).error!, /^model.json: modelTopology.model_config: not a Keras model config/);
+  assert.match(
+    validateDirectory(notJson.dir).error!,
+    /^model.json: modelTopology.model_config: not a Keras model config/,
+  );
 
   const custom = await write("residual", "keras-2.2");
   const cj = readJson(custom.dir);
-  const layer = (cj.modelTopology.model_config as { config: { layers: Array<{ name: string; class_name: string }> } }).config.layers.find((l) => l.name === "block_add")!;
+  const layer = (
+    cj.modelTopology.model_config as { config: { layers: Array<{ name: string; class_name: string }> } }
+  ).config.layers.find((l) => l.name === "block_add")!;
   layer.class_name = "MyResidualAdd";
   writeJson(custom.dir, cj);
   const v = await executeModel(custom.dir, validateDirectory(custom.dir).format, { ...limits, backend: "wasm" });
   assert.equal(v.status, "passed", v.error);
   assert.equal(v.level, "static");
   assert.equal(v.findings.length, 1, JSON.stringify(v.findings));
-  assert.equal(v.findings[0]!.message, "not executed by tfjs: the layers model uses the layer 'MyResidualAdd', which TF.js does not implement (a custom or Python-only class)");
+  assert.equal(
+    v.findings[0]!.message,
+    "not executed by tfjs: the layers model uses the layer 'MyResidualAdd', which TF.js does not implement (a custom or Python-only class)",
+  );
   assert.equal(v.findings[0]!.op, "MyResidualAdd");
 });

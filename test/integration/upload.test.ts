@@ -28,15 +28,47 @@ const MAX = 2_000_000;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 async function api(method: string, url: string, token: string, body?: unknown) {
-  const res = await fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
-  return { status: res.status, text, json: (() => { try { return JSON.parse(text); } catch { return null; } })() };
+  return {
+    status: res.status,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return null;
+      }
+    })(),
+  };
 }
 
 async function put(url: string, token: string, body: BodyInit, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}/api/v1/models/${url}`, { method: "PUT", headers: { authorization: `Bearer ${token}`, ...headers }, body, duplex: "half" } as RequestInit);
+  const res = await fetch(`${base}/api/v1/models/${url}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, ...headers },
+    body,
+    duplex: "half",
+  } as RequestInit);
   const text = await res.text();
-  return { status: res.status, text, json: (() => { try { return JSON.parse(text); } catch { return null; } })() };
+  return {
+    status: res.status,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return null;
+      }
+    })(),
+  };
 }
 
 function blobCount(): number {
@@ -84,7 +116,11 @@ before(async () => {
   server = await startServer(env);
   const cookie = await signInSession(base, "admin@example.com", "admin-password-1");
   const s = async (method: string, url: string, body: unknown) => {
-    const r = await fetch(`${base}${url}`, { method, headers: { cookie, origin: base, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const r = await fetch(`${base}${url}`, {
+      method,
+      headers: { cookie, origin: base, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     assert.ok(r.ok, `${url}: ${r.status} ${await r.clone().text()}`);
     return r.json() as Promise<{ id: string; token: string }>;
   };
@@ -104,7 +140,10 @@ after(async () => {
 
 test("hubkeep push -> validation -> approval -> download of identical bytes", async () => {
   const file = fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz");
-  const r = await runCommand(["bin/hubkeep.mjs", "push", "internal/team/half_plus_two", "1", file], baseEnv({ HUBKEEP_URL: base, HUBKEEP_TOKEN: publisher }));
+  const r = await runCommand(
+    ["bin/hubkeep.mjs", "push", "internal/team/half_plus_two", "1", file],
+    baseEnv({ HUBKEEP_URL: base, HUBKEEP_TOKEN: publisher }),
+  );
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.equal(doc.handle, "internal/team/half_plus_two");
@@ -112,11 +151,20 @@ test("hubkeep push -> validation -> approval -> download of identical bytes", as
   assert.equal(doc.format, "tf1_hub");
   assert.deepEqual(doc.source, { uploadedBy: "pub@example.com" });
   assert.match(r.stderr, /uploaded: internal\/team\/half_plus_two version 1/);
-  const validated = await waitForStatus("internal/team/half_plus_two", 1, ["validated", "failed", "quarantined"], admin);
+  const validated = await waitForStatus(
+    "internal/team/half_plus_two",
+    1,
+    ["validated", "failed", "quarantined"],
+    admin,
+  );
   assert.equal(validated.status, "validated", JSON.stringify(validated.validation));
   // Not served before approval.
   assert.equal((await fetch(`${base}/internal/team/half_plus_two/1?tf-hub-format=compressed`)).status, 404);
-  assert.equal((await api("POST", "/api/v1/models/internal/team/half_plus_two/versions/1/approve", admin, { note: "upload test" })).status, 200);
+  assert.equal(
+    (await api("POST", "/api/v1/models/internal/team/half_plus_two/versions/1/approve", admin, { note: "upload test" }))
+      .status,
+    200,
+  );
   const dl = await fetch(`${base}/internal/team/half_plus_two/1?tf-hub-format=compressed`);
   assert.equal(dl.status, 200);
   const bytes = Buffer.from(await dl.arrayBuffer());
@@ -129,7 +177,15 @@ test("hubkeep push -> validation -> approval -> download of identical bytes", as
 
 test("a TF.js graph model upload is recognised and executed by the validator", async () => {
   const dir = fixturePath("tfjs-graph-model-matmul");
-  const archive = Readable.toWeb(packTarGz(["model.json", "weights.bin"].map((p) => ({ path: p, size: fs.statSync(path.join(dir, p)).size, open: () => fs.createReadStream(path.join(dir, p)) })))) as ReadableStream;
+  const archive = Readable.toWeb(
+    packTarGz(
+      ["model.json", "weights.bin"].map((p) => ({
+        path: p,
+        size: fs.statSync(path.join(dir, p)).size,
+        open: () => fs.createReadStream(path.join(dir, p)),
+      })),
+    ),
+  ) as ReadableStream;
   const r = await put("internal/team/matmul/versions/3", publisher, archive, { "content-type": "application/gzip" });
   assert.equal(r.status, 201, r.text);
   assert.equal(r.json.format, "tfjs_graph");
@@ -150,10 +206,20 @@ test("refusals: outside the namespace 403, not a model 422, other bytes 409, and
   const text = await put("internal/team/notes/versions/1", publisher, "hello, this is not a model\n");
   assert.equal(text.status, 422, text.text);
   assert.match(text.json.error.message, /not a model archive .* found text starting "hello, this is not a model"/);
-  const zip = await put("internal/team/zipped/versions/1", publisher, Buffer.concat([Buffer.from("PK\x03\x04", "latin1"), Buffer.alloc(100)]));
+  const zip = await put(
+    "internal/team/zipped/versions/1",
+    publisher,
+    Buffer.concat([Buffer.from("PK\x03\x04", "latin1"), Buffer.alloc(100)]),
+  );
   assert.equal(zip.status, 422);
   assert.match(zip.json.error.message, /a ZIP archive \(upload a \.tar\.gz instead\)/);
-  const noModel = await put("internal/team/nomodel/versions/1", publisher, Readable.toWeb(packTarGz([{ path: "README.md", size: 5, open: () => Readable.from([Buffer.from("hello")]) }])) as ReadableStream);
+  const noModel = await put(
+    "internal/team/nomodel/versions/1",
+    publisher,
+    Readable.toWeb(
+      packTarGz([{ path: "README.md", size: 5, open: () => Readable.from([Buffer.from("hello")]) }]),
+    ) as ReadableStream,
+  );
   assert.equal(noModel.status, 422);
   assert.match(noModel.json.error.message, /no saved_model\.pb or model\.json at its root \(found README\.md\)/);
 
@@ -172,17 +238,30 @@ test("over the size limit: 413 from Content-Length before reading, and while str
   async function* chunks() {
     for (let i = 0; i < 40; i++) yield new Uint8Array(100_000).fill(i);
   }
-  const streamed = await put("internal/team/big/versions/2", publisher, Readable.toWeb(Readable.from(chunks())) as ReadableStream);
+  const streamed = await put(
+    "internal/team/big/versions/2",
+    publisher,
+    Readable.toWeb(Readable.from(chunks())) as ReadableStream,
+  );
   assert.equal(streamed.status, 413, streamed.text);
   assert.equal(blobCount(), before, "no blob was kept from a refused upload");
   assert.equal((await api("GET", "/api/v1/models/internal/team/big/versions/2", admin)).status, 404);
 });
 
 test("PATCH metadata: validated by the schema, owned by the namespace's publishers", async () => {
-  const ok = await api("PATCH", "/api/v1/models/internal/team/half_plus_two", publisher, { title: "Half plus two", description: "# Halves\n\nComputes `0.5x + 2`.", task: "regression", tags: ["Demo", "tf1"], license: "Apache-2.0" });
+  const ok = await api("PATCH", "/api/v1/models/internal/team/half_plus_two", publisher, {
+    title: "Half plus two",
+    description: "# Halves\n\nComputes `0.5x + 2`.",
+    task: "regression",
+    tags: ["Demo", "tf1"],
+    license: "Apache-2.0",
+  });
   assert.equal(ok.status, 200, ok.text);
   assert.deepEqual(ok.json.tags, ["demo", "tf1"]);
-  const bad = await api("PATCH", "/api/v1/models/internal/team/half_plus_two", publisher, { tags: ["no spaces allowed"], title: "" });
+  const bad = await api("PATCH", "/api/v1/models/internal/team/half_plus_two", publisher, {
+    tags: ["no spaces allowed"],
+    title: "",
+  });
   assert.equal(bad.status, 422);
   assert.match(bad.json.error.message, /tags\.0: letters, digits/);
   assert.match(bad.json.error.message, /title/);
@@ -190,5 +269,8 @@ test("PATCH metadata: validated by the schema, owned by the namespace's publishe
   assert.equal(unknown.status, 422);
   assert.match(unknown.json.error.message, /owner/);
   assert.equal((await api("PATCH", "/api/v1/models/internal/team/half_plus_two", viewer, { title: "x" })).status, 403);
-  assert.equal((await api("PATCH", "/api/v1/models/internal/team/nothing-here", publisher, { title: "x" })).status, 404);
+  assert.equal(
+    (await api("PATCH", "/api/v1/models/internal/team/nothing-here", publisher, { title: "x" })).status,
+    404,
+  );
 });

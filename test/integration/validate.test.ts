@@ -23,14 +23,27 @@ before(async () => {
 after(() => world?.close());
 
 /** Publishes a folder (optionally patched) as a tar.gz version and returns its id. */
-async function publishFolder(root: string, format: "saved_model" | "tf1_hub" | "tfjs_graph", patch?: (rel: string, bytes: Buffer) => Buffer, rename?: Record<string, string>) {
+async function publishFolder(
+  root: string,
+  format: "saved_model" | "tf1_hub" | "tfjs_graph",
+  patch?: (rel: string, bytes: Buffer) => Buffer,
+  rename?: Record<string, string>,
+) {
   const rels = listFixtureFiles(root).filter((f) => f !== "LICENSE" && f !== "PROVENANCE.txt");
   const entries = rels.map((rel) => {
     const bytes = patch ? patch(rel, fs.readFileSync(path.join(root, rel))) : fs.readFileSync(path.join(root, rel));
     return { path: rename?.[rel] ?? rel, size: bytes.length, open: () => Readable.from([bytes]) };
   });
   const primary = await store.put(packTarGz(entries));
-  const v = await publishVersion({ handle: `internal/test/m${n++}`, version: 1, format, source: { kind: "upload", userId: null }, primary, files: [], actor: null });
+  const v = await publishVersion({
+    handle: `internal/test/m${n++}`,
+    version: 1,
+    format,
+    source: { kind: "upload", userId: null },
+    primary,
+    files: [],
+    actor: null,
+  });
   return v.id;
 }
 
@@ -39,8 +52,18 @@ async function lastRun(versionId: string) {
 }
 
 test("a TF1 Hub module validates with its signature and is executed by the converter", async () => {
-  const primary = await store.put(fs.createReadStream(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")));
-  const v = await publishVersion({ handle: "internal/test/hub", version: 1, format: "tf1_hub", source: { kind: "upload", userId: null }, primary, files: [], actor: null });
+  const primary = await store.put(
+    fs.createReadStream(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz")),
+  );
+  const v = await publishVersion({
+    handle: "internal/test/hub",
+    version: 1,
+    format: "tf1_hub",
+    source: { kind: "upload", userId: null },
+    primary,
+    files: [],
+    actor: null,
+  });
   const r = await validateVersion({ versionId: v.id });
   assert.equal(r.status, "validated");
   const run = await lastRun(v.id);
@@ -52,16 +75,33 @@ test("a TF1 Hub module validates with its signature and is executed by the conve
 });
 
 test("SavedModels, TF.js and TFLite fixtures validate", async () => {
-  for (const [p, format] of [[["mlperf-tiny-kws-dscnn", "model"], "saved_model"], [["tfjs-node-saved_model", "times_three_float"], "saved_model"], [["tfrust-keras-multi-input", "model"], "saved_model"]] as const) {
+  for (const [p, format] of [
+    [["mlperf-tiny-kws-dscnn", "model"], "saved_model"],
+    [["tfjs-node-saved_model", "times_three_float"], "saved_model"],
+    [["tfrust-keras-multi-input", "model"], "saved_model"],
+  ] as const) {
     const id = await publishFolder(fixturePath(...p), format);
     assert.equal((await validateVersion({ versionId: id })).status, "validated", p.join("/"));
   }
-  const js = await publishFolder(fixturePath("human-blazeface"), "tfjs_graph", undefined, { "blazeface.json": "model.json" });
+  const js = await publishFolder(fixturePath("human-blazeface"), "tfjs_graph", undefined, {
+    "blazeface.json": "model.json",
+  });
   const jr = await validateVersion({ versionId: js });
   assert.equal(jr.status, "validated", jr.result.error);
-  assert.deepEqual((jr.result.signatures as { inputs: Array<{ shape: number[] }> }).inputs.map((i) => i.shape), [[1, 256, 256, 3]]);
+  assert.deepEqual(
+    (jr.result.signatures as { inputs: Array<{ shape: number[] }> }).inputs.map((i) => i.shape),
+    [[1, 256, 256, 3]],
+  );
   const lite = await store.put(fs.createReadStream(fixturePath("tfjs-tflite-add4", "add4.tflite")));
-  const lv = await publishVersion({ handle: "internal/test/lite", version: 1, format: "tflite", source: { kind: "upload", userId: null }, primary: lite, files: [{ path: "model.tflite", ...lite }], actor: null });
+  const lv = await publishVersion({
+    handle: "internal/test/lite",
+    version: 1,
+    format: "tflite",
+    source: { kind: "upload", userId: null },
+    primary: lite,
+    files: [{ path: "model.tflite", ...lite }],
+    actor: null,
+  });
   assert.equal((await validateVersion({ versionId: lv.id })).status, "validated");
 });
 
@@ -85,7 +125,15 @@ test("corruptions and malicious archives fail with their reason", async () => {
   assert.match(f.result.error!, /^variables\.data-00000-of-00001: tensor .* CRC32C mismatch$/);
 
   const html = await store.put(Readable.from([Buffer.from("<!DOCTYPE html><html>nope</html>")]));
-  const hv = await publishVersion({ handle: "internal/test/html", version: 1, format: "saved_model", source: { kind: "upload", userId: null }, primary: html, files: [], actor: null });
+  const hv = await publishVersion({
+    handle: "internal/test/html",
+    version: 1,
+    format: "saved_model",
+    source: { kind: "upload", userId: null },
+    primary: html,
+    files: [],
+    actor: null,
+  });
   const h = await validateVersion({ versionId: hv.id });
   assert.equal(h.status, "failed");
   assert.match(h.result.error!, /not a tar or tar.gz archive/);
@@ -93,7 +141,10 @@ test("corruptions and malicious archives fail with their reason", async () => {
   const noModel = await publishFolder(fixturePath("tfjs-tflite-add4"), "saved_model");
   const nm = await validateVersion({ versionId: noModel });
   assert.equal(nm.status, "failed");
-  assert.match(nm.result.error!, /unrecognised format: no saved_model.pb or model.json at the archive root \(found add4.tflite\)/);
+  assert.match(
+    nm.result.error!,
+    /unrecognised format: no saved_model.pb or model.json at the archive root \(found add4.tflite\)/,
+  );
 });
 
 test("re-validation keeps the history; approved versions are not re-validated", async () => {

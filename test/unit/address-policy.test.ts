@@ -4,14 +4,51 @@ import assert from "node:assert/strict";
 import { checkAddress, specialAddressReason } from "../../lib/upstream/address-policy.ts";
 
 const refused = [
-  "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "172.31.255.255", "192.168.1.1", "100.64.0.1", "100.127.255.254",
-  "169.254.1.1", "169.254.169.254", "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
-  "192.0.2.10", "198.18.0.1", "198.51.100.7", "203.0.113.9",
-  "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "2001:db8::1", "fec0::1",
-  "::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "::ffff:10.1.2.3", "64:ff9b::10.0.0.1",
-  "0:0:0:0:0:ffff:7f00:1", "fd00:ec2::254",
+  "127.0.0.1",
+  "127.1.2.3",
+  "10.0.0.1",
+  "172.16.5.4",
+  "172.31.255.255",
+  "192.168.1.1",
+  "100.64.0.1",
+  "100.127.255.254",
+  "169.254.1.1",
+  "169.254.169.254",
+  "0.0.0.0",
+  "0.1.2.3",
+  "224.0.0.1",
+  "239.255.255.250",
+  "240.0.0.1",
+  "255.255.255.255",
+  "192.0.2.10",
+  "198.18.0.1",
+  "198.51.100.7",
+  "203.0.113.9",
+  "::1",
+  "::",
+  "fe80::1",
+  "fc00::1",
+  "fd12:3456::1",
+  "ff02::1",
+  "2001:db8::1",
+  "fec0::1",
+  "::ffff:127.0.0.1",
+  "::ffff:7f00:1",
+  "::ffff:169.254.169.254",
+  "::ffff:a9fe:a9fe",
+  "::ffff:10.1.2.3",
+  "64:ff9b::10.0.0.1",
+  "0:0:0:0:0:ffff:7f00:1",
+  "fd00:ec2::254",
 ];
-const publicAddrs = ["8.8.8.8", "142.250.74.46", "172.32.0.1", "100.128.0.1", "2607:f8b0:4005:80a::200e", "::ffff:8.8.8.8"];
+const publicAddrs = [
+  "8.8.8.8",
+  "142.250.74.46",
+  "172.32.0.1",
+  "100.128.0.1",
+  "2607:f8b0:4005:80a::200e",
+  "::ffff:8.8.8.8",
+];
 
 test("private, loopback, link-local, CGNAT, multicast and reserved addresses are refused (v4, v6, v4-mapped)", () => {
   for (const a of refused) {
@@ -30,7 +67,8 @@ test("the refusal names the reason", () => {
 });
 
 test("HUBKEEP_ALLOW_PRIVATE_UPSTREAM opens private ranges but never the metadata address", () => {
-  for (const a of ["127.0.0.1", "::1", "10.0.0.1", "192.168.1.1"]) assert.equal(checkAddress(a, { allowPrivate: true }).allowed, true, a);
+  for (const a of ["127.0.0.1", "::1", "10.0.0.1", "192.168.1.1"])
+    assert.equal(checkAddress(a, { allowPrivate: true }).allowed, true, a);
   for (const a of ["169.254.169.254", "::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "fd00:ec2::254", "0.0.0.0", "::"]) {
     const v = checkAddress(a, { allowPrivate: true });
     assert.equal(v.allowed, false, a);

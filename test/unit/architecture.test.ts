@@ -41,7 +41,9 @@ test("Prisma is called only from lib/db/, lib/models/ and lib/auth/", () => {
     /\.\$(queryRaw|queryRawUnsafe|executeRaw|executeRawUnsafe|transaction)\b/,
     /import\(["'][./@a-z]*db\/client(\.ts)?["']\)/,
   ];
-  const found = code.filter((f) => !allowed.test(f.file)).flatMap((f) => uses.flatMap((re) => hits(f.file, f.text, re)));
+  const found = code
+    .filter((f) => !allowed.test(f.file))
+    .flatMap((f) => uses.flatMap((re) => hits(f.file, f.text, re)));
   assert.deepEqual(found, [], `Prisma used outside lib/db, lib/models and lib/auth:\n${found.join("\n")}`);
 });
 
@@ -56,7 +58,11 @@ test("routes, pages and server actions name permission rules; none writes its ow
     /throw new Error\("unreachable"\)/,
   ];
   const found = edge.flatMap((f) => inline.flatMap((re) => hits(f.file, f.text, re)));
-  assert.deepEqual(found, [], `permission rules written at the edge (put them in lib/auth/permissions.ts RULES):\n${found.join("\n")}`);
+  assert.deepEqual(
+    found,
+    [],
+    `permission rules written at the edge (put them in lib/auth/permissions.ts RULES):\n${found.join("\n")}`,
+  );
   // Every JSON route goes through apiRoute, which enforces the declared rule.
   const routes = edge.filter((f) => /^app\/api\/v1\/.*route\.ts$/.test(f.file));
   assert.ok(routes.length >= 15, `found only ${routes.length} API routes`);
@@ -66,7 +72,9 @@ test("routes, pages and server actions name permission rules; none writes its ow
     }
   }
   // Only lib/http/authorize.ts writes denied.* audit events.
-  const writers = code.filter((f) => f.file !== "lib/http/authorize.ts" && /action:\s*`denied\.|action:\s*"denied\./.test(f.text)).map((f) => f.file);
+  const writers = code
+    .filter((f) => f.file !== "lib/http/authorize.ts" && /action:\s*`denied\.|action:\s*"denied\./.test(f.text))
+    .map((f) => f.file);
   assert.deepEqual(writers, [], "denials are audited only by lib/http/authorize.ts");
 });
 
@@ -79,7 +87,13 @@ test("formats, roles, scopes and statuses are declared once (Prisma's enums)", (
     ["mirror statuses", /"queued"[\s,|]+"fetching"[\s,|]+"stored"/],
   ];
   const found = code.flatMap((f) => lists.flatMap(([what, re]) => (re.test(f.text) ? [`${f.file}: ${what}`] : [])));
-  assert.deepEqual(found, [], `a vocabulary written out again instead of imported from the Prisma enums:\n${found.join("\n")}`);
-  const tfjsChecks = code.filter((f) => f.file !== "lib/formats/format.ts").flatMap((f) => hits(f.file, f.text, /===\s*"tfjs_graph"\s*\|\|[^|]*===\s*"tfjs_layers"/));
+  assert.deepEqual(
+    found,
+    [],
+    `a vocabulary written out again instead of imported from the Prisma enums:\n${found.join("\n")}`,
+  );
+  const tfjsChecks = code
+    .filter((f) => f.file !== "lib/formats/format.ts")
+    .flatMap((f) => hits(f.file, f.text, /===\s*"tfjs_graph"\s*\|\|[^|]*===\s*"tfjs_layers"/));
   assert.deepEqual(tfjsChecks, [], `use isTfjs() from lib/formats/format.ts:\n${tfjsChecks.join("\n")}`);
 });

@@ -9,8 +9,14 @@ test("same-origin requests pass: by Sec-Fetch-Site, by the public URL's origin, 
   assert.equal(crossSiteRefusal(h({ "sec-fetch-site": "same-origin" }), PUBLIC), null);
   assert.equal(crossSiteRefusal(h({ origin: "https://hub.example.com" }), PUBLIC), null);
   assert.equal(crossSiteRefusal(h({ origin: "https://HUB.example.com:443" }), PUBLIC), null);
-  assert.equal(crossSiteRefusal(h({ origin: "https://mirror.internal:8443", host: "mirror.internal:8443" }), PUBLIC), null);
-  assert.equal(crossSiteRefusal(h({ origin: "https://hub.example.com", "sec-fetch-site": "same-origin" }), PUBLIC), null);
+  assert.equal(
+    crossSiteRefusal(h({ origin: "https://mirror.internal:8443", host: "mirror.internal:8443" }), PUBLIC),
+    null,
+  );
+  assert.equal(
+    crossSiteRefusal(h({ origin: "https://hub.example.com", "sec-fetch-site": "same-origin" }), PUBLIC),
+    null,
+  );
 });
 
 test("cross-site, null, missing and look-alike origins are refused, naming why", () => {

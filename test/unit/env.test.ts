@@ -21,16 +21,25 @@ test("no variables at all gives the embedded defaults", () => {
 });
 
 test("PORT feeds the public URL; s3 stores redirect by default", () => {
-  const env = parseEnv({ PORT: "8080", BLOB_STORE_URL: "s3://models-bucket/hub", S3_ENDPOINT: "http://127.0.0.1:7480" }, "/x");
+  const env = parseEnv(
+    { PORT: "8080", BLOB_STORE_URL: "s3://models-bucket/hub", S3_ENDPOINT: "http://127.0.0.1:7480" },
+    "/x",
+  );
   assert.equal(env.publicUrl, "http://localhost:8080");
   assert.equal(env.blobStoreKind, "s3");
   assert.equal(env.s3Redirect, true);
   assert.equal(env.s3.forcePathStyle, true);
-  assert.equal(parseEnv({ BLOB_STORE_URL: "s3://models-bucket", S3_REGION: "eu-west-1", HUBKEEP_S3_REDIRECT: "false" }).s3Redirect, false);
+  assert.equal(
+    parseEnv({ BLOB_STORE_URL: "s3://models-bucket", S3_REGION: "eu-west-1", HUBKEEP_S3_REDIRECT: "false" }).s3Redirect,
+    false,
+  );
 });
 
 test("lists are split and trimmed", () => {
-  const env = parseEnv({ HUBKEEP_ALLOWLIST: " google/* , !google/experimental/* ,tensorflow/tfjs-model/*", HUBKEEP_UPSTREAM_HOSTS: "a.example, B.example:8443" });
+  const env = parseEnv({
+    HUBKEEP_ALLOWLIST: " google/* , !google/experimental/* ,tensorflow/tfjs-model/*",
+    HUBKEEP_UPSTREAM_HOSTS: "a.example, B.example:8443",
+  });
   assert.deepEqual(env.allowlist, ["google/*", "!google/experimental/*", "tensorflow/tfjs-model/*"]);
   assert.deepEqual(env.upstreamHosts, ["a.example", "b.example:8443"]);
 });
@@ -72,5 +81,8 @@ for (const [source, variable, reason] of bad) {
 }
 
 test("secrets are not echoed in errors", () => {
-  assert.throws(() => parseEnv({ HUBKEEP_ADMIN_PASSWORD: "abc" }), (err: Error) => !err.message.includes("abc"));
+  assert.throws(
+    () => parseEnv({ HUBKEEP_ADMIN_PASSWORD: "abc" }),
+    (err: Error) => !err.message.includes("abc"),
+  );
 });

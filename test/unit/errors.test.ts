@@ -4,7 +4,12 @@ import { z } from "zod";
 import { AppError, ERROR_STATUS, toAppError, toErrorResponse, toLoggedAppError } from "../../lib/errors.ts";
 
 function prismaError(code: string, meta?: Record<string, unknown>) {
-  return Object.assign(new Error("\nInvalid `prisma.x.create()` invocation: secret internals"), { name: "PrismaClientKnownRequestError", code, meta, clientVersion: "7" });
+  return Object.assign(new Error("\nInvalid `prisma.x.create()` invocation: secret internals"), {
+    name: "PrismaClientKnownRequestError",
+    code,
+    meta,
+    clientVersion: "7",
+  });
 }
 
 test("the code table holds the contract's statuses", () => {
@@ -58,9 +63,17 @@ test("unknown errors are a 500 that leaks nothing", async () => {
 });
 
 test("an error's details (e.g. a version's current status on a 409) go in the body beside code and message", async () => {
-  const res = toErrorResponse(new AppError("conflict", "google/x/1 is failed: only validated versions can be approved", { status: "failed" }));
+  const res = toErrorResponse(
+    new AppError("conflict", "google/x/1 is failed: only validated versions can be approved", { status: "failed" }),
+  );
   assert.equal(res.status, 409);
-  assert.deepEqual(await res.json(), { error: { code: "conflict", message: "google/x/1 is failed: only validated versions can be approved", details: { status: "failed" } } });
+  assert.deepEqual(await res.json(), {
+    error: {
+      code: "conflict",
+      message: "google/x/1 is failed: only validated versions can be approved",
+      details: { status: "failed" },
+    },
+  });
 });
 
 test("the hub and the API share the mapper; what it cannot map is logged once, with its context", () => {

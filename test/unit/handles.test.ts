@@ -3,27 +3,122 @@ import assert from "node:assert/strict";
 import { parseModelUrl, formatOfHandle } from "../../lib/upstream/handles.ts";
 
 const good: Array<[string, string, number | "latest", string]> = [
-  ["https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5", "google/imagenet/mobilenet_v2_100_224/feature_vector", 5, "saved_model"],
-  ["https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector", "google/imagenet/mobilenet_v2_100_224/feature_vector", "latest", "saved_model"],
-  ["https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5/", "google/imagenet/mobilenet_v2_100_224/feature_vector", 5, "saved_model"],
-  ["https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5?tf-hub-format=compressed", "google/imagenet/mobilenet_v2_100_224/feature_vector", 5, "saved_model"],
+  [
+    "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
+    "google/imagenet/mobilenet_v2_100_224/feature_vector",
+    5,
+    "saved_model",
+  ],
+  [
+    "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector",
+    "google/imagenet/mobilenet_v2_100_224/feature_vector",
+    "latest",
+    "saved_model",
+  ],
+  [
+    "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5/",
+    "google/imagenet/mobilenet_v2_100_224/feature_vector",
+    5,
+    "saved_model",
+  ],
+  [
+    "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5?tf-hub-format=compressed",
+    "google/imagenet/mobilenet_v2_100_224/feature_vector",
+    5,
+    "saved_model",
+  ],
   ["http://tfhub.dev/google/universal-sentence-encoder/4", "google/universal-sentence-encoder", 4, "saved_model"],
   ["tfhub.dev/google/universal-sentence-encoder-large/5", "google/universal-sentence-encoder-large", 5, "saved_model"],
-  ["https://www.tfhub.dev/Google/BERT_uncased_L-12_H-768_A-12/1", "google/bert_uncased_l-12_h-768_a-12", 1, "saved_model"],
-  ["https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3", "tensorflow/bert_en_uncased_preprocess", 3, "saved_model"],
-  ["https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1", "google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default", 1, "tfjs_graph"],
-  ["https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1/model.json?tfjs-format=file", "google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default", 1, "tfjs_graph"],
-  ["https://tfhub.dev/tensorflow/tfjs-model/blazeface/1/default/1", "tensorflow/tfjs-model/blazeface/1/default", 1, "tfjs_graph"],
-  ["https://tfhub.dev/tensorflow/lite-model/ssd_mobilenet_v1/1/metadata/2", "tensorflow/lite-model/ssd_mobilenet_v1/1/metadata", 2, "tflite"],
-  ["https://tfhub.dev/tensorflow/lite-model/mobilenet_v1_1.0_224/1/default/1?lite-format=tflite", "tensorflow/lite-model/mobilenet_v1_1.0_224/1/default", 1, "tflite"],
-  ["https://tfhub.dev/google/imagenet/resnet_v2_50/classification/5#usage", "google/imagenet/resnet_v2_50/classification", 5, "saved_model"],
-  ["https://www.kaggle.com/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/1", "google/mobilenet-v2/tensorflow2/100-224-feature-vector", 1, "saved_model"],
-  ["https://www.kaggle.com/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector", "google/mobilenet-v2/tensorflow2/100-224-feature-vector", "latest", "saved_model"],
-  ["https://www.kaggle.com/models/google/mobilenet-v2/frameworks/tensorFlow2/variations/100-224-feature-vector/versions/2", "google/mobilenet-v2/tensorflow2/100-224-feature-vector", 2, "saved_model"],
-  ["https://www.kaggle.com/models/google/mobilenet-v2/frameworks/TensorFlow2/variations/100-224-feature-vector", "google/mobilenet-v2/tensorflow2/100-224-feature-vector", "latest", "saved_model"],
-  ["https://www.kaggle.com/models/tensorflow/blazeface/tfJs/default/1", "tensorflow/blazeface/tfjs/default", 1, "tfjs_graph"],
-  ["https://kaggle.com/models/tensorflow/ssd-mobilenet-v1/tfLite/metadata/2", "tensorflow/ssd-mobilenet-v1/tflite/metadata", 2, "tflite"],
-  ["https://www.kaggle.com/models/google/bert/tensorFlow1/uncased-l-12-h-768-a-12/1", "google/bert/tensorflow1/uncased-l-12-h-768-a-12", 1, "tf1_hub"],
+  [
+    "https://www.tfhub.dev/Google/BERT_uncased_L-12_H-768_A-12/1",
+    "google/bert_uncased_l-12_h-768_a-12",
+    1,
+    "saved_model",
+  ],
+  [
+    "https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3",
+    "tensorflow/bert_en_uncased_preprocess",
+    3,
+    "saved_model",
+  ],
+  [
+    "https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1",
+    "google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default",
+    1,
+    "tfjs_graph",
+  ],
+  [
+    "https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1/model.json?tfjs-format=file",
+    "google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default",
+    1,
+    "tfjs_graph",
+  ],
+  [
+    "https://tfhub.dev/tensorflow/tfjs-model/blazeface/1/default/1",
+    "tensorflow/tfjs-model/blazeface/1/default",
+    1,
+    "tfjs_graph",
+  ],
+  [
+    "https://tfhub.dev/tensorflow/lite-model/ssd_mobilenet_v1/1/metadata/2",
+    "tensorflow/lite-model/ssd_mobilenet_v1/1/metadata",
+    2,
+    "tflite",
+  ],
+  [
+    "https://tfhub.dev/tensorflow/lite-model/mobilenet_v1_1.0_224/1/default/1?lite-format=tflite",
+    "tensorflow/lite-model/mobilenet_v1_1.0_224/1/default",
+    1,
+    "tflite",
+  ],
+  [
+    "https://tfhub.dev/google/imagenet/resnet_v2_50/classification/5#usage",
+    "google/imagenet/resnet_v2_50/classification",
+    5,
+    "saved_model",
+  ],
+  [
+    "https://www.kaggle.com/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/1",
+    "google/mobilenet-v2/tensorflow2/100-224-feature-vector",
+    1,
+    "saved_model",
+  ],
+  [
+    "https://www.kaggle.com/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector",
+    "google/mobilenet-v2/tensorflow2/100-224-feature-vector",
+    "latest",
+    "saved_model",
+  ],
+  [
+    "https://www.kaggle.com/models/google/mobilenet-v2/frameworks/tensorFlow2/variations/100-224-feature-vector/versions/2",
+    "google/mobilenet-v2/tensorflow2/100-224-feature-vector",
+    2,
+    "saved_model",
+  ],
+  [
+    "https://www.kaggle.com/models/google/mobilenet-v2/frameworks/TensorFlow2/variations/100-224-feature-vector",
+    "google/mobilenet-v2/tensorflow2/100-224-feature-vector",
+    "latest",
+    "saved_model",
+  ],
+  [
+    "https://www.kaggle.com/models/tensorflow/blazeface/tfJs/default/1",
+    "tensorflow/blazeface/tfjs/default",
+    1,
+    "tfjs_graph",
+  ],
+  [
+    "https://kaggle.com/models/tensorflow/ssd-mobilenet-v1/tfLite/metadata/2",
+    "tensorflow/ssd-mobilenet-v1/tflite/metadata",
+    2,
+    "tflite",
+  ],
+  [
+    "https://www.kaggle.com/models/google/bert/tensorFlow1/uncased-l-12-h-768-a-12/1",
+    "google/bert/tensorflow1/uncased-l-12-h-768-a-12",
+    1,
+    "tf1_hub",
+  ],
 ];
 
 for (const [url, handle, version, format] of good) {
@@ -36,7 +131,10 @@ for (const [url, handle, version, format] of good) {
 }
 
 test("canonical URLs", () => {
-  assert.equal(parseModelUrl("tfhub.dev/Google/X/5?tf-hub-format=compressed").canonicalUrl, "https://tfhub.dev/google/x/5");
+  assert.equal(
+    parseModelUrl("tfhub.dev/Google/X/5?tf-hub-format=compressed").canonicalUrl,
+    "https://tfhub.dev/google/x/5",
+  );
   assert.equal(parseModelUrl("https://tfhub.dev/google/x").canonicalUrl, "https://tfhub.dev/google/x");
   assert.equal(
     parseModelUrl("https://www.kaggle.com/models/google/m/frameworks/tensorFlow2/variations/v/versions/3").canonicalUrl,
@@ -69,11 +167,14 @@ const badUrls: Array<[string, RegExp]> = [
 
 for (const [url, reason] of badUrls) {
   test(`refuses ${JSON.stringify(url)} with a reason`, () => {
-    assert.throws(() => parseModelUrl(url), (err: Error & { status?: number }) => {
-      assert.equal(err.status, 422);
-      assert.match(err.message, reason);
-      return true;
-    });
+    assert.throws(
+      () => parseModelUrl(url),
+      (err: Error & { status?: number }) => {
+        assert.equal(err.status, 422);
+        assert.match(err.message, reason);
+        return true;
+      },
+    );
   });
 }
 
@@ -87,11 +188,17 @@ import { evaluateRules, parseRule } from "../../lib/upstream/allowlist.ts";
 
 test("allowlist: deny wins, first allow names itself, otherwise no rule allows", () => {
   const rules = ["google/*", "tensorflow/tfjs-model/*", "!google/experimental/*"].map(parseRule);
-  assert.deepEqual(evaluateRules(rules, "google/imagenet/mobilenet_v2_100_224/feature_vector"), { allowed: true, rule: { pattern: "google/*", effect: "allow" } });
+  assert.deepEqual(evaluateRules(rules, "google/imagenet/mobilenet_v2_100_224/feature_vector"), {
+    allowed: true,
+    rule: { pattern: "google/*", effect: "allow" },
+  });
   assert.equal(evaluateRules(rules, "tensorflow/tfjs-model/blazeface/1/default").allowed, true);
   const denied = evaluateRules(rules, "google/experimental/thing");
   assert.equal(denied.allowed, false);
-  assert.equal(!denied.allowed && denied.reason, `"google/experimental/thing" is denied by rule "!google/experimental/*"`);
+  assert.equal(
+    !denied.allowed && denied.reason,
+    `"google/experimental/thing" is denied by rule "!google/experimental/*"`,
+  );
   const none = evaluateRules(rules, "evilcorp/model");
   assert.equal(!none.allowed && none.reason, `no rule allows "evilcorp/model"`);
   assert.equal(evaluateRules([], "google/x").allowed, false);

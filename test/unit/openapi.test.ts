@@ -22,9 +22,14 @@ function routes(): Array<{ file: string; template: string; methods: string[] }> 
       else if (e.name === "route.ts") {
         const rel = path.relative(path.join(ROOT, "app"), path.dirname(p)).split(path.sep);
         if (rel[0] === "api" && rel[1] === "auth") continue; // next-auth's own endpoints
-        const template = "/" + rel.map((s) => (s.startsWith("[...") ? "**" : s.startsWith("[") ? `{${s.slice(1, -1)}}` : s)).join("/");
+        const template =
+          "/" + rel.map((s) => (s.startsWith("[...") ? "**" : s.startsWith("[") ? `{${s.slice(1, -1)}}` : s)).join("/");
         const src = fs.readFileSync(p, "utf8");
-        const methods = [...src.matchAll(/export (?:const|async function|function) (GET|POST|PUT|PATCH|DELETE)\b|as (GET|POST|PUT|PATCH|DELETE)\b/g)].map((m) => (m[1] ?? m[2])!.toLowerCase());
+        const methods = [
+          ...src.matchAll(
+            /export (?:const|async function|function) (GET|POST|PUT|PATCH|DELETE)\b|as (GET|POST|PUT|PATCH|DELETE)\b/g,
+          ),
+        ].map((m) => (m[1] ?? m[2])!.toLowerCase());
         out.push({ file: path.relative(ROOT, p), template, methods });
       }
     }
@@ -58,10 +63,20 @@ test("each catch-all serves exactly its table: the methods it exports, each disp
   for (const r of routes().filter((x) => x.template.endsWith("/**"))) {
     const table = CATCH_ALL_TABLES[r.template];
     assert.ok(table, `${r.file} is a catch-all without a sub-route table in CATCH_ALL_TABLES`);
-    assert.deepEqual(new Set(r.methods), new Set(table.map((e) => e.split(" ")[0]!.toLowerCase())), `${r.file} exports the methods of its table`);
+    assert.deepEqual(
+      new Set(r.methods),
+      new Set(table.map((e) => e.split(" ")[0]!.toLowerCase())),
+      `${r.file} exports the methods of its table`,
+    );
     const src = fs.readFileSync(path.join(ROOT, r.file), "utf8");
-    for (const m of r.methods) assert.match(src, new RegExp(`dispatchModelRoute\\("${m.toUpperCase()}"`), `${r.file}: ${m.toUpperCase()} dispatches through the table`);
-    for (const entry of table) assert.ok(entry.split(" ")[1]!.startsWith(r.template.slice(0, -3)), `${entry} lies under ${r.template}`);
+    for (const m of r.methods)
+      assert.match(
+        src,
+        new RegExp(`dispatchModelRoute\\("${m.toUpperCase()}"`),
+        `${r.file}: ${m.toUpperCase()} dispatches through the table`,
+      );
+    for (const entry of table)
+      assert.ok(entry.split(" ")[1]!.startsWith(r.template.slice(0, -3)), `${entry} lies under ${r.template}`);
   }
 });
 
@@ -70,7 +85,10 @@ test("every route file's every method (and every catch-all sub-route) is in the 
   assert.ok(found.length >= 18, `found ${found.length} route files`);
   for (const r of found) assert.ok(r.methods.length > 0, `${r.file} exports no method`);
   const all = served();
-  assert.ok(all.some((s) => s.method === "get" && s.path === "/api/v1/models/{handle}"), "the model document is served");
+  assert.ok(
+    all.some((s) => s.method === "get" && s.path === "/api/v1/models/{handle}"),
+    "the model document is served",
+  );
   for (const s of all) {
     assert.ok(
       OPERATIONS.some((op) => op.method === s.method && op.path === s.path),
@@ -85,7 +103,11 @@ test("every documented operation is served: by a route file, a catch-all's table
     if (op.servedBy === "download-handler") {
       const sample = op.path.replace("{hex}", "0".repeat(64));
       assert.equal(op.method, "get");
-      assert.equal(parseHubRequest(sample, "")?.kind, "blob", `${op.path}: the download handler does not serve ${sample}`);
+      assert.equal(
+        parseHubRequest(sample, "")?.kind,
+        "blob",
+        `${op.path}: the download handler does not serve ${sample}`,
+      );
       continue;
     }
     assert.ok(
@@ -98,20 +120,39 @@ test("every documented operation is served: by a route file, a catch-all's table
 test("the document is OpenAPI 3.1 with request schemas generated from the handlers' zod schemas", () => {
   const doc = openApiDocument("https://hub.example.com");
   assert.equal(doc.openapi, "3.1.0");
-  const post = doc.paths["/api/v1/review/decisions"]!.post as { requestBody: { content: { "application/json": { schema: { properties: Record<string, unknown>; required: string[] } } } } };
+  const post = doc.paths["/api/v1/review/decisions"]!.post as {
+    requestBody: {
+      content: { "application/json": { schema: { properties: Record<string, unknown>; required: string[] } } };
+    };
+  };
   const schema = post.requestBody.content["application/json"].schema;
   assert.deepEqual(Object.keys(schema.properties).sort(), ["decision", "note", "overrideReason", "reason", "versions"]);
   // The same schema object the handler parses with rejects what the document says is required.
   assert.equal(S.decisionSchema.safeParse({ versions: [] }).success, false);
   assert.deepEqual(schema.required.sort(), ["decision", "versions"]);
   const search = doc.paths["/api/v1/models"]!.get as { parameters: Array<{ name: string; in: string }> };
-  assert.deepEqual(search.parameters.map((p) => p.name).sort(), ["format", "license", "page", "pageSize", "publisher", "q", "sort", "status", "task"]);
-  const put = doc.paths["/api/v1/models/{handle}/versions/{n}"]!.put as { responses: Record<string, unknown>; requestBody: { content: Record<string, unknown> } };
+  assert.deepEqual(search.parameters.map((p) => p.name).sort(), [
+    "format",
+    "license",
+    "page",
+    "pageSize",
+    "publisher",
+    "q",
+    "sort",
+    "status",
+    "task",
+  ]);
+  const put = doc.paths["/api/v1/models/{handle}/versions/{n}"]!.put as {
+    responses: Record<string, unknown>;
+    requestBody: { content: Record<string, unknown> };
+  };
   assert.ok(put.responses["413"] && put.responses["409"] && put.responses["422"] && put.responses["403"]);
   assert.ok(put.requestBody.content["application/octet-stream"]);
   // Every operation has a summary and responses; protected ones document 401.
   for (const [p, methods] of Object.entries(doc.paths)) {
-    for (const [m, op] of Object.entries(methods as Record<string, { summary: string; responses: Record<string, unknown>; "x-hubkeep-access": string }>)) {
+    for (const [m, op] of Object.entries(
+      methods as Record<string, { summary: string; responses: Record<string, unknown>; "x-hubkeep-access": string }>,
+    )) {
       assert.ok(op.summary, `${m} ${p}`);
       if (op["x-hubkeep-access"] !== "anyone") assert.ok(op.responses["401"], `${m} ${p} documents 401`);
     }

@@ -72,7 +72,11 @@ test("unapproved versions: admins anywhere, publishers only in their namespaces"
   const { canReadUnapprovedIn } = await import("../../lib/auth/permissions.ts");
   assert.equal(canReadUnapprovedIn(user("publisher", null, ["internal/team/*"]), "internal/team/x"), true);
   assert.equal(canReadUnapprovedIn(user("publisher", null, ["internal/team/*"]), "google/x"), false);
-  assert.equal(canReadUnapprovedIn(user("publisher", "read", ["internal/team/*"]), "internal/team/x"), false, "a read token sees approved only");
+  assert.equal(
+    canReadUnapprovedIn(user("publisher", "read", ["internal/team/*"]), "internal/team/x"),
+    false,
+    "a read token sees approved only",
+  );
   assert.equal(canReadUnapprovedIn(user("viewer", null), "internal/team/x"), false);
   assert.equal(canReadUnapprovedIn(user("admin", null), "google/x"), true);
   assert.equal(canReadUnapprovedIn(ANONYMOUS, "google/x"), false);
@@ -95,10 +99,18 @@ test("token creation and management: never above what the caller holds now; owne
       const p = user(role, scope);
       const have = effectiveLevel(p);
       for (const want of ["read", "publish", "admin"] as const) {
-        assert.equal(canCreateToken(p, want), scopeLevel[want] <= have, `${role}/${scope ?? "session"} creating ${want}`);
+        assert.equal(
+          canCreateToken(p, want),
+          scopeLevel[want] <= have,
+          `${role}/${scope ?? "session"} creating ${want}`,
+        );
       }
       assert.equal(canManageToken(p, "u"), true, "the owner manages their own tokens");
-      assert.equal(canManageToken(p, "someone-else"), have >= 3, `${role}/${scope ?? "session"} managing another's token`);
+      assert.equal(
+        canManageToken(p, "someone-else"),
+        have >= 3,
+        `${role}/${scope ?? "session"} managing another's token`,
+      );
       assert.equal(canManageToken(p, null), have >= 3);
       assert.equal(canRevalidate(p), have >= 3);
     }

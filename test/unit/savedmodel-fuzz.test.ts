@@ -7,8 +7,18 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fixturePath } from "../helpers/fixtures.ts";
-import { decodeSavedModel, GraphDecodeError, decodeAttrValue, DECODE_LIMITS } from "../../lib/formats/savedmodel/graph.ts";
-import { chooseMetaGraph, convertMetaGraph, ConversionError, UnsupportedModelError } from "../../lib/formats/savedmodel/convert.ts";
+import {
+  decodeSavedModel,
+  GraphDecodeError,
+  decodeAttrValue,
+  DECODE_LIMITS,
+} from "../../lib/formats/savedmodel/graph.ts";
+import {
+  chooseMetaGraph,
+  convertMetaGraph,
+  ConversionError,
+  UnsupportedModelError,
+} from "../../lib/formats/savedmodel/convert.ts";
 import { checkpointOf } from "../../lib/validation/runtimes/savedmodel-js.ts";
 import { AppError } from "../../lib/errors.ts";
 
@@ -37,21 +47,25 @@ function mutate(src: Buffer, r: () => number): Buffer {
     case 0: // flip bits
       for (let i = 0; i < 1 + Math.floor(r() * 8); i++) b[at()]! ^= 1 << Math.floor(r() * 8);
       return b;
-    case 1: // overwrite a run with random bytes
-    {
+    case 1: {
+      // overwrite a run with random bytes
       const o = at();
       for (let i = o; i < Math.min(b.length, o + 1 + Math.floor(r() * 32)); i++) b[i] = Math.floor(r() * 256);
       return b;
     }
     case 2: // truncate
       return b.subarray(0, at());
-    case 3: // insert bytes
-    {
+    case 3: {
+      // insert bytes
       const o = at();
-      return Buffer.concat([b.subarray(0, o), Buffer.from(Array.from({ length: 1 + Math.floor(r() * 16) }, () => Math.floor(r() * 256))), b.subarray(o)]);
+      return Buffer.concat([
+        b.subarray(0, o),
+        Buffer.from(Array.from({ length: 1 + Math.floor(r() * 16) }, () => Math.floor(r() * 256))),
+        b.subarray(o),
+      ]);
     }
-    default: // a large varint where a length may be
-    {
+    default: {
+      // a large varint where a length may be
       const o = at();
       b[o] = 0xff;
       if (o + 1 < b.length) b[o + 1] = 0xff;
@@ -61,7 +75,11 @@ function mutate(src: Buffer, r: () => number): Buffer {
   }
 }
 
-const allowed = (e: unknown) => e instanceof GraphDecodeError || e instanceof ConversionError || e instanceof UnsupportedModelError || e instanceof AppError;
+const allowed = (e: unknown) =>
+  e instanceof GraphDecodeError ||
+  e instanceof ConversionError ||
+  e instanceof UnsupportedModelError ||
+  e instanceof AppError;
 
 test("mutated saved_model.pb files decode and convert, or fail with the decoder's or converter's own error", () => {
   const r = rng(20261128);
@@ -82,7 +100,10 @@ test("mutated saved_model.pb files decode and convert, or fail with the decoder'
           converted++;
         }
       } catch (e) {
-        if (!allowed(e)) assert.fail(`${path.basename(dir)} mutation ${i}: ${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`);
+        if (!allowed(e))
+          assert.fail(
+            `${path.basename(dir)} mutation ${i}: ${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`,
+          );
         refused++;
       }
     }
@@ -106,7 +127,8 @@ test("nesting, counts and sizes are bounded", () => {
   };
   const ld = (field: number, body: Buffer) => Buffer.concat([varint((field << 3) | 2), varint(body.length), body]);
   let v = ld(2, Buffer.from("leaf")); // AttrValue{s}
-  for (let i = 0; i < DECODE_LIMITS.maxAttrDepth + 5; i++) v = ld(10, Buffer.concat([ld(1, Buffer.from("f")), ld(2, Buffer.concat([ld(1, Buffer.from("k")), ld(2, v)]))]));
+  for (let i = 0; i < DECODE_LIMITS.maxAttrDepth + 5; i++)
+    v = ld(10, Buffer.concat([ld(1, Buffer.from("f")), ld(2, Buffer.concat([ld(1, Buffer.from("k")), ld(2, v)]))]));
   assert.throws(() => decodeAttrValue(v), /nest deeper than/);
   // A constant claiming 2^40 elements is refused before anything is allocated.
   const dim = (n: number) => ld(2, Buffer.concat([varint(1 << 3), varint(n)]));

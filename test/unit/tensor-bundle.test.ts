@@ -38,7 +38,8 @@ test("every fixture checkpoint verifies (Snappy index blocks, masked CRC32C, DT_
 
 function copyVariables(p: string[]): string {
   const dir = fs.mkdtempSync(path.join(tmp, "v-"));
-  for (const f of fs.readdirSync(path.join(fixturePath(...p), "variables"))) fs.copyFileSync(path.join(fixturePath(...p), "variables", f), path.join(dir, f));
+  for (const f of fs.readdirSync(path.join(fixturePath(...p), "variables")))
+    fs.copyFileSync(path.join(fixturePath(...p), "variables", f), path.join(dir, f));
   return path.join(dir, "variables");
 }
 
@@ -49,7 +50,10 @@ test("a flipped byte in a shard is a CRC32C mismatch naming the tensor", () => {
   const data = fs.readFileSync(`${prefix}.data-00000-of-00001`);
   data[victim.offset + 17] = data[victim.offset + 17]! ^ 0x01;
   fs.writeFileSync(`${prefix}.data-00000-of-00001`, data);
-  assert.throws(() => verifyTensorBundle(prefix), { status: 422, message: `variables.data-00000-of-00001: tensor ${victim.name} CRC32C mismatch` });
+  assert.throws(() => verifyTensorBundle(prefix), {
+    status: 422,
+    message: `variables.data-00000-of-00001: tensor ${victim.name} CRC32C mismatch`,
+  });
 });
 
 test("a truncated shard, a corrupt index block and a missing shard are named", () => {

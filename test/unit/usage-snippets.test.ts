@@ -1,7 +1,15 @@
 // The "Use it" snippets of a model page, verbatim for every format: what a user copies is what runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildUsageSnippets, nameDownloadFile, buildDownloadUrl, formatKerasInputShape, buildPinnedUrl, findPrimaryInput, type UsageInput } from "../../lib/models/usage-snippets.ts";
+import {
+  buildUsageSnippets,
+  nameDownloadFile,
+  buildDownloadUrl,
+  formatKerasInputShape,
+  buildPinnedUrl,
+  findPrimaryInput,
+  type UsageInput,
+} from "../../lib/models/usage-snippets.ts";
 import type { ModelFormat } from "../../lib/formats/format.ts";
 
 const HEX = "0123456789abcdef".repeat(4);
@@ -32,7 +40,10 @@ test("a SavedModel and a TF1 Hub module: a Keras layer with the input shape, hub
 });
 
 test("without a recorded input shape the Keras layer has no input_shape", () => {
-  assert.equal(buildUsageSnippets(input("saved_model", null))[0]?.code, `import tensorflow_hub as hub\nlayer = hub.KerasLayer("${URL_}", trainable=False)`);
+  assert.equal(
+    buildUsageSnippets(input("saved_model", null))[0]?.code,
+    `import tensorflow_hub as hub\nlayer = hub.KerasLayer("${URL_}", trainable=False)`,
+  );
 });
 
 test("TF.js graph and layers models: tf.loadGraphModel from the hub, then curl for the archive", () => {
@@ -49,7 +60,10 @@ test("a TFLite file: only curl, for the .tflite file itself", () => {
 });
 
 test("the pinned URL, the download URL and the file name", () => {
-  assert.equal(buildPinnedUrl("http://localhost:3000", "google/half_plus_two", 1), "http://localhost:3000/google/half_plus_two/1");
+  assert.equal(
+    buildPinnedUrl("http://localhost:3000", "google/half_plus_two", 1),
+    "http://localhost:3000/google/half_plus_two/1",
+  );
   assert.equal(buildDownloadUrl(URL_, "saved_model"), `${URL_}?tf-hub-format=compressed`);
   assert.equal(buildDownloadUrl(URL_, "tflite"), `${URL_}?lite-format=tflite`);
   assert.equal(nameDownloadFile("google/half_plus_two", 1, "tfjs_graph"), "half_plus_two_1.tar.gz");
@@ -68,7 +82,16 @@ test("the primary input: the serving signature's first input, else the first one
   const x = { name: "x", dtype: "DT_FLOAT", shape: [-1, 3] };
   const y = { name: "y", dtype: "DT_FLOAT", shape: [-1, 1] };
   const ran = { name: "input", dtype: "float32", shape: [1, 3] };
-  assert.deepEqual(findPrimaryInput([{ key: "other", inputs: [y], outputs: [] }, { key: "serving_default", inputs: [x], outputs: [] }], { inputs: [ran] }), x);
+  assert.deepEqual(
+    findPrimaryInput(
+      [
+        { key: "other", inputs: [y], outputs: [] },
+        { key: "serving_default", inputs: [x], outputs: [] },
+      ],
+      { inputs: [ran] },
+    ),
+    x,
+  );
   assert.deepEqual(findPrimaryInput([{ key: "default", inputs: [x], outputs: [] }], null), x);
   assert.deepEqual(findPrimaryInput([{ key: "model", inputs: [x], outputs: [] }], null), x);
   assert.deepEqual(findPrimaryInput([{ key: "other", inputs: [y], outputs: [] }], { inputs: [ran] }), ran);

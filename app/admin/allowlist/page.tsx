@@ -24,7 +24,8 @@ function buildRuleColumns(counts: Map<string, number>): Array<Column<Rule>> {
       header: "Rule",
       cell: (r) => (
         <>
-          <span className={`status status-${r.effect === "deny" ? "bad" : "ok"}`}>{r.effect}</span> <code>{r.pattern}</code>
+          <span className={`status status-${r.effect === "deny" ? "bad" : "ok"}`}>{r.effect}</span>{" "}
+          <code>{r.pattern}</code>
         </>
       ),
     },
@@ -77,8 +78,9 @@ export default async function AllowlistPage({ searchParams }: { searchParams: Se
     <>
       <h1>Allowlist</h1>
       <p className="lede">
-        Mirroring is allowed only for handles an allow rule matches; deny rules win. Patterns are handle globs: <code>*</code> within a segment,{" "}
-        <code>**</code> across segments, and a trailing <code>/*</code> covers deeper handles.
+        Mirroring is allowed only for handles an allow rule matches; deny rules win. Patterns are handle globs:{" "}
+        <code>*</code> within a segment, <code>**</code> across segments, and a trailing <code>/*</code> covers deeper
+        handles.
       </p>
       <Flash notice={param(sp, "notice")} error={param(sp, "error") ?? previewError ?? undefined} />
       <section className="card">
@@ -104,7 +106,8 @@ export default async function AllowlistPage({ searchParams }: { searchParams: Se
         {preview && (
           <div className="preview" data-testid="rule-preview">
             <h3>
-              <code>{formatRule(preview.rule)}</code> matches {preview.total} existing model{preview.total === 1 ? "" : "s"}
+              <code>{formatRule(preview.rule)}</code> matches {preview.total} existing model
+              {preview.total === 1 ? "" : "s"}
               {preview.changed > 0 ? `; it changes the decision for ${preview.changed}` : ""}
             </h3>
             {preview.matches.length > 0 && (
@@ -137,7 +140,9 @@ export default async function AllowlistPage({ searchParams }: { searchParams: Se
         rowKey={(r) => r.id}
         empty={
           <Empty title="No rules: nothing can be mirrored.">
-            <p>Add an allow rule such as <code>google/*</code>.</p>
+            <p>
+              Add an allow rule such as <code>google/*</code>.
+            </p>
           </Empty>
         }
       />

@@ -75,15 +75,27 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
   };
   const before = param(sp, "before");
   const [events, actions] = await Promise.all([
-    listAuditEvents({ ...f, since: toDate(f.since), until: toDate(f.until), before: before && /^\d+$/.test(before) ? BigInt(before) : undefined, limit: PAGE }),
+    listAuditEvents({
+      ...f,
+      since: toDate(f.since),
+      until: toDate(f.until),
+      before: before && /^\d+$/.test(before) ? BigInt(before) : undefined,
+      limit: PAGE,
+    }),
     listAuditActions(),
   ]);
   const query = new URLSearchParams(Object.entries(f).filter((e): e is [string, string] => Boolean(e[1])));
-  const older = events.length === PAGE ? `/admin/audit?${new URLSearchParams([...query, ["before", events[events.length - 1]!.id]])}` : null;
+  const older =
+    events.length === PAGE
+      ? `/admin/audit?${new URLSearchParams([...query, ["before", events[events.length - 1]!.id]])}`
+      : null;
   return (
     <>
       <h1>Audit log</h1>
-      <p className="lede">Every sign-in, decision, credential and rule change, and every denied attempt. Append-only: the database refuses edits.</p>
+      <p className="lede">
+        Every sign-in, decision, credential and rule change, and every denied attempt. Append-only: the database refuses
+        edits.
+      </p>
       <form method="get" action="/admin/audit" className="card filters-form">
         <label>
           Actor
@@ -91,7 +103,12 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
         </label>
         <label>
           Action
-          <input name="action" defaultValue={f.action} list="audit-actions" placeholder="e.g. version.approve or denied.*" />
+          <input
+            name="action"
+            defaultValue={f.action}
+            list="audit-actions"
+            placeholder="e.g. version.approve or denied.*"
+          />
           <datalist id="audit-actions">
             {actions.map((a) => (
               <option key={a} value={a} />
@@ -126,7 +143,13 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
           </a>
         </div>
       </form>
-      <DataTable columns={AUDIT_COLUMNS} rows={events} rowKey={(e) => e.id} className="audit" empty={<Empty title="No events match these filters." />} />
+      <DataTable
+        columns={AUDIT_COLUMNS}
+        rows={events}
+        rowKey={(e) => e.id}
+        className="audit"
+        empty={<Empty title="No events match these filters." />}
+      />
       {older && (
         <p>
           <a href={older}>Older events →</a>

@@ -31,7 +31,10 @@ const MIRROR_COLUMNS: Array<Column<MirrorRow>> = [
       </>
     ),
   },
-  { header: "Version status", cell: (r) => (r.versionStatus ? <Status value={r.versionStatus} /> : <span className="muted">—</span>) },
+  {
+    header: "Version status",
+    cell: (r) => (r.versionStatus ? <Status value={r.versionStatus} /> : <span className="muted">—</span>),
+  },
   {
     header: "Requested",
     cell: (r) => (
@@ -54,19 +57,32 @@ export default async function MirrorsPage({ searchParams }: { searchParams: Sear
   return (
     <>
       <h1>Mirrors</h1>
-      <p className="lede">Mirror an allowlisted tfhub.dev or Kaggle model. It is downloaded, stored by digest and validated; then it waits in the review queue.</p>
+      <p className="lede">
+        Mirror an allowlisted tfhub.dev or Kaggle model. It is downloaded, stored by digest and validated; then it waits
+        in the review queue.
+      </p>
       <Flash notice={param(sp, "notice")} error={param(sp, "error")} />
       <form action={requestMirrorAction} className="card row-form">
         <input type="hidden" name="returnTo" value="/admin/mirrors" />
         <label className="grow">
           Model URL
-          <input name="url" type="url" required placeholder="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5" />
+          <input
+            name="url"
+            type="url"
+            required
+            placeholder="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
+          />
         </label>
         <button className="btn btn-primary">Request mirror</button>
       </form>
       {watch && <MirrorProgress id={watch} />}
       <h2>Recent requests</h2>
-      <DataTable columns={MIRROR_COLUMNS} rows={rows} rowKey={(r) => r.id} empty={<Empty title="No mirror requests yet." />} />
+      <DataTable
+        columns={MIRROR_COLUMNS}
+        rows={rows}
+        rowKey={(r) => r.id}
+        empty={<Empty title="No mirror requests yet." />}
+      />
     </>
   );
 }

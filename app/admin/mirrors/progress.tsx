@@ -4,9 +4,20 @@
 import { isSettled } from "@/lib/models/version-status.ts";
 import { useEffect, useState } from "react";
 
-type Mirror = { id: string; handle: string; version: number | null; status: string; bytesDone: number; bytesTotal: number | null; error?: string };
-type Version = { status: string; validation: { status: string; level: string | null; error?: string } | null; benchmark: { batches: Array<{ batch: number; p50Ms: number }> } | null };
-
+type Mirror = {
+  id: string;
+  handle: string;
+  version: number | null;
+  status: string;
+  bytesDone: number;
+  bytesTotal: number | null;
+  error?: string;
+};
+type Version = {
+  status: string;
+  validation: { status: string; level: string | null; error?: string } | null;
+  benchmark: { batches: Array<{ batch: number; p50Ms: number }> } | null;
+};
 
 function size(n: number) {
   return n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
@@ -38,11 +49,11 @@ export function MirrorProgress({ id }: { id: string }) {
             finished = isSettled(v.status);
           }
         }
-        if (!finished) timer = setTimeout(tick, 700);
+        if (!finished) timer = setTimeout(() => void tick(), 700);
       } catch (err) {
         if (stop) return;
         setError((err as Error).message);
-        timer = setTimeout(tick, 2000);
+        timer = setTimeout(() => void tick(), 2000);
       }
     };
     void tick();
@@ -54,7 +65,12 @@ export function MirrorProgress({ id }: { id: string }) {
 
   const pct = mirror?.bytesTotal ? Math.min(100, Math.round((mirror.bytesDone / mirror.bytesTotal) * 100)) : null;
   return (
-    <section className="card progress-card" aria-live="polite" aria-busy={!version || !isSettled(version.status)} data-testid="mirror-progress">
+    <section
+      className="card progress-card"
+      aria-live="polite"
+      aria-busy={!version || !isSettled(version.status)}
+      data-testid="mirror-progress"
+    >
       <h2>
         {mirror ? (
           <>
@@ -76,7 +92,11 @@ export function MirrorProgress({ id }: { id: string }) {
             Download: <strong data-testid="mirror-status">{mirror.status}</strong> · {size(mirror.bytesDone)}
             {mirror.bytesTotal ? ` of ${size(mirror.bytesTotal)}` : ""}
           </p>
-          <progress max={100} value={mirror.status === "stored" ? 100 : (pct ?? undefined)} aria-label="Download progress">
+          <progress
+            max={100}
+            value={mirror.status === "stored" ? 100 : (pct ?? undefined)}
+            aria-label="Download progress"
+          >
             {pct ?? 0}%
           </progress>
           {mirror.error && <p className="error-text">{mirror.error}</p>}
@@ -86,7 +106,9 @@ export function MirrorProgress({ id }: { id: string }) {
         <p>
           Validation: <strong data-testid="version-status">{version.status}</strong>
           {version.validation?.level ? ` (level ${version.validation.level})` : ""}
-          {version.benchmark?.batches[0] ? ` · p50 ${version.benchmark.batches[0].p50Ms.toFixed(2)} ms at batch ${version.benchmark.batches[0].batch}` : ""}
+          {version.benchmark?.batches[0]
+            ? ` · p50 ${version.benchmark.batches[0].p50Ms.toFixed(2)} ms at batch ${version.benchmark.batches[0].batch}`
+            : ""}
           {version.validation?.error ? ` · ${version.validation.error}` : ""}
           {isSettled(version.status) && (
             <>

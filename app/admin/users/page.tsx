@@ -20,7 +20,8 @@ function buildUserColumns(me: string): Array<Column<User>> {
           <strong>{u.email}</strong>
           {u.id === me && <span className="muted"> (you)</span>}
           <div className="meta">
-            {u.signIn.length ? u.signIn.join(", ") : "no sign-in method"} · {u.activeTokens} active token{u.activeTokens === 1 ? "" : "s"}
+            {u.signIn.length ? u.signIn.join(", ") : "no sign-in method"} · {u.activeTokens} active token
+            {u.activeTokens === 1 ? "" : "s"}
           </div>
         </>
       ),
@@ -42,7 +43,11 @@ function buildUserColumns(me: string): Array<Column<User>> {
           </label>
           <label className="grow">
             <span className="sr-only">Namespaces of {u.email}</span>
-            <input name="namespaces" defaultValue={u.namespaces.join(", ")} placeholder="internal/team/* (publishers)" />
+            <input
+              name="namespaces"
+              defaultValue={u.namespaces.join(", ")}
+              placeholder="internal/team/* (publishers)"
+            />
           </label>
           <button className="btn btn-small">Save</button>
         </form>
@@ -58,7 +63,11 @@ function buildUserColumns(me: string): Array<Column<User>> {
             <input type="hidden" name="id" value={u.id} />
             <input type="hidden" name="op" value={u.disabled ? "enable" : "disable"} />
             <input type="hidden" name="returnTo" value="/admin/users" />
-            <button className="btn btn-small" disabled={u.id === me} aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.email}`}>
+            <button
+              className="btn btn-small"
+              disabled={u.id === me}
+              aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.email}`}
+            >
               {u.disabled ? "Enable" : "Disable"}
             </button>
           </form>
@@ -78,9 +87,17 @@ export default async function UsersPage({ searchParams }: { searchParams: Search
   return (
     <>
       <h1>Users &amp; tokens</h1>
-      <p className="lede">Roles: viewers browse and download approved models; publishers also mirror and upload under their namespaces; admins decide.</p>
+      <p className="lede">
+        Roles: viewers browse and download approved models; publishers also mirror and upload under their namespaces;
+        admins decide.
+      </p>
       <Flash notice={param(sp, "notice")} error={param(sp, "error")} />
-      <DataTable columns={buildUserColumns(me)} rows={users} rowKey={(u) => u.id} rowClassName={(u) => (u.disabled ? "disabled-row" : undefined)} />
+      <DataTable
+        columns={buildUserColumns(me)}
+        rows={users}
+        rowKey={(u) => u.id}
+        rowClassName={(u) => (u.disabled ? "disabled-row" : undefined)}
+      />
       <section className="card">
         <h2>Add a user</h2>
         <form action={createUserAction} className="row-form">
@@ -99,7 +116,13 @@ export default async function UsersPage({ searchParams }: { searchParams: Search
           </label>
           <label className="grow">
             Password
-            <input name="password" type="password" minLength={8} autoComplete="new-password" placeholder="empty for single sign-on only" />
+            <input
+              name="password"
+              type="password"
+              minLength={8}
+              autoComplete="new-password"
+              placeholder="empty for single sign-on only"
+            />
           </label>
           <button className="btn btn-primary">Add user</button>
         </form>
@@ -108,7 +131,8 @@ export default async function UsersPage({ searchParams }: { searchParams: Search
       {tokens.length === 0 ? (
         <Empty title="No API tokens yet.">
           <p>
-            Users create their own on <a href="/tokens">API tokens</a>; on the server host, <code>hubkeep token create</code>.
+            Users create their own on <a href="/tokens">API tokens</a>; on the server host,{" "}
+            <code>hubkeep token create</code>.
           </p>
         </Empty>
       ) : (

@@ -19,7 +19,20 @@
 //    not fit).
 // What TF.js cannot run ends in UnsupportedModelError naming the op (or the variable write, the
 // input, the partitioned variable); a graph that is broken ends in ConversionError naming the node.
-import { decodeSavedModel, dtypeName, elementsOf, GraphDecodeError, tensorValues, valuesFromBytes, type AttrValue, type DecodedMetaGraph, type FunctionDef, type NodeDef, type SignatureDef, type TensorValues } from "./graph.ts";
+import {
+  decodeSavedModel,
+  dtypeName,
+  elementsOf,
+  GraphDecodeError,
+  tensorValues,
+  valuesFromBytes,
+  type AttrValue,
+  type DecodedMetaGraph,
+  type FunctionDef,
+  type NodeDef,
+  type SignatureDef,
+  type TensorValues,
+} from "./graph.ts";
 import { OP_DEFS, TFJS_OPS, type AttrJson } from "./op-tables.generated.ts";
 
 export const CONVERTER_NAME = "savedmodel-js";
@@ -49,9 +62,19 @@ export type VariableValue = { dtype: number; shape: number[]; bytes: Buffer; sli
 /** Checkpoint access: the converter asks for keys; the tensor bundle answers. */
 export type VariableSource = { has(key: string): boolean; read(key: string): VariableValue };
 
-export type NodeJson = { name: string; op: string; input: string[]; attr: Record<string, AttrJson | { tensor: unknown }>; device?: string };
+export type NodeJson = {
+  name: string;
+  op: string;
+  input: string[];
+  attr: Record<string, AttrJson | { tensor: unknown }>;
+  device?: string;
+};
 export type FunctionJson = {
-  signature: { name: string; inputArg: Array<{ name: string; type: string }>; outputArg: Array<{ name: string; type: string }> };
+  signature: {
+    name: string;
+    inputArg: Array<{ name: string; type: string }>;
+    outputArg: Array<{ name: string; type: string }>;
+  };
   nodeDef: NodeJson[];
   ret: Record<string, string>;
 };
@@ -65,20 +88,35 @@ export type ConvertedModel = {
   weightSpecs: WeightSpec[];
   weightData: ArrayBuffer;
   /** The TF.js `signature` block: inputs and outputs by key, naming the graph's tensors. */
-  signature: { inputs: Record<string, { name: string; dtype: string; tensorShape?: unknown }>; outputs: Record<string, { name: string; dtype: string }> };
+  signature: {
+    inputs: Record<string, { name: string; dtype: string; tensorShape?: unknown }>;
+    outputs: Record<string, { name: string; dtype: string }>;
+  };
   inputs: IoSpec[];
   outputs: IoSpec[];
-  stats: { nodes: number; functions: number; inlinedCalls: number; frozenVariables: number; parameters: number; ops: Record<string, number> };
+  stats: {
+    nodes: number;
+    functions: number;
+    inlinedCalls: number;
+    frozenVariables: number;
+    parameters: number;
+    ops: Record<string, number>;
+  };
 };
 
-export const CONVERT_LIMITS = { maxEmittedNodes: 2_000_000, maxInlineDepth: 64, maxWeightBytes: 2 * 1024 * 1024 * 1024 - 1 };
+export const CONVERT_LIMITS = {
+  maxEmittedNodes: 2_000_000,
+  maxInlineDepth: 64,
+  maxWeightBytes: 2 * 1024 * 1024 * 1024 - 1,
+};
 
 const CALL_OPS = new Set(["StatefulPartitionedCall", "PartitionedCall"]);
 const VARIABLE_OPS = new Set(["VarHandleOp", "VariableV2", "Variable", "_VarHandlesOp"]);
 const CONTROL_FLOW_OPS = new Set(["While", "StatelessWhile", "If", "StatelessIf"]);
 const READ_OPS = new Set(["ReadVariableOp"]);
 const PASS_OPS = new Set(["Identity", "Snapshot"]);
-const WRITE_OP = /^(Assign|AssignVariableOp|AssignAdd|AssignSub|AssignAddVariableOp|AssignSubVariableOp|ScatterNd.*Update|ScatterNd(Add|Sub)|Scatter(Update|Add|Sub|Mul|Div|Min|Max)|ResourceScatter.*|ResourceApply.*|Apply.*|ResourceSparseApply.*|SparseApply.*|ResourceStridedSliceAssign|StridedSliceAssign|DestroyResourceOp|CountUpTo|ResourceCountUpTo)$/;
+const WRITE_OP =
+  /^(Assign|AssignVariableOp|AssignAdd|AssignSub|AssignAddVariableOp|AssignSubVariableOp|ScatterNd.*Update|ScatterNd(Add|Sub)|Scatter(Update|Add|Sub|Mul|Div|Min|Max)|ResourceScatter.*|ResourceApply.*|Apply.*|ResourceSparseApply.*|SparseApply.*|ResourceStridedSliceAssign|StridedSliceAssign|DestroyResourceOp|CountUpTo|ResourceCountUpTo)$/;
 // Ops outside TensorFlow's core registry that exports commonly hold, with what they are.
 const KNOWN_NON_CORE: Record<string, string> = {
   XlaCallModule: "a jax2tf export: serialized StableHLO that only TensorFlow's XLA compiler runs",
@@ -149,7 +187,7 @@ function attrJson(v: AttrValue, mapFunc: (name: string) => string): AttrJson | {
       if (l.type.length) list.type = l.type.map(dtypeName);
       if (l.shape.length) list.shape = l.shape.map((s) => shapeJson(s.dims));
       if (l.func.length) list.func = l.func.map((f) => ({ name: mapFunc(f.name) }));
-      return { list } as AttrJson;
+      return { list };
     }
   }
 }
@@ -164,11 +202,21 @@ export function tfjsDtype(dtype: number): "float32" | "int32" | "bool" | "string
   return null;
 }
 
-const TFJS_TO_TF: Record<string, string> = { float32: "DT_FLOAT", int32: "DT_INT32", bool: "DT_BOOL", string: "DT_STRING" };
+const TFJS_TO_TF: Record<string, string> = {
+  float32: "DT_FLOAT",
+  int32: "DT_INT32",
+  bool: "DT_BOOL",
+  string: "DT_STRING",
+};
 
 function unsupportedOp(op: string, node: string, where: string): UnsupportedModelError {
-  const why = KNOWN_NON_CORE[op] ?? (OP_DEFS[op] ? "" : "it is not a TensorFlow core op: a custom op from an extension library");
-  return new UnsupportedModelError(`op ${op} (node '${node}' in ${where}) is not supported by TF.js${why ? ` (${why})` : ""}`, op, node);
+  const why =
+    KNOWN_NON_CORE[op] ?? (OP_DEFS[op] ? "" : "it is not a TensorFlow core op: a custom op from an extension library");
+  return new UnsupportedModelError(
+    `op ${op} (node '${node}' in ${where}) is not supported by TF.js${why ? ` (${why})` : ""}`,
+    op,
+    node,
+  );
 }
 
 function isSupported(op: string): boolean {
@@ -181,15 +229,25 @@ export function chooseMetaGraph(metaGraphs: DecodedMetaGraph[], tags?: string[])
   if (tags) {
     const want = [...tags].sort().join(",");
     const mg = metaGraphs.find((m) => [...m.tags].sort().join(",") === want);
-    if (!mg) throw new ConversionError(`no meta graph has tags [${tags.join(", ")}] (found ${metaGraphs.map((m) => `[${m.tags.join(", ")}]`).join(", ")})`);
+    if (!mg)
+      throw new ConversionError(
+        `no meta graph has tags [${tags.join(", ")}] (found ${metaGraphs.map((m) => `[${m.tags.join(", ")}]`).join(", ")})`,
+      );
     return mg;
   }
-  return metaGraphs.find((m) => m.tags.includes("serve")) ?? metaGraphs.find((m) => m.tags.length === 0) ?? metaGraphs[0]!;
+  return (
+    metaGraphs.find((m) => m.tags.includes("serve")) ?? metaGraphs.find((m) => m.tags.length === 0) ?? metaGraphs[0]!
+  );
 }
 
 /** The signature run by default: serving_default, else default (TF1 Hub), else the first. */
 export function defaultSignature(mg: DecodedMetaGraph): SignatureDef | null {
-  return mg.signatures.find((s) => s.key === "serving_default") ?? mg.signatures.find((s) => s.key === "default") ?? mg.signatures[0] ?? null;
+  return (
+    mg.signatures.find((s) => s.key === "serving_default") ??
+    mg.signatures.find((s) => s.key === "default") ??
+    mg.signatures[0] ??
+    null
+  );
 }
 
 class Converter {
@@ -230,7 +288,11 @@ class Converter {
     const visited = new Set<string>();
     let steps = 0;
     // Follows Identity chains and function arguments to the producing node and output index.
-    const producer = (scope: TScope, ref: string, depth = 0): { scope: TScope; node: NodeDef; index: number } | null => {
+    const producer = (
+      scope: TScope,
+      ref: string,
+      depth = 0,
+    ): { scope: TScope; node: NodeDef; index: number } | null => {
       if (depth > 256) return null;
       const clean = ref.replace(/^\^/, "");
       const parts = clean.split(":");
@@ -240,7 +302,17 @@ class Converter {
       }
       const node = scope.body.get(parts[0]!);
       if (!node) return null;
-      const index = parts.length === 3 ? this.flatIndex(node, parts[1]!, Number(parts[2]), scope.body === this.mainNodes ? "the graph" : "a function") : parts.length === 2 ? Number(parts[1]) : 0;
+      const index =
+        parts.length === 3
+          ? this.flatIndex(
+              node,
+              parts[1]!,
+              Number(parts[2]),
+              scope.body === this.mainNodes ? "the graph" : "a function",
+            )
+          : parts.length === 2
+            ? Number(parts[1])
+            : 0;
       if (PASS_OPS.has(node.op) && node.input[0]) return producer(scope, node.input[0], depth + 1);
       return { scope, node, index };
     };
@@ -261,20 +333,31 @@ class Converter {
       if (node.op === "Assign" || node.op === "AssignVariableOp") {
         const target = producer(scope, node.input[0] ?? "");
         const source = producer(scope, node.input[1] ?? "");
-        if (target && target.scope === main && VARIABLE_OPS.has(target.node.op) && source && source.node.op === "RestoreV2") {
+        if (
+          target &&
+          target.scope === main &&
+          VARIABLE_OPS.has(target.node.op) &&
+          source &&
+          source.node.op === "RestoreV2"
+        ) {
           const names = stringsOf(source.scope, source.node.input[1] ?? "");
           const slices = stringsOf(source.scope, source.node.input[2] ?? "");
           const key = names?.[source.index]?.toString("utf8");
           if (key !== undefined) keys.set(target.node.name, { key, sliced: (slices?.[source.index]?.length ?? 0) > 0 });
         }
       }
-      const fname = CALL_OPS.has(node.op) && node.attr.f?.kind === "func" ? node.attr.f.func.name : this.functions.has(node.op) ? node.op : null;
+      const fname =
+        CALL_OPS.has(node.op) && node.attr.f?.kind === "func"
+          ? node.attr.f.func.name
+          : this.functions.has(node.op)
+            ? node.op
+            : null;
       if (fname) {
         const fn = this.functions.get(fname);
         if (fn && !scopeId.split("/").includes(fname)) {
           const args = new Map<string, { scope: TScope; ref: string }>();
           const data = node.input.filter((i) => !i.startsWith("^"));
-          fn.inputArgs.forEach((a, k) => data[k] !== undefined && args.set(a.name, { scope, ref: data[k]! }));
+          fn.inputArgs.forEach((a, k) => data[k] !== undefined && args.set(a.name, { scope, ref: data[k] }));
           const inner: TScope = { body: new Map(fn.nodes.map((n) => [n.name, n])), args, fn: true };
           const innerId = `${scopeId}/${fname}@${name}`;
           for (const n of fn.nodes) walk(inner, n.name, innerId);
@@ -294,13 +377,27 @@ class Converter {
     const cached = this.varInfo.get(node.name);
     if (cached) return cached;
     const traced = this.varKeys.get(node.name);
-    if (traced?.sliced) throw new UnsupportedModelError(`variable '${node.name}' is partitioned (checkpoint key '${traced.key}' is stored as slices): partitioned variables cannot be frozen`, node.op, node.name);
+    if (traced?.sliced)
+      throw new UnsupportedModelError(
+        `variable '${node.name}' is partitioned (checkpoint key '${traced.key}' is stored as slices): partitioned variables cannot be frozen`,
+        node.op,
+        node.name,
+      );
     // TF1 Hub modules have no saver: the checkpoint key is the variable's own name.
     const key = traced?.key ?? node.name;
-    if (!this.variables) throw new ConversionError(`the signature reads variable '${node.name}' but the model has no variables/ checkpoint`);
-    if (!this.variables.has(key)) throw new ConversionError(`variable '${node.name}' has no value in the checkpoint (looked for key '${key}')`);
+    if (!this.variables)
+      throw new ConversionError(
+        `the signature reads variable '${node.name}' but the model has no variables/ checkpoint`,
+      );
+    if (!this.variables.has(key))
+      throw new ConversionError(`variable '${node.name}' has no value in the checkpoint (looked for key '${key}')`);
     const v = this.variables.read(key);
-    if (v.sliced) throw new UnsupportedModelError(`variable '${node.name}' is partitioned (checkpoint key '${key}' is stored as slices): partitioned variables cannot be frozen`, node.op, node.name);
+    if (v.sliced)
+      throw new UnsupportedModelError(
+        `variable '${node.name}' is partitioned (checkpoint key '${key}' is stored as slices): partitioned variables cannot be frozen`,
+        node.op,
+        node.name,
+      );
     const info: VarInfo = { node: node.name, key, dtype: v.dtype, shape: v.shape };
     this.varInfo.set(node.name, info);
     return info;
@@ -322,7 +419,10 @@ class Converter {
       data = Buffer.concat(parts);
     } else data = new Uint8Array(values.values.buffer, values.values.byteOffset, values.values.byteLength);
     this.weightBytes += data.byteLength;
-    if (this.weightBytes > CONVERT_LIMITS.maxWeightBytes) throw new UnsupportedModelError(`the model's weights exceed ${CONVERT_LIMITS.maxWeightBytes} bytes, more than TF.js can load at once`);
+    if (this.weightBytes > CONVERT_LIMITS.maxWeightBytes)
+      throw new UnsupportedModelError(
+        `the model's weights exceed ${CONVERT_LIMITS.maxWeightBytes} bytes, more than TF.js can load at once`,
+      );
     this.weights.push({ spec: { name, shape, dtype: values.dtype }, data });
   }
 
@@ -332,14 +432,26 @@ class Converter {
       const value = this.variables!.read(v.key);
       let values: TensorValues;
       try {
-        values = value.dtype === 7 ? { dtype: "string", values: [] } : valuesFromBytes(value.dtype, value.bytes, elementsOf(value.shape), `variable '${v.node}'`);
+        values =
+          value.dtype === 7
+            ? { dtype: "string", values: [] }
+            : valuesFromBytes(value.dtype, value.bytes, elementsOf(value.shape), `variable '${v.node}'`);
       } catch (err) {
         if (err instanceof GraphDecodeError) throw new UnsupportedModelError(err.message, undefined, v.node);
         throw err;
       }
-      if (value.dtype === 7) throw new UnsupportedModelError(`variable '${v.node}' holds strings, which are not frozen`, undefined, v.node);
+      if (value.dtype === 7)
+        throw new UnsupportedModelError(`variable '${v.node}' holds strings, which are not frozen`, undefined, v.node);
       this.addWeight(name, v.shape, values);
-      this.push(scope.out, { name, op: "Const", input: [], attr: { dtype: { type: TFJS_TO_TF[values.dtype]! }, value: { tensor: { dtype: TFJS_TO_TF[values.dtype], tensorShape: shapeJson(v.shape) } } } });
+      this.push(scope.out, {
+        name,
+        op: "Const",
+        input: [],
+        attr: {
+          dtype: { type: TFJS_TO_TF[values.dtype]! },
+          value: { tensor: { dtype: TFJS_TO_TF[values.dtype], tensorShape: shapeJson(v.shape) } },
+        },
+      });
       scope.out.frozen.set(v.node, name);
     }
     return { kind: "tensor", name, index: 0, dtype: v.dtype };
@@ -347,7 +459,8 @@ class Converter {
 
   private push(out: Emitter, node: NodeJson): void {
     if (out.names.has(node.name)) throw new ConversionError(`two converted nodes are named '${node.name}'`);
-    if (++this.emitted > CONVERT_LIMITS.maxEmittedNodes) throw new ConversionError(`inlining expands the graph past ${CONVERT_LIMITS.maxEmittedNodes} nodes`);
+    if (++this.emitted > CONVERT_LIMITS.maxEmittedNodes)
+      throw new ConversionError(`inlining expands the graph past ${CONVERT_LIMITS.maxEmittedNodes} nodes`);
     out.names.add(node.name);
     out.nodes.push(node);
     this.opCounts[node.op] = (this.opCounts[node.op] ?? 0) + 1;
@@ -357,13 +470,24 @@ class Converter {
 
   /** Flat output index of `arg:idx` of `node` (function bodies name outputs by arg). */
   private flatIndex(node: NodeDef, arg: string, idx: number, where: string): number {
-    const fname = CALL_OPS.has(node.op) && node.attr.f?.kind === "func" ? node.attr.f.func.name : this.functions.has(node.op) ? node.op : null;
+    const fname =
+      CALL_OPS.has(node.op) && node.attr.f?.kind === "func"
+        ? node.attr.f.func.name
+        : this.functions.has(node.op)
+          ? node.op
+          : null;
     if (fname) {
       const fn = this.functions.get(fname);
-      if (!fn) throw new ConversionError(`node '${node.name}' in ${where} calls function '${fname}', which the library does not define`);
+      if (!fn)
+        throw new ConversionError(
+          `node '${node.name}' in ${where} calls function '${fname}', which the library does not define`,
+        );
       if (CALL_OPS.has(node.op)) return idx; // output:k of a call is the k-th output
       const k = fn.outputArgs.findIndex((a) => a.name === arg);
-      if (k < 0) throw new ConversionError(`input '${node.name}:${arg}:${idx}' in ${where} names an output function '${fname}' does not have`);
+      if (k < 0)
+        throw new ConversionError(
+          `input '${node.name}:${arg}:${idx}' in ${where} names an output function '${fname}' does not have`,
+        );
       return k + idx;
     }
     const def = OP_DEFS[node.op];
@@ -373,7 +497,9 @@ class Converter {
       if (out.name === arg) return base + idx;
       base += this.argWidth(node, out);
     }
-    throw new ConversionError(`input '${node.name}:${arg}:${idx}' in ${where} names an output ${node.op} does not have`);
+    throw new ConversionError(
+      `input '${node.name}:${arg}:${idx}' in ${where} names an output ${node.op} does not have`,
+    );
   }
 
   private argWidth(node: NodeDef, out: { numberAttr?: string; typeListAttr?: string }): number {
@@ -403,15 +529,22 @@ class Converter {
         if (arg) return arg;
       }
       const node = scope.body.get(nodeName);
-      if (!node) throw new ConversionError(`input '${input}' in ${scope.where} names no node or argument (a dangling input)`);
-      index = parts.length === 3 ? this.flatIndex(node, parts[1]!, Number(parts[2]), scope.where) : parts.length === 2 ? Number(parts[1]) : 0;
+      if (!node)
+        throw new ConversionError(`input '${input}' in ${scope.where} names no node or argument (a dangling input)`);
+      index =
+        parts.length === 3
+          ? this.flatIndex(node, parts[1]!, Number(parts[2]), scope.where)
+          : parts.length === 2
+            ? Number(parts[1])
+            : 0;
     } else {
       index = parts.length >= 2 ? Number(parts[parts.length - 1]) : 0;
       nodeName = parts[0]!;
       const cut = scope.cut?.get(`${nodeName}:${index}`);
       if (cut) return cut;
     }
-    if (!Number.isInteger(index) || index < 0) throw new ConversionError(`input '${input}' in ${scope.where} has a bad output index`);
+    if (!Number.isInteger(index) || index < 0)
+      throw new ConversionError(`input '${input}' in ${scope.where} has a bad output index`);
     return this.node(scope, nodeName)(index);
   }
 
@@ -423,8 +556,16 @@ class Converter {
       if (seen.has(name) || seen.size > 10_000) continue;
       seen.add(name);
       const dep = scope.body.get(name);
-      if (!dep) throw new ConversionError(`control input '${i}' of '${node.name}' in ${scope.where} names no node (a dangling input)`);
-      if (WRITE_OP.test(dep.op)) throw new UnsupportedModelError(`the signature writes a variable: ${dep.op} (node '${dep.name}' in ${scope.where}) runs before '${node.name}'`, dep.op, dep.name);
+      if (!dep)
+        throw new ConversionError(
+          `control input '${i}' of '${node.name}' in ${scope.where} names no node (a dangling input)`,
+        );
+      if (WRITE_OP.test(dep.op))
+        throw new UnsupportedModelError(
+          `the signature writes a variable: ${dep.op} (node '${dep.name}' in ${scope.where}) runs before '${node.name}'`,
+          dep.op,
+          dep.name,
+        );
       if (dep.op === "NoOp" || PASS_OPS.has(dep.op)) this.checkControl(scope, dep, seen);
       if (CALL_OPS.has(dep.op)) this.checkFunctionWrites(this.calledFunction(dep, scope), new Set());
     }
@@ -436,14 +577,20 @@ class Converter {
     const fn = this.functions.get(fname);
     if (!fn) return;
     for (const n of fn.nodes) {
-      if (WRITE_OP.test(n.op)) throw new UnsupportedModelError(`the signature writes a variable: ${n.op} (node '${n.name}' in function ${fname})`, n.op, n.name);
+      if (WRITE_OP.test(n.op))
+        throw new UnsupportedModelError(
+          `the signature writes a variable: ${n.op} (node '${n.name}' in function ${fname})`,
+          n.op,
+          n.name,
+        );
       if (CALL_OPS.has(n.op) && n.attr.f?.kind === "func") this.checkFunctionWrites(n.attr.f.func.name, seen);
     }
   }
 
   private calledFunction(node: NodeDef, scope: Scope): string {
     const f = node.attr.f;
-    if (f?.kind !== "func") throw new ConversionError(`${node.op} node '${node.name}' in ${scope.where} has no function attribute`);
+    if (f?.kind !== "func")
+      throw new ConversionError(`${node.op} node '${node.name}' in ${scope.where} has no function attribute`);
     return f.func.name;
   }
 
@@ -454,7 +601,10 @@ class Converter {
     if (memo) return memo;
     const node = scope.body.get(name);
     if (!node) throw new ConversionError(`input '${name}' in ${scope.where} names no node (a dangling input)`);
-    if (scope.inProgress.has(name)) throw new ConversionError(`node '${name}' in ${scope.where} depends on itself through calls or variables (a cycle)`);
+    if (scope.inProgress.has(name))
+      throw new ConversionError(
+        `node '${name}' in ${scope.where} depends on itself through calls or variables (a cycle)`,
+      );
     scope.inProgress.add(name);
     try {
       const outputs = this.convertNode(scope, node);
@@ -469,9 +619,19 @@ class Converter {
     const op = node.op;
     const where = `${scope.where}`;
     this.checkControl(scope, node);
-    if (WRITE_OP.test(op)) throw new UnsupportedModelError(`the signature writes a variable: ${op} (node '${node.name}' in ${where})`, op, node.name);
+    if (WRITE_OP.test(op))
+      throw new UnsupportedModelError(
+        `the signature writes a variable: ${op} (node '${node.name}' in ${where})`,
+        op,
+        node.name,
+      );
     if (VARIABLE_OPS.has(op)) {
-      if (scope.args) throw new UnsupportedModelError(`function ${scope.where} creates variable '${node.name}' itself`, op, node.name);
+      if (scope.args)
+        throw new UnsupportedModelError(
+          `function ${scope.where} creates variable '${node.name}' itself`,
+          op,
+          node.name,
+        );
       const v = this.variable(node);
       return (k) => {
         if (k !== 0) throw new ConversionError(`input '${node.name}:${k}' in ${where}: a variable has one output`);
@@ -479,7 +639,11 @@ class Converter {
       };
     }
     if (op === "Placeholder" && !scope.args) {
-      throw new UnsupportedModelError(`the signature's outputs depend on placeholder '${node.name}', which is not one of its inputs`, op, node.name);
+      throw new UnsupportedModelError(
+        `the signature's outputs depend on placeholder '${node.name}', which is not one of its inputs`,
+        op,
+        node.name,
+      );
     }
     const fname = CALL_OPS.has(op) ? this.calledFunction(node, scope) : this.functions.has(op) ? op : null;
     if (fname) return this.inline(scope, node, fname);
@@ -493,7 +657,8 @@ class Converter {
       }
       // A frozen resource reaching ReadVariableOp is already its value, and an Identity of a tensor is
       // that tensor: both vanish instead of costing an executor step each (inlining leaves many).
-      if (dataInputs.length !== 1) throw new ConversionError(`${op} node '${node.name}' in ${where} has ${dataInputs.length} inputs`);
+      if (dataInputs.length !== 1)
+        throw new ConversionError(`${op} node '${node.name}' in ${where} has ${dataInputs.length} inputs`);
       return () => src;
     }
     if (!isSupported(op)) throw unsupportedOp(op, node.name, where);
@@ -524,11 +689,13 @@ class Converter {
       if (first === 0 && frozen.size > 0) {
         // A While's outputs are its loop variables: frozen ones are now values.
         const outT = node.attr.T;
-        if (outT?.kind === "list") attr.T = { list: { type: outT.list.type.map((d, k) => dtypeName(frozen.get(k) ?? d)) } };
+        if (outT?.kind === "list")
+          attr.T = { list: { type: outT.list.type.map((d, k) => dtypeName(frozen.get(k) ?? d)) } };
       }
       if (first === 1 && frozen.size > 0) {
         const tout = node.attr.Tout;
-        if (tout?.kind === "list" && tout.list.type.includes(20)) throw new UnsupportedModelError(`${op} node '${node.name}' in ${where} returns a resource`, op, node.name);
+        if (tout?.kind === "list" && tout.list.type.includes(20))
+          throw new UnsupportedModelError(`${op} node '${node.name}' in ${where} returns a resource`, op, node.name);
       }
     }
     for (const a of args) {
@@ -541,11 +708,23 @@ class Converter {
       // GatherV2(params = the frozen variable, indices, axis = 0).
       const res = args[0];
       const params = res?.kind === "var" ? this.readVar(scope, res.v) : res;
-      if (!params || params.kind !== "tensor") throw new ConversionError(`ResourceGather node '${node.name}' in ${where} has no resource input`);
+      if (!params || params.kind !== "tensor")
+        throw new ConversionError(`ResourceGather node '${node.name}' in ${where} has no resource input`);
       const axisName = `${outName}/axis`;
       this.addWeight(axisName, [], { dtype: "int32", values: Int32Array.from([0]) });
-      this.push(scope.out, { name: axisName, op: "Const", input: [], attr: { dtype: { type: "DT_INT32" }, value: { tensor: { dtype: "DT_INT32", tensorShape: { dim: [] } } } } });
-      inputs.splice(0, inputs.length, tensorName(params), ...args.slice(1).map((a) => tensorName(a as { name: string; index: number })), axisName);
+      this.push(scope.out, {
+        name: axisName,
+        op: "Const",
+        input: [],
+        attr: { dtype: { type: "DT_INT32" }, value: { tensor: { dtype: "DT_INT32", tensorShape: { dim: [] } } } },
+      });
+      inputs.splice(
+        0,
+        inputs.length,
+        tensorName(params),
+        ...args.slice(1).map((a) => tensorName(a as { name: string; index: number })),
+        axisName,
+      );
       emitOp = "GatherV2";
       const bd = node.attr.batch_dims;
       attr.batch_dims = bd?.kind === "i" ? { i: String(bd.i) } : { i: "0" };
@@ -562,7 +741,15 @@ class Converter {
         throw err;
       }
       this.addWeight(outName, v.tensor.shape, values);
-      this.push(scope.out, { name: outName, op: "Const", input: [], attr: { dtype: { type: TFJS_TO_TF[values.dtype]! }, value: { tensor: { dtype: TFJS_TO_TF[values.dtype], tensorShape: shapeJson(v.tensor.shape) } } } });
+      this.push(scope.out, {
+        name: outName,
+        op: "Const",
+        input: [],
+        attr: {
+          dtype: { type: TFJS_TO_TF[values.dtype]! },
+          value: { tensor: { dtype: TFJS_TO_TF[values.dtype], tensorShape: shapeJson(v.tensor.shape) } },
+        },
+      });
       return outputs;
     }
     for (const [k, v] of Object.entries(node.attr)) {
@@ -580,17 +767,32 @@ class Converter {
   /** Inlines a function call: its outputs are whatever the body's returns resolve to. */
   private inline(scope: Scope, node: NodeDef, fname: string): Outputs {
     const fn = this.functions.get(fname);
-    if (!fn) throw new ConversionError(`node '${node.name}' in ${scope.where} calls function '${fname}', which the library does not define`);
-    if (scope.stack.includes(fname)) throw new ConversionError(`function '${fname}' calls itself (cycle: ${[...scope.stack, fname].join(" -> ")})`);
-    if (scope.stack.length >= CONVERT_LIMITS.maxInlineDepth) throw new ConversionError(`function calls nest deeper than ${CONVERT_LIMITS.maxInlineDepth} levels at '${node.name}'`);
+    if (!fn)
+      throw new ConversionError(
+        `node '${node.name}' in ${scope.where} calls function '${fname}', which the library does not define`,
+      );
+    if (scope.stack.includes(fname))
+      throw new ConversionError(`function '${fname}' calls itself (cycle: ${[...scope.stack, fname].join(" -> ")})`);
+    if (scope.stack.length >= CONVERT_LIMITS.maxInlineDepth)
+      throw new ConversionError(
+        `function calls nest deeper than ${CONVERT_LIMITS.maxInlineDepth} levels at '${node.name}'`,
+      );
     this.inlined++;
     const data = node.input.filter((i) => !i.startsWith("^"));
-    if (data.length !== fn.inputArgs.length) throw new ConversionError(`node '${node.name}' in ${scope.where} passes ${data.length} inputs to '${fname}', which takes ${fn.inputArgs.length}`);
+    if (data.length !== fn.inputArgs.length)
+      throw new ConversionError(
+        `node '${node.name}' in ${scope.where} passes ${data.length} inputs to '${fname}', which takes ${fn.inputArgs.length}`,
+      );
     const args = new Map<string, Ref>();
     fn.inputArgs.forEach((a, k) => args.set(a.name, this.resolve(scope, data[k]!)));
     for (const [, n] of Object.entries(fn.controlRet)) {
       const c = fn.nodes.find((x) => x.name === n);
-      if (c && WRITE_OP.test(c.op)) throw new UnsupportedModelError(`the signature writes a variable: ${c.op} (node '${c.name}' in function ${fname})`, c.op, c.name);
+      if (c && WRITE_OP.test(c.op))
+        throw new UnsupportedModelError(
+          `the signature writes a variable: ${c.op} (node '${c.name}' in function ${fname})`,
+          c.op,
+          c.name,
+        );
     }
     const inner: Scope = {
       prefix: `${scope.prefix}${node.name}/`,
@@ -608,9 +810,13 @@ class Converter {
       const cached = cache.get(k);
       if (cached) return cached;
       const arg = fn.outputArgs[k];
-      if (!arg) throw new ConversionError(`an input reads output ${k} of '${node.name}', but '${fname}' has ${fn.outputArgs.length} outputs`);
+      if (!arg)
+        throw new ConversionError(
+          `an input reads output ${k} of '${node.name}', but '${fname}' has ${fn.outputArgs.length} outputs`,
+        );
       const ret = fn.ret[arg.name];
-      if (ret === undefined) throw new ConversionError(`function '${fname}' does not say what it returns for '${arg.name}'`);
+      if (ret === undefined)
+        throw new ConversionError(`function '${fname}' does not say what it returns for '${arg.name}'`);
       const r = this.resolve(inner, ret);
       cache.set(k, r);
       return r;
@@ -623,7 +829,8 @@ class Converter {
     if (!fn) throw new ConversionError(`${usedBy} uses function '${fname}', which the library does not define`);
     const name = frozen.size === 0 ? fname : `${fname}__frozen_${[...frozen].map(([k, d]) => `${k}_${d}`).join("_")}`;
     if (this.library.has(name)) {
-      if (this.library.get(name) === null) throw new ConversionError(`function '${fname}' uses itself (a cyclic call through ${usedBy})`);
+      if (this.library.get(name) === null)
+        throw new ConversionError(`function '${fname}' uses itself (a cyclic call through ${usedBy})`);
       return name;
     }
     this.library.set(name, null);
@@ -632,24 +839,47 @@ class Converter {
     const inputArg: FunctionJson["signature"]["inputArg"] = [];
     fn.inputArgs.forEach((a, k) => {
       let dtype = frozen.get(k) ?? a.type;
-      if (dtype === 0) throw new UnsupportedModelError(`function '${fname}' is polymorphic (argument '${a.name}' has type attribute ${a.typeAttr || a.typeListAttr})`);
-      if (dtype === 20 && !frozen.has(k)) throw new UnsupportedModelError(`function '${fname}' takes resource '${a.name}' that is not a variable`);
+      if (dtype === 0)
+        throw new UnsupportedModelError(
+          `function '${fname}' is polymorphic (argument '${a.name}' has type attribute ${a.typeAttr || a.typeListAttr})`,
+        );
+      if (dtype === 20 && !frozen.has(k))
+        throw new UnsupportedModelError(`function '${fname}' takes resource '${a.name}' that is not a variable`);
       const tf = tfjsDtype(dtype);
-      if (tf === null && dtype !== 21) throw new UnsupportedModelError(`function '${fname}' takes '${a.name}' of dtype ${dtypeName(dtype)}, which TF.js cannot hold`);
+      if (tf === null && dtype !== 21)
+        throw new UnsupportedModelError(
+          `function '${fname}' takes '${a.name}' of dtype ${dtypeName(dtype)}, which TF.js cannot hold`,
+        );
       if (tf && dtype !== 21) dtype = dtype > 100 ? dtype - 100 : dtype;
       inputArg.push({ name: a.name, type: dtypeName(dtype) });
       args.set(a.name, { kind: "tensor", name: a.name, index: 0, dtype });
     });
-    const scope: Scope = { prefix: `${name}/`, where: `function ${fname}`, body: bodyMap(fn), args, cut: null, memo: new Map(), inProgress: new Set(), out, stack: [fname] };
+    const scope: Scope = {
+      prefix: `${name}/`,
+      where: `function ${fname}`,
+      body: bodyMap(fn),
+      args,
+      cut: null,
+      memo: new Map(),
+      inProgress: new Set(),
+      out,
+      stack: [fname],
+    };
     for (const n of Object.values(fn.controlRet)) {
       const c = fn.nodes.find((x) => x.name === n);
-      if (c && WRITE_OP.test(c.op)) throw new UnsupportedModelError(`the signature writes a variable: ${c.op} (node '${c.name}' in function ${fname})`, c.op, c.name);
+      if (c && WRITE_OP.test(c.op))
+        throw new UnsupportedModelError(
+          `the signature writes a variable: ${c.op} (node '${c.name}' in function ${fname})`,
+          c.op,
+          c.name,
+        );
     }
     const ret: Record<string, string> = {};
     const outputArg: FunctionJson["signature"]["outputArg"] = [];
     fn.outputArgs.forEach((a, k) => {
       const src = fn.ret[a.name];
-      if (src === undefined) throw new ConversionError(`function '${fname}' does not say what it returns for '${a.name}'`);
+      if (src === undefined)
+        throw new ConversionError(`function '${fname}' does not say what it returns for '${a.name}'`);
       const raw = this.resolve(scope, src);
       const r = raw.kind === "var" ? this.readVar(scope, raw.v) : raw;
       // One Identity per output: TF.js keys function outputs by node, so two outputs of one node would collide.
@@ -673,16 +903,22 @@ class Converter {
     const taken = new Set<string>();
     const unique = (base: string) => {
       let n = base.replace(/[^A-Za-z0-9_./-]/g, "_") || "input";
-      while (taken.has(n) || (this.mainNodes.has(n) && !sig.inputs.some((i) => i.name.split(":")[0] === n))) n = `${n}_`;
+      while (taken.has(n) || (this.mainNodes.has(n) && !sig.inputs.some((i) => i.name.split(":")[0] === n)))
+        n = `${n}_`;
       taken.add(n);
       return n;
     };
     for (const i of sig.inputs) {
-      if (i.composite) throw new UnsupportedModelError(`signature input '${i.key}' is a composite (sparse or ragged) tensor`);
+      if (i.composite)
+        throw new UnsupportedModelError(`signature input '${i.key}' is a composite (sparse or ragged) tensor`);
       const tf = tfjsDtype(i.dtype);
-      if (tf === null) throw new UnsupportedModelError(`signature input '${i.key}' has dtype ${dtypeName(i.dtype)}, which TF.js cannot feed`);
+      if (tf === null)
+        throw new UnsupportedModelError(
+          `signature input '${i.key}' has dtype ${dtypeName(i.dtype)}, which TF.js cannot feed`,
+        );
       const [node, idx] = i.name.split(":");
-      if (!node || !this.mainNodes.has(node)) throw new ConversionError(`signature input '${i.key}' names tensor '${i.name}', which is not in the graph`);
+      if (!node || !this.mainNodes.has(node))
+        throw new ConversionError(`signature input '${i.key}' names tensor '${i.name}', which is not in the graph`);
       const name = unique(i.key);
       const attr: NodeJson["attr"] = { dtype: { type: TFJS_TO_TF[tf]! } };
       if (i.shape) attr.shape = { shape: shapeJson(i.shape) };
@@ -690,19 +926,31 @@ class Converter {
       cut.set(`${node}:${Number(idx ?? 0)}`, { kind: "tensor", name, index: 0, dtype: i.dtype });
       inputs.push({ key: i.key, name, dtype: tf, tfDtype: dtypeName(i.dtype), shape: i.shape });
     }
-    const scope: Scope = { prefix: "", where: "the graph", body: this.mainNodes, args: null, cut, memo: new Map(), inProgress: new Set(), out, stack: [] };
+    const scope: Scope = {
+      prefix: "",
+      where: "the graph",
+      body: this.mainNodes,
+      args: null,
+      cut,
+      memo: new Map(),
+      inProgress: new Set(),
+      out,
+      stack: [],
+    };
     const outputs: IoSpec[] = [];
     const resolved = sig.outputs.map((o) => {
-      if (o.composite) throw new UnsupportedModelError(`signature output '${o.key}' is a composite (sparse or ragged) tensor`);
+      if (o.composite)
+        throw new UnsupportedModelError(`signature output '${o.key}' is a composite (sparse or ragged) tensor`);
       const [node, idx] = o.name.split(":");
-      if (!node || !this.mainNodes.has(node)) throw new ConversionError(`signature output '${o.key}' names tensor '${o.name}', which is not in the graph`);
+      if (!node || !this.mainNodes.has(node))
+        throw new ConversionError(`signature output '${o.key}' names tensor '${o.name}', which is not in the graph`);
       let r = this.resolve(scope, `${node}:${Number(idx ?? 0)}`);
       if (r.kind === "var") r = this.readVar(scope, r.v);
       return { o, r };
     });
     for (const { o, r } of resolved) {
       const name = unique(`${o.key}`);
-      this.push(out, { name, op: "Identity", input: [tensorName(r as { name: string; index: number })], attr: {} });
+      this.push(out, { name, op: "Identity", input: [tensorName(r)], attr: {} });
       const tf = tfjsDtype(o.dtype) ?? "float32";
       outputs.push({ key: o.key, name, dtype: tf, tfDtype: dtypeName(o.dtype), shape: o.shape });
     }
@@ -722,12 +970,24 @@ class Converter {
       weightSpecs: this.weights.map((w) => w.spec),
       weightData: data.buffer,
       signature: {
-        inputs: Object.fromEntries(inputs.map((i) => [i.key, { name: `${i.name}:0`, dtype: TFJS_TO_TF[i.dtype]!, tensorShape: shapeJson(i.shape) }])),
+        inputs: Object.fromEntries(
+          inputs.map((i) => [
+            i.key,
+            { name: `${i.name}:0`, dtype: TFJS_TO_TF[i.dtype]!, tensorShape: shapeJson(i.shape) },
+          ]),
+        ),
         outputs: Object.fromEntries(outputs.map((o) => [o.key, { name: `${o.name}:0`, dtype: TFJS_TO_TF[o.dtype]! }])),
       },
       inputs,
       outputs,
-      stats: { nodes: this.emitted, functions: library.length, inlinedCalls: this.inlined, frozenVariables: this.varInfo.size, parameters, ops: this.opCounts },
+      stats: {
+        nodes: this.emitted,
+        functions: library.length,
+        inlinedCalls: this.inlined,
+        frozenVariables: this.varInfo.size,
+        parameters,
+        ops: this.opCounts,
+      },
     };
   }
 }
@@ -744,14 +1004,27 @@ function bodyMap(fn: FunctionDef): Map<string, NodeDef> {
 export type ConvertOptions = { tags?: string[]; signature?: string };
 
 /** Converts one signature of a decoded SavedModel. */
-export function convertMetaGraph(mg: DecodedMetaGraph, variables: VariableSource | null, signatureKey?: string): ConvertedModel {
+export function convertMetaGraph(
+  mg: DecodedMetaGraph,
+  variables: VariableSource | null,
+  signatureKey?: string,
+): ConvertedModel {
   const sig = signatureKey ? mg.signatures.find((s) => s.key === signatureKey) : defaultSignature(mg);
-  if (!sig) throw new ConversionError(signatureKey ? `no signature '${signatureKey}' (found ${mg.signatures.map((s) => s.key).join(", ") || "none"})` : "the meta graph has no signatures");
+  if (!sig)
+    throw new ConversionError(
+      signatureKey
+        ? `no signature '${signatureKey}' (found ${mg.signatures.map((s) => s.key).join(", ") || "none"})`
+        : "the meta graph has no signatures",
+    );
   return new Converter(mg, variables).convert(sig);
 }
 
 /** Decodes saved_model.pb and converts one signature. */
-export function convertSavedModel(pb: Buffer, variables: VariableSource | null, opts: ConvertOptions = {}): ConvertedModel {
+export function convertSavedModel(
+  pb: Buffer,
+  variables: VariableSource | null,
+  opts: ConvertOptions = {},
+): ConvertedModel {
   let mgs: DecodedMetaGraph[];
   try {
     mgs = decodeSavedModel(pb);

@@ -23,11 +23,33 @@ export const DECODE_LIMITS = {
 };
 
 export const DTYPE_NAMES: Record<number, string> = {
-  1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16", 6: "DT_INT8", 7: "DT_STRING", 8: "DT_COMPLEX64",
-  9: "DT_INT64", 10: "DT_BOOL", 11: "DT_QINT8", 12: "DT_QUINT8", 13: "DT_QINT32", 14: "DT_BFLOAT16", 15: "DT_QINT16", 16: "DT_QUINT16",
-  17: "DT_UINT16", 18: "DT_COMPLEX128", 19: "DT_HALF", 20: "DT_RESOURCE", 21: "DT_VARIANT", 22: "DT_UINT32", 23: "DT_UINT64",
+  1: "DT_FLOAT",
+  2: "DT_DOUBLE",
+  3: "DT_INT32",
+  4: "DT_UINT8",
+  5: "DT_INT16",
+  6: "DT_INT8",
+  7: "DT_STRING",
+  8: "DT_COMPLEX64",
+  9: "DT_INT64",
+  10: "DT_BOOL",
+  11: "DT_QINT8",
+  12: "DT_QUINT8",
+  13: "DT_QINT32",
+  14: "DT_BFLOAT16",
+  15: "DT_QINT16",
+  16: "DT_QUINT16",
+  17: "DT_UINT16",
+  18: "DT_COMPLEX128",
+  19: "DT_HALF",
+  20: "DT_RESOURCE",
+  21: "DT_VARIANT",
+  22: "DT_UINT32",
+  23: "DT_UINT64",
 };
-export const DTYPE_CODES: Record<string, number> = Object.fromEntries(Object.entries(DTYPE_NAMES).map(([k, v]) => [v, Number(k)]));
+export const DTYPE_CODES: Record<string, number> = Object.fromEntries(
+  Object.entries(DTYPE_NAMES).map(([k, v]) => [v, Number(k)]),
+);
 
 export function dtypeName(n: number): string {
   if (n > 100 && DTYPE_NAMES[n - 100]) return `${DTYPE_NAMES[n - 100]}_REF`;
@@ -35,7 +57,23 @@ export function dtypeName(n: number): string {
 }
 
 /** Bytes per element of the fixed-width dtypes. */
-export const DTYPE_BYTES: Record<number, number> = { 1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 8: 8, 9: 8, 10: 1, 14: 2, 17: 2, 18: 16, 19: 2, 22: 4, 23: 8 };
+export const DTYPE_BYTES: Record<number, number> = {
+  1: 4,
+  2: 8,
+  3: 4,
+  4: 1,
+  5: 2,
+  6: 1,
+  8: 8,
+  9: 8,
+  10: 1,
+  14: 2,
+  17: 2,
+  18: 16,
+  19: 2,
+  22: 4,
+  23: 8,
+};
 
 export type Shape = { dims: number[] | null };
 
@@ -68,17 +106,47 @@ export type AttrValue =
   | { kind: "placeholder"; placeholder: string }
   | { kind: "list"; list: AttrList };
 
-export type AttrList = { s: Buffer[]; i: bigint[]; f: number[]; b: boolean[]; type: number[]; shape: Shape[]; tensor: TensorProto[]; func: NameAttrList[] };
+export type AttrList = {
+  s: Buffer[];
+  i: bigint[];
+  f: number[];
+  b: boolean[];
+  type: number[];
+  shape: Shape[];
+  tensor: TensorProto[];
+  func: NameAttrList[];
+};
 export type NameAttrList = { name: string; attr: Record<string, AttrValue> };
 
 export type NodeDef = { name: string; op: string; input: string[]; device: string; attr: Record<string, AttrValue> };
-export type ArgDef = { name: string; type: number; typeAttr: string; numberAttr: string; typeListAttr: string; isRef: boolean };
-export type FunctionDef = { name: string; inputArgs: ArgDef[]; outputArgs: ArgDef[]; attr: Record<string, AttrValue>; nodes: NodeDef[]; ret: Record<string, string>; controlRet: Record<string, string> };
+export type ArgDef = {
+  name: string;
+  type: number;
+  typeAttr: string;
+  numberAttr: string;
+  typeListAttr: string;
+  isRef: boolean;
+};
+export type FunctionDef = {
+  name: string;
+  inputArgs: ArgDef[];
+  outputArgs: ArgDef[];
+  attr: Record<string, AttrValue>;
+  nodes: NodeDef[];
+  ret: Record<string, string>;
+  controlRet: Record<string, string>;
+};
 export type GraphDef = { nodes: NodeDef[]; functions: Map<string, FunctionDef> };
 export type TensorInfo = { key: string; name: string; dtype: number; shape: number[] | null; composite: boolean };
 export type SignatureDef = { key: string; method: string; inputs: TensorInfo[]; outputs: TensorInfo[] };
 export type SaverDef = { filenameTensor: string; saveTensor: string; restoreOp: string };
-export type DecodedMetaGraph = { tags: string[]; tensorflowVersion: string | null; graph: GraphDef; saver: SaverDef | null; signatures: SignatureDef[] };
+export type DecodedMetaGraph = {
+  tags: string[];
+  tensorflowVersion: string | null;
+  graph: GraphDef;
+  saver: SaverDef | null;
+  signatures: SignatureDef[];
+};
 
 const utf8 = (b: Buffer) => asString(b);
 
@@ -89,7 +157,8 @@ function float32(b: Buffer): number {
 function packedFixed(f: Field, width: 4 | 8, read: (b: Buffer, o: number) => number): number[] {
   if (f.wire === 5 || f.wire === 1) return [read(f.value, 0)];
   if (f.wire !== 2) throw new ProtobufError(`field ${f.field}: expected fixed-width values`);
-  if (f.value.length % width !== 0) throw new ProtobufError(`field ${f.field}: packed length ${f.value.length} is not a multiple of ${width}`);
+  if (f.value.length % width !== 0)
+    throw new ProtobufError(`field ${f.field}: packed length ${f.value.length} is not a multiple of ${width}`);
   const out: number[] = new Array(f.value.length / width);
   for (let k = 0; k < out.length; k++) out[k] = read(f.value, k * width);
   return out;
@@ -103,7 +172,8 @@ export function decodeShape(buf: Buffer): Shape {
   for (const f of fields(buf)) {
     if (f.field === 3 && f.wire === 0 && f.value !== 0n) unknownRank = true;
     else if (f.field === 2 && f.wire === 2) {
-      if (dims.length >= DECODE_LIMITS.maxDims) throw new ProtobufError(`a shape has more than ${DECODE_LIMITS.maxDims} dimensions`);
+      if (dims.length >= DECODE_LIMITS.maxDims)
+        throw new ProtobufError(`a shape has more than ${DECODE_LIMITS.maxDims} dimensions`);
       let size = -1;
       for (const d of fields(f.value)) if (d.field === 1 && d.wire === 0) size = Number(asInt64(d.value));
       if (size < -1) throw new ProtobufError(`a shape has dimension ${size}`);
@@ -114,7 +184,19 @@ export function decodeShape(buf: Buffer): Shape {
 }
 
 export function decodeTensor(buf: Buffer): TensorProto {
-  const t: TensorProto = { dtype: 0, shape: [], content: null, floats: [], doubles: [], ints: [], int64s: [], uint64s: [], bools: [], strings: [], halfs: [] };
+  const t: TensorProto = {
+    dtype: 0,
+    shape: [],
+    content: null,
+    floats: [],
+    doubles: [],
+    ints: [],
+    int64s: [],
+    uint64s: [],
+    bools: [],
+    strings: [],
+    halfs: [],
+  };
   for (const f of fields(buf)) {
     switch (f.field) {
       case 1:
@@ -163,7 +245,8 @@ export function decodeTensor(buf: Buffer): TensorProto {
     }
   }
   const elements = t.shape.reduce((a, b) => a * b, 1);
-  if (elements > DECODE_LIMITS.maxTensorElements) throw new ProtobufError(`a constant tensor has ${elements} elements (limit ${DECODE_LIMITS.maxTensorElements})`);
+  if (elements > DECODE_LIMITS.maxTensorElements)
+    throw new ProtobufError(`a constant tensor has ${elements} elements (limit ${DECODE_LIMITS.maxTensorElements})`);
   return t;
 }
 
@@ -217,7 +300,8 @@ function decodeNameAttrList(buf: Buffer, depth: number): NameAttrList {
 }
 
 export function decodeAttrValue(buf: Buffer, depth = 0): AttrValue {
-  if (depth > DECODE_LIMITS.maxAttrDepth) throw new ProtobufError(`attribute values nest deeper than ${DECODE_LIMITS.maxAttrDepth} levels`);
+  if (depth > DECODE_LIMITS.maxAttrDepth)
+    throw new ProtobufError(`attribute values nest deeper than ${DECODE_LIMITS.maxAttrDepth} levels`);
   let out: AttrValue | null = null;
   for (const f of fields(buf)) {
     switch (f.field) {
@@ -347,7 +431,8 @@ export function decodeGraph(buf: Buffer, budget = { nodes: 0 }): GraphDef {
     } else if (f.field === 2) {
       for (const lf of fields(f.value)) {
         if (lf.field !== 1 || lf.wire !== 2) continue; // gradients (field 2) are not needed
-        if (g.functions.size >= DECODE_LIMITS.maxFunctions) throw new ProtobufError(`more than ${DECODE_LIMITS.maxFunctions} library functions`);
+        if (g.functions.size >= DECODE_LIMITS.maxFunctions)
+          throw new ProtobufError(`more than ${DECODE_LIMITS.maxFunctions} library functions`);
         const fn = decodeFunction(lf.value, budget);
         if (g.functions.has(fn.name)) throw new ProtobufError(`library function '${fn.name}' is defined twice`);
         g.functions.set(fn.name, fn);
@@ -405,14 +490,22 @@ function decodeSaver(buf: Buffer): SaverDef {
 
 /** Decodes every MetaGraphDef of a saved_model.pb (or a TF1 Hub module's saved_model.pb). */
 export function decodeSavedModel(pb: Buffer): DecodedMetaGraph[] {
-  if (pb.length > DECODE_LIMITS.maxBytes) throw new GraphDecodeError(`saved_model.pb is ${pb.length} bytes (limit ${DECODE_LIMITS.maxBytes})`);
+  if (pb.length > DECODE_LIMITS.maxBytes)
+    throw new GraphDecodeError(`saved_model.pb is ${pb.length} bytes (limit ${DECODE_LIMITS.maxBytes})`);
   try {
     const out: DecodedMetaGraph[] = [];
     const budget = { nodes: 0 };
     for (const f of fields(pb)) {
       if (f.field !== 2 || f.wire !== 2) continue;
-      if (out.length >= DECODE_LIMITS.maxMetaGraphs) throw new ProtobufError(`more than ${DECODE_LIMITS.maxMetaGraphs} meta graphs`);
-      const mg: DecodedMetaGraph = { tags: [], tensorflowVersion: null, graph: { nodes: [], functions: new Map() }, saver: null, signatures: [] };
+      if (out.length >= DECODE_LIMITS.maxMetaGraphs)
+        throw new ProtobufError(`more than ${DECODE_LIMITS.maxMetaGraphs} meta graphs`);
+      const mg: DecodedMetaGraph = {
+        tags: [],
+        tensorflowVersion: null,
+        graph: { nodes: [], functions: new Map() },
+        saver: null,
+        signatures: [],
+      };
       for (const m of fields(f.value)) {
         if (m.wire !== 2) continue;
         if (m.field === 1) {
@@ -433,7 +526,8 @@ export function decodeSavedModel(pb: Buffer): DecodedMetaGraph[] {
     if (out.length === 0) throw new ProtobufError("it has no meta graphs");
     return out;
   } catch (err) {
-    if (err instanceof ProtobufError || err instanceof RangeError) throw new GraphDecodeError(`saved_model.pb is not a valid SavedModel: ${err.message}`);
+    if (err instanceof ProtobufError || err instanceof RangeError)
+      throw new GraphDecodeError(`saved_model.pb is not a valid SavedModel: ${err.message}`);
     throw err;
   }
 }
@@ -446,7 +540,11 @@ export const elementsOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
  * for integer types (refusing values outside int32), Uint8Array (0/1) for bool, byte strings for
  * DT_STRING. Throws GraphDecodeError for dtypes TF.js cannot hold.
  */
-export type TensorValues = { dtype: "float32"; values: Float32Array } | { dtype: "int32"; values: Int32Array } | { dtype: "bool"; values: Uint8Array } | { dtype: "string"; values: Buffer[] };
+export type TensorValues =
+  | { dtype: "float32"; values: Float32Array }
+  | { dtype: "int32"; values: Int32Array }
+  | { dtype: "bool"; values: Uint8Array }
+  | { dtype: "string"; values: Buffer[] };
 
 export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -465,7 +563,8 @@ function fill<T>(found: ArrayLike<T>, n: number, what: string): (k: number) => T
 
 function int32Checked(v: bigint | number, what: string): number {
   const n = typeof v === "bigint" ? v : BigInt(v);
-  if (n < -2147483648n || n > 2147483647n) throw new GraphDecodeError(`${what} holds ${n}, which does not fit in TF.js int32`);
+  if (n < -2147483648n || n > 2147483647n)
+    throw new GraphDecodeError(`${what} holds ${n}, which does not fit in TF.js int32`);
   return Number(n);
 }
 
@@ -473,8 +572,10 @@ function int32Checked(v: bigint | number, what: string): number {
 export function valuesFromBytes(dtype: number, bytes: Buffer, n: number, what: string): TensorValues {
   const per = DTYPE_BYTES[dtype];
   if (dtype === 7) throw new GraphDecodeError(`${what}: string tensors are read with stringsFromBundle`);
-  if (per === undefined || dtype === 8 || dtype === 18 || (dtype >= 11 && dtype <= 16 && dtype !== 14)) throw new GraphDecodeError(`${what} has dtype ${dtypeName(dtype)}, which TF.js cannot hold`);
-  if (bytes.length !== n * per) throw new GraphDecodeError(`${what} has ${bytes.length} bytes for ${n} elements of ${dtypeName(dtype)}`);
+  if (per === undefined || dtype === 8 || dtype === 18 || (dtype >= 11 && dtype <= 16 && dtype !== 14))
+    throw new GraphDecodeError(`${what} has dtype ${dtypeName(dtype)}, which TF.js cannot hold`);
+  if (bytes.length !== n * per)
+    throw new GraphDecodeError(`${what} has ${bytes.length} bytes for ${n} elements of ${dtypeName(dtype)}`);
   const at = (k: number) => k * per;
   switch (dtype) {
     case 1: {
@@ -512,14 +613,21 @@ export function valuesFromBytes(dtype: number, bytes: Buffer, n: number, what: s
       for (let k = 0; k < n; k++) {
         const o = at(k);
         const v =
-          dtype === 3 ? bytes.readInt32LE(o)
-          : dtype === 4 ? bytes.readUInt8(o)
-          : dtype === 5 ? bytes.readInt16LE(o)
-          : dtype === 6 ? bytes.readInt8(o)
-          : dtype === 17 ? bytes.readUInt16LE(o)
-          : dtype === 22 ? int32Checked(bytes.readUInt32LE(o), what)
-          : dtype === 9 ? int32Checked(bytes.readBigInt64LE(o), what)
-          : int32Checked(bytes.readBigUInt64LE(o), what);
+          dtype === 3
+            ? bytes.readInt32LE(o)
+            : dtype === 4
+              ? bytes.readUInt8(o)
+              : dtype === 5
+                ? bytes.readInt16LE(o)
+                : dtype === 6
+                  ? bytes.readInt8(o)
+                  : dtype === 17
+                    ? bytes.readUInt16LE(o)
+                    : dtype === 22
+                      ? int32Checked(bytes.readUInt32LE(o), what)
+                      : dtype === 9
+                        ? int32Checked(bytes.readBigInt64LE(o), what)
+                        : int32Checked(bytes.readBigUInt64LE(o), what);
         out[k] = v;
       }
       return { dtype: "int32", values: out };

@@ -16,10 +16,24 @@ export type OpSupportLevel =
   /** Not a TensorFlow core op: a custom op from an extension library (e.g. TF.Text). */
   | "custom";
 
-export type OpSupport = { op: string; count: number; support: OpSupportLevel; /** Needed by the default signature (when known). */ needed?: boolean };
+export type OpSupport = {
+  op: string;
+  count: number;
+  support: OpSupportLevel;
+  /** Needed by the default signature (when known). */ needed?: boolean;
+};
 
 const TFJS = new Set<string>(TFJS_OPS);
-const CONVERTER = new Set(["StatefulPartitionedCall", "PartitionedCall", "VarHandleOp", "VariableV2", "Variable", "ReadVariableOp", "ResourceGather", "NoOp"]);
+const CONVERTER = new Set([
+  "StatefulPartitionedCall",
+  "PartitionedCall",
+  "VarHandleOp",
+  "VariableV2",
+  "Variable",
+  "ReadVariableOp",
+  "ResourceGather",
+  "NoOp",
+]);
 
 export function opSupport(op: string): Exclude<OpSupportLevel, "saver"> {
   if (TFJS.has(op)) return "tfjs";
@@ -38,7 +52,8 @@ export function opReport(counts: Record<string, number>, saverOnly: ReadonlySet<
 }
 
 /** The ops that keep a model from running in TF.js. */
-export const blockingOps = (report: OpSupport[]) => report.filter((r) => r.support === "unsupported" || r.support === "custom");
+export const blockingOps = (report: OpSupport[]) =>
+  report.filter((r) => r.support === "unsupported" || r.support === "custom");
 
 /**
  * The ops a signature needs: everything reachable backwards from its outputs (data and control

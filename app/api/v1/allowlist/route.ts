@@ -7,7 +7,7 @@ import { allowRuleSchema } from "@/lib/http/schemas.ts";
 export const dynamic = "force-dynamic";
 
 // GET /api/v1/allowlist: the allow and deny rules (admin).
-export const GET = apiRoute(RULES.admin, async (ctx) => {
+export const GET = apiRoute(RULES.admin, async () => {
   const rules = await listRules();
   return json({ items: rules.map((r) => ({ ...r, rule: formatRule(r) })) });
 });

@@ -6,12 +6,16 @@ import { catalogueQuerySchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
 
-
-
 /** Query values: repeated keys and comma-separated lists both work for the facet filters. */
 function readQuery(req: Request) {
   const sp = new URL(req.url).searchParams;
-  const multi = (k: string) => (sp.has(k) ? sp.getAll(k).flatMap((v) => v.split(",")).filter((v) => v.trim() !== "") : undefined);
+  const multi = (k: string) =>
+    sp.has(k)
+      ? sp
+          .getAll(k)
+          .flatMap((v) => v.split(","))
+          .filter((v) => v.trim() !== "")
+      : undefined;
   const one = (k: string) => sp.get(k) ?? undefined;
   const known = new Set(["q", "publisher", "task", "format", "license", "status", "sort", "page", "pageSize"]);
   const extra = [...sp.keys()].filter((k) => !known.has(k));
@@ -31,10 +35,13 @@ function readQuery(req: Request) {
 
 // GET /api/v1/models?q=&publisher=&task=&format=&license=&status=&sort=&page=&pageSize=: catalogue
 // search with facets. Approved models only, except for admins (who may filter by status).
-export const GET = apiRoute(() => RULES.readApproved({ anonymousRead: getEnv().anonymousRead }), async (ctx) => {
-  const q = catalogueQuerySchema.parse(readQuery(ctx.req));
-  const started = performance.now();
-  const result = await searchCatalogue({ ...q, includeUnapproved: canReadUnapproved(ctx.principal) });
-  // The search's own time, for dashboards and npm run bench:catalogue.
-  return json(result, { headers: { "server-timing": `search;dur=${(performance.now() - started).toFixed(2)}` } });
-});
+export const GET = apiRoute(
+  () => RULES.readApproved({ anonymousRead: getEnv().anonymousRead }),
+  async (ctx) => {
+    const q = catalogueQuerySchema.parse(readQuery(ctx.req));
+    const started = performance.now();
+    const result = await searchCatalogue({ ...q, includeUnapproved: canReadUnapproved(ctx.principal) });
+    // The search's own time, for dashboards and npm run bench:catalogue.
+    return json(result, { headers: { "server-timing": `search;dur=${(performance.now() - started).toFixed(2)}` } });
+  },
+);

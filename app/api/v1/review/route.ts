@@ -9,5 +9,7 @@ export const dynamic = "force-dynamic";
 // against the previous approved version (admin).
 export const GET = apiRoute(RULES.approve, async (ctx) => {
   const q = parseQuery(ctx.req, reviewQuerySchema);
-  return json({ items: await listReviewQueue({ statuses: q.status ? [q.status] : undefined, handle: q.handle, limit: q.limit }) });
+  return json({
+    items: await listReviewQueue({ statuses: q.status ? [q.status] : undefined, handle: q.handle, limit: q.limit }),
+  });
 });

@@ -18,6 +18,16 @@ export const POST = apiRoute(RULES.tokens, async (ctx) => {
   const p = await ctx.authorize(RULES.createToken(body.scope), body.scope);
   const forOther = body.email !== undefined && body.email.toLowerCase() !== p.email;
   if (forOther) await ctx.authorize(RULES.admin, body.email);
-  const created = await createApiToken({ email: body.email ?? p.email, scope: body.scope, name: body.name, expiresInDays: body.expiresInDays, actor: p, ip: ctx.ip });
-  return json({ id: created.id, token: created.token, scope: body.scope, expiresAt: created.expiresAt }, { status: 201, headers: { "cache-control": "no-store" } });
+  const created = await createApiToken({
+    email: body.email ?? p.email,
+    scope: body.scope,
+    name: body.name,
+    expiresInDays: body.expiresInDays,
+    actor: p,
+    ip: ctx.ip,
+  });
+  return json(
+    { id: created.id, token: created.token, scope: body.scope, expiresAt: created.expiresAt },
+    { status: 201, headers: { "cache-control": "no-store" } },
+  );
 });

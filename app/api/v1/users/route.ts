@@ -6,7 +6,7 @@ import { userCreateSchema } from "@/lib/http/schemas.ts";
 export const dynamic = "force-dynamic";
 
 // GET /api/v1/users: users, roles, namespaces, sign-in methods (admin).
-export const GET = apiRoute(RULES.admin, async (ctx) => {
+export const GET = apiRoute(RULES.admin, async () => {
   return json({ items: await listUsers() });
 });
 

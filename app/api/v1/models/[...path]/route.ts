@@ -41,10 +41,10 @@ async function getModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<R
   const n = p.version!;
   await ctx.authorize(readApproved(), `${p.handle}/${n}`);
   const view = await getVersionView(p.handle, n);
-  if (!view || (view.status !== "approved" && !canReadUnapprovedIn(ctx.principal, p.handle))) throw new AppError("not_found", `no version ${n} of ${p.handle}`);
+  if (!view || (view.status !== "approved" && !canReadUnapprovedIn(ctx.principal, p.handle)))
+    throw new AppError("not_found", `no version ${n} of ${p.handle}`);
   return json(view);
 }
-
 
 // POST /api/v1/models/{handle}/versions/{n}/{validate|approve|reject} (admin).
 //   validate: re-validate; a new run, the history kept (202).
@@ -66,7 +66,8 @@ async function actOnVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Resp
     return json(await requestRevalidation(target), { status: 202 });
   }
   await ctx.authorize(RULES.approve, `${p.handle}/${p.version}`);
-  if (p.action === "approve") return json(await approveVersion({ ...target, ...(await parseBody(ctx.req, approveSchema)) }));
+  if (p.action === "approve")
+    return json(await approveVersion({ ...target, ...(await parseBody(ctx.req, approveSchema)) }));
   return json(await rejectVersion({ ...target, ...(await parseBody(ctx.req, rejectSchema)) }));
 }
 
@@ -82,11 +83,13 @@ export const PUT = apiRoute<Params>(null, (ctx) =>
 
 async function uploadModelVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Response> {
   if (p.version === undefined) throw new AppError("not_found", "no version in the path");
-  const publisher = await ctx.authorize(RULES.publishTo(p.handle), `${p.handle}/${p.version}`).catch(async (err: unknown) => {
-    // Read what the client is still sending, so it sees the 401/403 rather than a reset.
-    await discardBody(ctx.req.body as AsyncIterable<Uint8Array> | null);
-    throw err;
-  });
+  const publisher = await ctx
+    .authorize(RULES.publishTo(p.handle), `${p.handle}/${p.version}`)
+    .catch(async (err: unknown) => {
+      // Read what the client is still sending, so it sees the 401/403 rather than a reset.
+      await discardBody(ctx.req.body as AsyncIterable<Uint8Array> | null);
+      throw err;
+    });
   const length = ctx.req.headers.get("content-length");
   const published = await uploadVersion({
     handle: p.handle,

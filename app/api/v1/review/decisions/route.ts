@@ -9,6 +9,14 @@ export const dynamic = "force-dynamic";
 // is decided on its own; the response lists every outcome (200), refusals with their error.
 export const POST = apiRoute(RULES.approve, async (ctx) => {
   const body = await parseBody(ctx.req, decisionSchema);
-  const results = await decideVersions({ decision: body.decision, targets: body.versions, note: body.note, reason: body.reason, overrideReason: body.overrideReason, actor: ctx.principal, ip: ctx.ip });
+  const results = await decideVersions({
+    decision: body.decision,
+    targets: body.versions,
+    note: body.note,
+    reason: body.reason,
+    overrideReason: body.overrideReason,
+    actor: ctx.principal,
+    ip: ctx.ip,
+  });
   return json({ results, decided: results.filter((r) => r.ok).length, refused: results.filter((r) => !r.ok).length });
 });
