@@ -9,6 +9,7 @@ import { authSecret } from "./secret.ts";
 import { resolveOidcUser, verifyCredentials } from "./signin.ts";
 import { SESSION_MAX_AGE_S, SESSION_UPDATE_AGE_S, secureCookies } from "./session.ts";
 import { peerIp } from "../http/authenticate.ts";
+import { principalOfSession } from "./principal.ts";
 
 export const OIDC_PROVIDER_ID = "oidc";
 
@@ -128,15 +129,7 @@ export function authOptions(): AuthOptions {
         if (!user) return;
         const { recordAudit } = await import("../models/audit.ts");
         await recordAudit({
-          actor: {
-            kind: "user",
-            userId: user.id,
-            email: user.email,
-            role: user.role,
-            scope: null,
-            via: "session",
-            namespaces: [],
-          },
+          actor: principalOfSession(user),
           action: "auth.signout",
           targetType: "user",
           target: user.email,

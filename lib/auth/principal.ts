@@ -39,6 +39,14 @@ export function actorUserId(p: Principal | null | undefined): string | null {
   return p?.kind === "user" ? p.userId : null;
 }
 
+/** A signed-in session's principal: the user's full role, no token scope. */
+export function principalOfSession(
+  user: { id: string; email: string; role: Role },
+  namespaces: string[] = [],
+): UserPrincipal {
+  return { kind: "user", userId: user.id, email: user.email, role: user.role, scope: null, via: "session", namespaces };
+}
+
 export function isUser(p: Principal): p is UserPrincipal {
   return p.kind === "user";
 }

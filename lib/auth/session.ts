@@ -5,7 +5,7 @@ import { decode } from "next-auth/jwt";
 import { db } from "../db/client.ts";
 import { getEnv } from "../env.ts";
 import { authSecret } from "./secret.ts";
-import type { UserPrincipal } from "./principal.ts";
+import { principalOfSession, type UserPrincipal } from "./principal.ts";
 
 /** Twelve hours, refreshed at most hourly while in use. */
 export const SESSION_MAX_AGE_S = 12 * 60 * 60;
@@ -54,13 +54,8 @@ export async function sessionPrincipal(cookieHeader: string | null): Promise<Use
   if (!user || user.disabledAt) return null;
   const issuedAt = typeof payload.signedInAt === "number" ? payload.signedInAt : 0;
   if (user.sessionsValidFrom && issuedAt < user.sessionsValidFrom.getTime()) return null;
-  return {
-    kind: "user",
-    userId: user.id,
-    email: user.email,
-    role: user.role,
-    scope: null,
-    via: "session",
-    namespaces: user.namespaces.map((n) => n.pattern),
-  };
+  return principalOfSession(
+    user,
+    user.namespaces.map((n) => n.pattern),
+  );
 }

@@ -3,7 +3,7 @@
 import { db } from "../db/client.ts";
 import { recordAudit } from "../models/audit.ts";
 import { verifyPassword } from "./password.ts";
-import type { Role, UserPrincipal } from "./principal.ts";
+import { principalOfSession, type Role } from "./principal.ts";
 
 /** Failed sign-ins per account in the window before further attempts are refused unchecked. */
 export const SIGNIN_MAX_FAILURES = 10;
@@ -13,18 +13,6 @@ export const SIGNIN_WINDOW_MS = 15 * 60_000;
 const DUMMY_HASH = "$2b$12$27ZbZi8KoMjcFjKxyRbDuuS2QzrTjI5vxzygKqQ96Nwikn3lqOY/6";
 
 export type SignedInUser = { id: string; email: string; name: string | null; role: Role };
-
-function principalOf(user: { id: string; email: string; role: Role }): UserPrincipal {
-  return {
-    kind: "user",
-    userId: user.id,
-    email: user.email,
-    role: user.role,
-    scope: null,
-    via: "session",
-    namespaces: [],
-  };
-}
 
 async function recentFailures(email: string): Promise<number> {
   const prisma = await db();
@@ -73,7 +61,7 @@ export async function verifyCredentials(input: {
   if (user.disabledAt) return deny("account disabled");
   await prisma.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
   await recordAudit({
-    actor: principalOf(user),
+    actor: principalOfSession(user),
     action: "auth.signin",
     targetType: "user",
     target: email,
@@ -140,7 +128,7 @@ export async function resolveOidcUser(input: {
     });
   }
   await recordAudit({
-    actor: principalOf(user),
+    actor: principalOfSession(user),
     action: "auth.signin",
     targetType: "user",
     target: email,

@@ -2,6 +2,7 @@
 // happened into a verdict an ML engineer can read. A model that did not run is never "executed".
 import fs from "node:fs";
 import path from "node:path";
+import type { ValidationLevel, ValidationStatus } from "../db/generated/enums.ts";
 import { isSavedModel, isTfjs, type ExecutableFormat, type ModelFormat } from "../formats/format.ts";
 import { STATIC_ONLY_ISOLATION, type ExecutionEvidence, type Finding, type IsolationEvidence } from "./evidence.ts";
 import { tfjsNodeAvailable, wasmDistDir } from "./sandbox/isolation.ts";
@@ -43,8 +44,8 @@ export function chooseRuntime(format: ModelFormat, preferred: "wasm" | "cpu"): R
 
 /** What executing a statically passed model showed: the run's level, evidence and findings. */
 export type ExecutionVerdict = {
-  status: "passed" | "failed";
-  level: "executed" | "static";
+  status: Extract<ValidationStatus, "passed" | "failed">;
+  level: ValidationLevel;
   runtime: string;
   backend: string | null;
   findings: Finding[];

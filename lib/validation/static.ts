@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AppError } from "../errors.ts";
+import type { ValidationStatus } from "../db/generated/enums.ts";
 import { detectFormat, type ModelFormat, type TfjsFormat } from "../formats/format.ts";
 import { inspectSavedModel } from "../formats/savedmodel/inspect.ts";
 import { decodeSavedModel } from "../formats/savedmodel/graph.ts";
@@ -17,7 +18,7 @@ import type { Finding, MetaGraphEvidence, SignaturesEvidence } from "./evidence.
 
 /** The static verdict on a model: its format, what it declares, and what the checks found. */
 export type StaticResult = {
-  status: "passed" | "failed" | "quarantined";
+  status: Extract<ValidationStatus, "passed" | "failed" | "quarantined">;
   format: ModelFormat;
   level: "static";
   signatures: SignaturesEvidence | null;

@@ -25,15 +25,8 @@ let work: string;
 let store: TestWorld["store"];
 let queue: TestWorld["queue"];
 let worker: Worker;
-const actor: Principal = {
-  kind: "user",
-  userId: "u1",
-  email: "pub@example.com",
-  role: "publisher",
-  scope: "publish",
-  via: "token",
-  namespaces: [],
-};
+// The world's publisher (u1, publish scope).
+let actor: Principal;
 const added: string[] = [];
 
 before(async () => {
@@ -50,7 +43,7 @@ before(async () => {
     queue: true,
     allowlist: ["google/*"],
   });
-  ({ db: t, work, store, queue } = world);
+  ({ db: t, work, store, queue, publisher: actor } = world);
   const made = Date.now();
   const many = await writeManyEntriesArchive(path.join(work, "many.tar.gz"), 100_000);
   const bomb = await writeGzipBomb(path.join(work, "bomb.tar.gz"), 2 * 1024 ** 3);

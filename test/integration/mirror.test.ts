@@ -19,15 +19,8 @@ let t: TestWorld["db"];
 let up: TestWorld["up"];
 let dir: string;
 let policy: FetchPolicy;
-const actor: Principal = {
-  kind: "user",
-  userId: "u1",
-  email: "pub@example.com",
-  role: "publisher",
-  scope: "publish",
-  via: "token",
-  namespaces: [],
-};
+// The world's publisher (u1, publish scope).
+let actor: Principal;
 
 before(async () => {
   world = await createTestWorld({
@@ -38,7 +31,7 @@ before(async () => {
     queue: true,
     allowlist: ["google/*", "tensorflow/*", "!google/experimental/*"],
   });
-  ({ db: t, up, storeDir: dir } = world);
+  ({ db: t, up, storeDir: dir, publisher: actor } = world);
   policy = {
     allowedHosts: [`127.0.0.1:${up.port}`],
     upstreamBase: up.base,

@@ -31,44 +31,37 @@ export function findNetworkWrapper(): NetworkWrapper | null {
     spawnSync(argv[0]!, [...argv.slice(1), "true"], { stdio: "ignore", timeout: 5000, env: EMPTY_ENV }).status === 0;
   const unshare = ["/usr/bin/unshare", "/bin/unshare"].find((p) => fs.existsSync(p));
   const bwrap = ["/usr/bin/bwrap", "/bin/bwrap"].find((p) => fs.existsSync(p));
-  if (unshare && probe([unshare, "--net", "--"]))
-    cachedNetwork = {
-      argv: [unshare, "--net", "--"],
-      name: "isolated: empty network namespace (unshare --net); no interfaces, not even loopback",
-    };
-  else if (
-    bwrap &&
-    probe([
-      bwrap,
-      "--unshare-net",
-      "--die-with-parent",
-      "--ro-bind",
-      "/",
-      "/",
-      "--dev",
-      "/dev",
-      "--proc",
-      "/proc",
-      "--",
-    ])
-  )
-    cachedNetwork = {
-      argv: [
-        bwrap,
-        "--unshare-net",
-        "--die-with-parent",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--",
-      ],
-      name: "isolated: empty network namespace (bubblewrap --unshare-net)",
-    };
-  else cachedNetwork = null;
+  const candidates: NetworkWrapper[] = [
+    ...(unshare
+      ? [
+          {
+            argv: [unshare, "--net", "--"],
+            name: "isolated: empty network namespace (unshare --net); no interfaces, not even loopback",
+          },
+        ]
+      : []),
+    ...(bwrap
+      ? [
+          {
+            argv: [
+              bwrap,
+              "--unshare-net",
+              "--die-with-parent",
+              "--ro-bind",
+              "/",
+              "/",
+              "--dev",
+              "/dev",
+              "--proc",
+              "/proc",
+              "--",
+            ],
+            name: "isolated: empty network namespace (bubblewrap --unshare-net)",
+          },
+        ]
+      : []),
+  ];
+  cachedNetwork = candidates.find((c) => probe(c.argv)) ?? null;
   return cachedNetwork;
 }
 
