@@ -72,12 +72,17 @@ async function requestPinnedMirror(input: {
   const prisma = await db();
   const requestedById = actorUserId(input.actor);
 
+  const activeKey = `${parsed.handle}@${parsed.version}`;
   const version = await findVersion(parsed.handle, parsed.version);
   if (version) {
-    const last = await prisma.mirrorRequest.findFirst({
-      where: { versionId: version.id, status: "stored" },
-      orderBy: { createdAt: "desc" },
-    });
+    // The fetch publishes the version before it marks its request stored and releases activeKey:
+    // in that window the request still holding activeKey is the one to join, not a new row.
+    const last =
+      (await prisma.mirrorRequest.findUnique({ where: { activeKey } })) ??
+      (await prisma.mirrorRequest.findFirst({
+        where: { versionId: version.id, status: "stored" },
+        orderBy: { createdAt: "desc" },
+      }));
     const row =
       last ??
       (await prisma.mirrorRequest.create({
@@ -98,7 +103,6 @@ async function requestPinnedMirror(input: {
   }
 
   await input.afterVersionCheck?.();
-  const activeKey = `${parsed.handle}@${parsed.version}`;
   const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
   if (running) return { mirror: toMirrorView(running), existing: false };
   try {

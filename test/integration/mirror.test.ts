@@ -11,6 +11,8 @@ import { fixturePath } from "../helpers/fixtures.ts";
 import { requestMirror } from "../../lib/models/mirror-request.ts";
 import { getMirror } from "../../lib/models/mirror-view.ts";
 import { runMirrorFetch } from "../../lib/models/mirror-fetch.ts";
+import { publishVersion } from "../../lib/models/versions.ts";
+import { Readable } from "node:stream";
 import type { FetchPolicy } from "../../lib/upstream/fetcher.ts";
 import type { Principal } from "../../lib/auth/principal.ts";
 
@@ -436,6 +438,28 @@ test("a request racing a fetch that completes joins it instead of fetching again
     [],
   );
   assert.equal(up.fetches.get("google/module_v1_mini@1"), 1);
+});
+
+test("a request between the fetch's publish and its stored mark joins that fetch's request", async () => {
+  // The fetch commits the version first, then marks its request stored and releases activeKey. A
+  // request in between finds the version: it must answer the fetch's request, not add a row.
+  const url = "https://tfhub.dev/google/window_race/1";
+  const first = await requestMirror({ url, actor });
+  const bytes = Buffer.from("not a model: only the version row matters here");
+  const blob = await world.store.put(Readable.from([bytes]));
+  await publishVersion({
+    handle: "google/window_race",
+    version: 1,
+    format: "saved_model",
+    source: { kind: "upload", userId: null },
+    primary: blob,
+    files: [{ path: "saved_model.pb", digest: blob.digest, size: blob.size }],
+    actor: null,
+  });
+  const second = await requestMirror({ url, actor });
+  assert.equal(second.mirror.id, first.mirror.id);
+  assert.equal(second.existing, true);
+  assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/window_race" } }), 1);
 });
 
 test("every fixture model of the fake upstream mirrors", async () => {
