@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { getEnv, EnvError } from "../env.ts";
 import { AppError } from "../errors.ts";
+import { parseVersionNumber } from "../handle-path.ts";
 import { bootDatabase } from "../server/boot.ts";
 import { createApiToken } from "../auth/tokens.ts";
 import { createUser } from "../models/users.ts";
@@ -109,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === "push") {
       const [handle, version, file, ...extra] = argv.slice(1);
-      if (!handle || !version || !file || extra.length || !/^[1-9][0-9]*$/.test(version))
+      if (!handle || !version || !file || extra.length || parseVersionNumber(version) === null)
         throw new UsageError("usage: hubkeep push <handle> <version> <file>");
       const env = getEnv();
       if (!env.client.url)
@@ -123,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
         options: { note: { type: "string" }, override: { type: "string" }, reason: { type: "string" } },
       });
       const [handle, version, ...extra] = positionals;
-      if (!handle || !version || extra.length || !/^[1-9][0-9]*$/.test(version))
+      if (!handle || !version || extra.length || parseVersionNumber(version) === null)
         throw new UsageError(`usage: hubkeep ${cmd} <handle> <version>${cmd === "reject" ? " --reason <text>" : ""}`);
       if (cmd === "reject" && !values.reason?.trim())
         throw new UsageError("--reason is required: say why the version is rejected");

@@ -3,6 +3,7 @@
 // and queued for the same validation and approval as a mirrored version.
 import { Readable } from "node:stream";
 import { AppError } from "../errors.ts";
+import { isVersionNumber } from "../handle-path.ts";
 import { getBlobStore } from "../storage/index.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { checkHandle } from "../upstream/handles.ts";
@@ -152,7 +153,7 @@ export async function uploadVersion(input: UploadInput): Promise<PublishedVersio
   } catch (err) {
     return refuse(err as AppError);
   }
-  if (!Number.isSafeInteger(input.version) || input.version < 1)
+  if (!isVersionNumber(input.version))
     return refuse(new AppError("unprocessable_entity", `version must be a positive integer, got ${input.version}`));
   if (input.contentLength !== null && input.contentLength > input.maxBytes) {
     return refuse(

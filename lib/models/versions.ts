@@ -11,6 +11,7 @@ import { forgetCatalogueCache } from "./catalogue.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "./audit.ts";
 import { checkHandle } from "../upstream/handles.ts";
+import { isVersionNumber } from "../handle-path.ts";
 import { getBlobStore } from "../storage/index.ts";
 import { isDigest, type BlobStore } from "../storage/blob-store.ts";
 import { blobPath } from "../storage/layout.ts";
@@ -82,7 +83,7 @@ async function assertBlobsStored(store: BlobStore, refs: Array<{ digest: string;
 
 export async function publishVersion(input: PublishVersionInput): Promise<PublishedVersion> {
   const handle = checkHandle(input.handle);
-  if (!Number.isSafeInteger(input.version) || input.version < 1)
+  if (!isVersionNumber(input.version))
     throw new AppError("unprocessable_entity", `version must be a positive integer, got ${input.version}`);
   checkBlobRef("primary", input.primary);
   const seen = new Set<string>();

@@ -9,6 +9,7 @@
 import type { ParsedModelUrl } from "./handles.ts";
 import { openUpstream, UpstreamError, type FetchPolicy } from "./fetcher.ts";
 import { kaggleInstanceUrl, tfhubLatestUrl } from "./urls.ts";
+import { isVersionNumber, parseVersionNumber } from "../handle-path.ts";
 
 /** One request's budget: this runs while a client waits for its answer. */
 const LATEST_POLICY = {
@@ -31,8 +32,7 @@ export function versionInLocation(location: URL, handle: string): number | null 
   ];
   const m = hits.find((h) => h !== null);
   if (!m) return null;
-  const n = Number(m[1]);
-  return Number.isSafeInteger(n) && n >= 1 ? n : null;
+  return parseVersionNumber(m[1]);
 }
 
 function describeAnswer(res: { status: number; headers: Record<string, string> }, url: string): string {
@@ -71,7 +71,7 @@ export async function askLatestVersion(
     }
     const d = (doc ?? {}) as { versionNumber?: unknown; version_number?: unknown };
     const n = d.versionNumber ?? d.version_number;
-    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) {
+    if (typeof n !== "number" || !isVersionNumber(n)) {
       throw new UpstreamError(
         `${describeAnswer(res, url)} without a version number (versionNumber): cannot tell the latest version`,
         "bad_response",
