@@ -122,6 +122,10 @@ const rawSchema = z.object({
   // Start-up and shutdown (lib/server/).
   HUBKEEP_SHUTDOWN_GRACE_SECONDS: positiveInt(30, "seconds", 3600),
   HUBKEEP_MIGRATION_WAIT_SECONDS: positiveInt(120, "seconds", 3600),
+  // Operations (lib/metrics.ts): /metrics needs this bearer token when set; npm run worker serves
+  // its metrics on this port when set.
+  HUBKEEP_METRICS_TOKEN: optionalString,
+  HUBKEEP_METRICS_PORT: positiveInt(0, "(a port number)", 65535).optional(),
   // CLI client side: talk to a running server.
   HUBKEEP_URL: optionalString.pipe(httpUrl("the server URL").optional()),
   HUBKEEP_TOKEN: optionalString,
@@ -225,6 +229,7 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
     },
     shutdownGraceMs: raw.HUBKEEP_SHUTDOWN_GRACE_SECONDS * 1000,
     migrationWaitMs: raw.HUBKEEP_MIGRATION_WAIT_SECONDS * 1000,
+    metrics: { token: raw.HUBKEEP_METRICS_TOKEN, port: raw.HUBKEEP_METRICS_PORT || undefined },
     client: { url: raw.HUBKEEP_URL, token: raw.HUBKEEP_TOKEN },
   };
 }

@@ -19,6 +19,7 @@ import {
   type ServableVersion,
 } from "../models/served-versions.ts";
 import { countDownload } from "../models/downloads.ts";
+import { recordDownload, recordServedBytes, type DownloadKind } from "../metrics.ts";
 import { etagMatches, parseHubRequest, parseRange, type HubRequest } from "./hub-path.ts";
 import { formatContentDisposition, type DispositionType } from "./content-disposition.ts";
 
@@ -60,6 +61,8 @@ type Servable = {
   versionId: string;
   target: string;
   approved: boolean;
+  /** What the download is counted under in /metrics. */
+  kind: DownloadKind;
 };
 
 const CHALLENGE = { "www-authenticate": 'Bearer realm="hubkeep", Basic realm="hubkeep"' };
@@ -125,7 +128,12 @@ function resolveIn(
   const v = mod.versions.get(r.version);
   if (!v || (v.status !== "approved" && !admin))
     throw new AppError("not_found", `no version ${r.version} of ${r.handle}`);
-  const base = { versionId: v.id, target: `${mod.handle}/${v.number}`, approved: v.status === "approved" };
+  const base = {
+    versionId: v.id,
+    target: `${mod.handle}/${v.number}`,
+    approved: v.status === "approved",
+    kind: v.format,
+  };
   const tfjs = isTfjs(v.format);
   if (r.kind === "archive") {
     if (r.want === "uncompressed") {
@@ -217,8 +225,11 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, s: Serv
     return sendError(res, err, { "content-range": `bytes */${s.size}`, "accept-ranges": "bytes", etag: headers.etag! });
   }
   const store = getBlobStore();
-  if (!head && (!range || range.start === 0))
+  if (!head && (!range || range.start === 0)) {
     countDownload(s.versionId, principal, s.target, principal.kind === "user" ? clientIp(toWebHeaders(req)) : null);
+    recordDownload(s.kind);
+  }
+  if (!head) recordServedBytes(s.kind, range ? range.end - range.start + 1 : s.size);
   // S3 with redirect: the bytes bypass the app. HEAD is answered here (a presigned GET is GET-only).
   if (!head && env.s3Redirect && store.kind === "s3" && store.presignGet) {
     const url = await store.presignGet(s.digest, {
@@ -285,6 +296,7 @@ export async function handleDownload(req: http.IncomingMessage, res: http.Server
         versionId: b.versionId,
         target: hub.digest,
         approved: b.approved,
+        kind: "blob",
       };
     } else {
       servable = await resolve(hub, principal);

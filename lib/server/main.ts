@@ -22,6 +22,7 @@ import { authSecret } from "../auth/secret.ts";
 import { checkReadiness, getReadiness, setReadiness } from "../health.ts";
 import { shareEmbeddedDatabase, type SharedDatabase } from "../db/pglite-socket.ts";
 import { recordSharedSocket } from "./data-dir-lock.ts";
+import { answerMetrics, recordRequest, routeTemplate } from "../metrics.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -100,8 +101,11 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 
 const server = http.createServer((req, res) => {
+  const started = performance.now();
+  const pathname = (req.url ?? "/").split("?")[0]!;
   inflight.add(res);
   res.once("close", () => {
+    recordRequest(routeTemplate(pathname), req.method ?? "GET", res.statusCode, (performance.now() - started) / 1000);
     inflight.delete(res);
     if (getReadiness() === "draining") {
       server.closeIdleConnections();
@@ -117,7 +121,10 @@ const server = http.createServer((req, res) => {
   for (const name of Object.keys(req.headers)) {
     if (name.startsWith("x-middleware-") || name.startsWith("x-invoke-")) delete req.headers[name];
   }
-  const pathname = (req.url ?? "/").split("?")[0];
+  if (pathname === "/metrics") {
+    void answerMetrics(req, res, env.metrics.token);
+    return;
+  }
   if (pathname === "/readyz") {
     void checkReadiness().then(({ ready, report }) => sendJson(res, ready ? 200 : 503, report));
     return;

@@ -4,6 +4,7 @@ import { bootDatabase } from "./boot.ts";
 import { setQueue, startQueue } from "../jobs/queue.ts";
 import { startWorker } from "../jobs/worker.ts";
 import { allJobs } from "../jobs/registry.ts";
+import { startMetricsServer } from "../metrics.ts";
 
 const env = getEnvOrExit();
 if (!env.databaseUrl) {
@@ -25,11 +26,23 @@ log(
   `worker running (${jobs.length} job kinds) on ${booted.db.describe}${booted.applied.length ? ` (applied ${booted.applied.join(", ")})` : ""}`,
 );
 
+// Its own metrics (job durations, the queue readings) on HUBKEEP_METRICS_PORT, when set.
+const metricsServer = env.metrics.port
+  ? await startMetricsServer({ port: env.metrics.port, host: env.host, token: env.metrics.token }).catch(
+      (err: Error) => {
+        process.stderr.write(`hubkeep: cannot serve metrics on port ${env.metrics.port}: ${err.message}\n`);
+        process.exit(1);
+      },
+    )
+  : null;
+if (metricsServer) log(`metrics: http://${env.host}:${env.metrics.port}/metrics`);
+
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   process.stdout.write(`hubkeep: ${signal}: finishing in-flight jobs\n`);
+  metricsServer?.close();
   await worker.stop();
   await queue.stop({ graceful: true, timeoutMs: 30_000 });
   await booted.db.close();

@@ -377,6 +377,19 @@ test("filesystem store: real clients, pinned headers, conditional and range requ
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
   assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { status: "ready", db: "ok", store: "ok" });
 
+  // /metrics counts what was served, by format (open here: no HUBKEEP_METRICS_TOKEN).
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const sample = (name: string, format: string) =>
+    Number(new RegExp(`^${name}\\{format="${format}"\\} (\\S+)$`, "m").exec(metrics)?.[1] ?? "0");
+  for (const format of ["tf1_hub", "tfjs_graph", "tflite", "blob"]) {
+    assert.ok(sample("hubkeep_downloads_total", format) >= 1, `${format} downloads:\n${metrics}`);
+    assert.ok(sample("hubkeep_served_bytes_total", format) > 0, `${format} bytes`);
+  }
+  assert.match(
+    metrics,
+    /^hubkeep_http_requests_total\{route="\/\{handle\}\/\{n\}\/\{file\}",method="GET",status="200"\} \d+$/m,
+  );
+
   // SIGTERM drains: a download in flight (its client reading slowly) completes byte for byte, new
   // connections are refused, and the process exits 0.
   const wholeBytes = new Uint8Array(await (await fetch(bigUrl)).arrayBuffer());
