@@ -149,6 +149,19 @@ let routeTree: RouteNode | undefined;
 /** Routes the Node server answers itself, before Next. */
 const SERVER_ROUTES = new Set(["/readyz", "/metrics"]);
 
+const ROUTE = Symbol("hubkeep.route");
+type Routed = { [ROUTE]?: string };
+
+/** Names the route template of a response whose handler already parsed its path (the hub). */
+export function setRoute(res: http.ServerResponse, template: string): void {
+  (res as Routed)[ROUTE] = template;
+}
+
+/** The template a handler named (setRoute), else the one routeTemplate reads from the path. */
+export function routeOf(res: http.ServerResponse, pathname: string): string {
+  return (res as Routed)[ROUTE] ?? routeTemplate(pathname);
+}
+
 /** The route template of a request path (no query): what the `route` label says. */
 export function routeTemplate(pathname: string): string {
   if (SERVER_ROUTES.has(pathname)) return pathname;

@@ -19,9 +19,17 @@ import {
   type ServableVersion,
 } from "../models/served-versions.ts";
 import { countDownload } from "../models/downloads.ts";
-import { recordDownload, recordServedBytes, type DownloadKind } from "../metrics.ts";
+import { recordDownload, recordServedBytes, setRoute, type DownloadKind } from "../metrics.ts";
+
 import { etagMatches, parseHubRequest, parseRange, type HubRequest } from "./hub-path.ts";
 import { formatContentDisposition, type DispositionType } from "./content-disposition.ts";
+
+/** The `route` label of a hub request: the templates lib/metrics.ts reads from the same paths. */
+function hubRoute(hub: Exclude<HubRequest, { kind: "bad" }>): string {
+  if (hub.kind === "blob") return "/api/v1/blobs/{digest}";
+  if (hub.kind === "file") return hub.version === null ? "/{handle}/{file}" : "/{handle}/{n}/{file}";
+  return hub.version === null ? "/{handle}" : "/{handle}/{n}";
+}
 
 const PRESIGN_TTL_SECONDS = 300;
 const SMALL_BLOB_BYTES = 256 * 1024;
@@ -270,6 +278,7 @@ export async function handleDownload(req: http.IncomingMessage, res: http.Server
   const search = q < 0 ? "" : req.url!.slice(q + 1);
   const hub = parseHubRequest(pathname, search);
   if (!hub) return false;
+  if (hub.kind !== "bad") setRoute(res, hubRoute(hub));
   try {
     if (hub.kind === "bad") throw hub.error;
     const principal = await authenticateRequest(toWebHeaders(req));

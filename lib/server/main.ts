@@ -22,7 +22,7 @@ import { authSecret } from "../auth/secret.ts";
 import { checkReadiness, getReadiness, setReadiness } from "../health.ts";
 import { shareEmbeddedDatabase, type SharedDatabase } from "../db/pglite-socket.ts";
 import { recordSharedSocket } from "./data-dir-lock.ts";
-import { answerMetrics, recordRequest, routeTemplate } from "../metrics.ts";
+import { answerMetrics, recordRequest, routeOf } from "../metrics.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -105,7 +105,7 @@ const server = http.createServer((req, res) => {
   const pathname = (req.url ?? "/").split("?")[0]!;
   inflight.add(res);
   res.once("close", () => {
-    recordRequest(routeTemplate(pathname), req.method ?? "GET", res.statusCode, (performance.now() - started) / 1000);
+    recordRequest(routeOf(res, pathname), req.method ?? "GET", res.statusCode, (performance.now() - started) / 1000);
     inflight.delete(res);
     if (getReadiness() === "draining") {
       server.closeIdleConnections();
