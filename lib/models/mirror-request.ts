@@ -120,6 +120,15 @@ async function requestPinnedMirror(input: {
     // version (it publishes before it releases activeKey): join that instead of fetching again.
     const landed = await findVersion(parsed.handle, parsed.version);
     if (landed) {
+      // The request that fetched it is the answer (every caller gets one id); ours was never used.
+      const fetched = await prisma.mirrorRequest.findFirst({
+        where: { versionId: landed.id, status: "stored" },
+        orderBy: { createdAt: "asc" },
+      });
+      if (fetched) {
+        await prisma.mirrorRequest.delete({ where: { id: row.id } });
+        return { mirror: toMirrorView(fetched), existing: true };
+      }
       const joined = await prisma.mirrorRequest.update({
         where: { id: row.id },
         data: {

@@ -431,6 +431,7 @@ test("a request racing a fetch that completes joins it instead of fetching again
   });
   assert.equal(second.existing, true);
   assert.equal(second.mirror.status, "stored");
+  assert.equal(second.mirror.id, first.mirror.id, "the caller gets the request that fetched it");
   assert.deepEqual(
     await t.handle.prisma.mirrorRequest.findMany({
       where: { handle: "google/module_v1_mini", status: { in: ["queued", "fetching"] } },
