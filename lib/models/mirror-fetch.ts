@@ -18,7 +18,8 @@ import { enqueueValidation } from "./validation-job.ts";
 import { checkManifestPath } from "../formats/tfjs.ts";
 import { detectFormat, isSavedModel, isTfjs, isTfliteHead, type KnownFormat } from "../formats/format.ts";
 import { storeArchiveEntries, type ArchiveFile } from "./store-archive-entries.ts";
-import { publishVersion } from "./versions.ts";
+import type { Prisma } from "../db/generated/client.ts";
+import { publishVersion, type PublishStep } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
 import { toMirrorView, type MirrorView } from "./mirror-view.ts";
 
@@ -26,6 +27,21 @@ const manifestSchema = z.object({
   format: z.string().optional(),
   weightsManifest: z.array(z.object({ paths: z.array(z.string()).min(1), weights: z.array(z.unknown()) })).default([]),
 });
+
+/** The key of the single flight for one upstream version: MirrorRequest.activeKey's value. */
+export function mirrorKey(handle: string, version: number): string {
+  return `${handle}@${version}`;
+}
+
+/**
+ * The single-flight lock of one upstream version, held to the end of the transaction. A request takes
+ * it while it decides (version there? fetch running? start one); a fetch takes it in the transaction
+ * that publishes the version and marks its request stored. So a request sees either "no version, the
+ * fetch holds activeKey" or "the version, its request stored", never the moment between.
+ */
+export async function lockMirrorKey(tx: Prisma.TransactionClient, key: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('hubkeep.mirror'), hashtext(${key}))`;
+}
 
 type Progress = { add(n: number): void; setTotal(n: number | null): void; flush(): Promise<void> };
 
@@ -177,7 +193,12 @@ async function fetchIntoStore(
 /** The worker's side of a mirror: fetch, store, publish as `pending`. */
 export async function runMirrorFetch(
   mirrorId: string,
-  opts: { signal?: AbortSignal; policy?: FetchPolicy } = {},
+  opts: {
+    signal?: AbortSignal;
+    policy?: FetchPolicy;
+    /** Test hook: called between the steps of the publish (race tests pause there). */
+    onPublishStep?: (step: PublishStep) => Promise<void>;
+  } = {},
 ): Promise<MirrorView> {
   const prisma = await db();
   const row = await prisma.mirrorRequest.findUnique({ where: { id: mirrorId } });
@@ -195,6 +216,8 @@ export async function runMirrorFetch(
   try {
     const fetched = await fetchIntoStore(parsed, policy, store, progress, opts.signal ?? new AbortController().signal);
     await progress.flush();
+    const storedMark = (versionId: string) =>
+      ({ status: "stored", activeKey: null, versionId, finishedAt: new Date(), format: fetched.format }) as const;
     const version = await publishVersion({
       handle: row.handle,
       version: row.versionNumber!,
@@ -203,17 +226,18 @@ export async function runMirrorFetch(
       primary: fetched.primary,
       files: fetched.files,
       actor: null,
-    });
-    const done = await prisma.mirrorRequest.update({
-      where: { id: mirrorId },
-      data: {
-        status: "stored",
-        activeKey: null,
-        versionId: version.id,
-        finishedAt: new Date(),
-        format: fetched.format,
+      // The version appears and this request is marked stored (activeKey released) in one commit,
+      // under the single-flight lock: see lockMirrorKey.
+      withinPublish: async (tx, v) => {
+        await lockMirrorKey(tx, mirrorKey(row.handle, row.versionNumber!));
+        await tx.mirrorRequest.update({ where: { id: mirrorId }, data: storedMark(v.id) });
       },
+      onStep: opts.onPublishStep,
     });
+    const done = version.created
+      ? await prisma.mirrorRequest.findUniqueOrThrow({ where: { id: mirrorId } })
+      : // The version was already there (published another way): this request ends stored too.
+        await prisma.mirrorRequest.update({ where: { id: mirrorId }, data: storedMark(version.id) });
     if (version.created) await enqueueValidation(version.id);
     return toMirrorView(done);
   } catch (caught) {

@@ -1,6 +1,6 @@
 // Asking for a mirror: a publisher asks for an allowlisted upstream model version; exactly one fetch
-// happens however many ask at once, from any process (the MirrorRequest.activeKey unique column is
-// the single-flight lock); the fetch itself is mirror-fetch.ts's job. Failures are not cached: after
+// happens however many ask at once, from any process (a per-version advisory lock both sides take,
+// with the MirrorRequest.activeKey unique column as the backstop); the fetch itself is mirror-fetch.ts's job. Failures are not cached: after
 // a request ends `failed`, a later request starts a new fetch.
 import { db } from "../db/client.ts";
 import { getEnv } from "../env.ts";
@@ -12,8 +12,7 @@ import { askLatestVersion } from "../upstream/latest.ts";
 import { getQueue } from "../jobs/queue.ts";
 import { assertAllowed } from "./allowlist.ts";
 import { pinLatestVersion } from "./latest-version.ts";
-import { findVersion } from "./versions.ts";
-import { mirrorFetchJob } from "./mirror-fetch.ts";
+import { lockMirrorKey, mirrorFetchJob, mirrorKey } from "./mirror-fetch.ts";
 import { toMirrorView, type MirrorView } from "./mirror-view.ts";
 
 /**
@@ -29,7 +28,7 @@ export async function requestMirror(input: {
   url: string;
   actor: Principal;
   ip?: string | null;
-  /** Test hook: runs between the version check and the single-flight insert (race tests). */
+  /** Test hook: runs inside the decision, between the version check and the insert (race tests). */
   afterVersionCheck?: () => Promise<void>;
   /** Where Kaggle's API is asked for the latest version (tests: the fake upstream). */
   kaggleBase?: string;
@@ -60,7 +59,13 @@ async function pinLatest(
   return { ...pinned, version };
 }
 
-/** The single-flight: the MirrorRequest.activeKey unique column decides, in whichever process. */
+/**
+ * The single-flight. Under the version's mirror lock (lockMirrorKey, which the fetch also takes when
+ * it publishes), one transaction decides: the version is there (answer the request that fetched it),
+ * a fetch is running (join it), or nothing is (insert the request that takes activeKey). The
+ * activeKey unique column stays as the backstop: at most one running request per version, whatever
+ * the code does.
+ */
 async function requestPinnedMirror(input: {
   parsed: ParsedModelUrl & { version: number };
   requestedUrl?: string;
@@ -71,111 +76,87 @@ async function requestPinnedMirror(input: {
   const { parsed } = input;
   const prisma = await db();
   const requestedById = actorUserId(input.actor);
+  const activeKey = mirrorKey(parsed.handle, parsed.version);
 
-  const activeKey = `${parsed.handle}@${parsed.version}`;
-  const version = await findVersion(parsed.handle, parsed.version);
-  if (version) {
-    // The fetch publishes the version before it marks its request stored and releases activeKey:
-    // in that window the request still holding activeKey is the one to join, not a new row.
-    const last =
-      (await prisma.mirrorRequest.findUnique({ where: { activeKey } })) ??
-      (await prisma.mirrorRequest.findFirst({
-        where: { versionId: version.id, status: "stored" },
-        orderBy: { createdAt: "desc" },
-      }));
-    const row =
-      last ??
-      (await prisma.mirrorRequest.create({
+  const decided = await prisma.$transaction(
+    async (tx) => {
+      await lockMirrorKey(tx, activeKey);
+      const version = await tx.version.findFirst({
+        where: { number: parsed.version, module: { handle: parsed.handle } },
+        select: { id: true, format: true, size: true },
+      });
+      if (version) {
+        // The request that fetched it; a request still running when the version came some other way
+        // (it will find the version and end stored); else, once, a stored request for the version.
+        const row =
+          (await tx.mirrorRequest.findFirst({
+            where: { versionId: version.id, status: "stored" },
+            orderBy: { createdAt: "asc" },
+          })) ??
+          (await tx.mirrorRequest.findUnique({ where: { activeKey } })) ??
+          (await tx.mirrorRequest.create({
+            data: {
+              url: parsed.canonicalUrl,
+              handle: parsed.handle,
+              versionNumber: parsed.version,
+              format: version.format,
+              status: "stored",
+              versionId: version.id,
+              bytesDone: version.size,
+              bytesTotal: version.size,
+              requestedById,
+              finishedAt: new Date(),
+            },
+          }));
+        return { row, existing: true, started: false };
+      }
+      await input.afterVersionCheck?.();
+      const running = await tx.mirrorRequest.findUnique({ where: { activeKey } });
+      if (running) return { row: running, existing: false, started: false };
+      const row = await tx.mirrorRequest.create({
         data: {
           url: parsed.canonicalUrl,
           handle: parsed.handle,
           versionNumber: parsed.version,
-          format: version.format,
-          status: "stored",
-          versionId: version.id,
-          bytesDone: version.size,
-          bytesTotal: version.size,
+          format: parsed.format,
+          activeKey,
           requestedById,
-          finishedAt: new Date(),
         },
-      }));
-    return { mirror: toMirrorView(row), existing: true };
-  }
+      });
+      return { row, existing: false, started: true };
+    },
+    // Concurrent requests for one version queue on the lock: each holds it for a few statements.
+    { maxWait: 15_000, timeout: 15_000 },
+  );
+  if (!decided.started) return { mirror: toMirrorView(decided.row), existing: decided.existing };
 
-  await input.afterVersionCheck?.();
-  const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
-  if (running) return { mirror: toMirrorView(running), existing: false };
+  const { row } = decided;
+  await recordAudit({
+    actor: input.actor,
+    action: "mirror.request",
+    ip: input.ip,
+    targetType: "version",
+    target: `${parsed.handle}/${parsed.version}`,
+    details: {
+      url: parsed.canonicalUrl,
+      mirrorId: row.id,
+      ...(input.requestedUrl ? { requestedUrl: input.requestedUrl, pinned: "latest" } : {}),
+    },
+  });
   try {
-    const row = await prisma.mirrorRequest.create({
-      data: {
-        url: parsed.canonicalUrl,
-        handle: parsed.handle,
-        versionNumber: parsed.version,
-        format: parsed.format,
-        activeKey,
-        requestedById,
-      },
-    });
-    // A fetch that finished between our version check and this insert has already committed its
-    // version (it publishes before it releases activeKey): join that instead of fetching again.
-    const landed = await findVersion(parsed.handle, parsed.version);
-    if (landed) {
-      // The request that fetched it is the answer (every caller gets one id); ours was never used.
-      const fetched = await prisma.mirrorRequest.findFirst({
-        where: { versionId: landed.id, status: "stored" },
-        orderBy: { createdAt: "asc" },
-      });
-      if (fetched) {
-        await prisma.mirrorRequest.delete({ where: { id: row.id } });
-        return { mirror: toMirrorView(fetched), existing: true };
-      }
-      const joined = await prisma.mirrorRequest.update({
-        where: { id: row.id },
-        data: {
-          status: "stored",
-          activeKey: null,
-          versionId: landed.id,
-          format: landed.format,
-          bytesDone: landed.size,
-          bytesTotal: landed.size,
-          finishedAt: new Date(),
-        },
-      });
-      return { mirror: toMirrorView(joined), existing: true };
-    }
-    await recordAudit({
-      actor: input.actor,
-      action: "mirror.request",
-      ip: input.ip,
-      targetType: "version",
-      target: `${parsed.handle}/${parsed.version}`,
-      details: {
-        url: parsed.canonicalUrl,
-        mirrorId: row.id,
-        ...(input.requestedUrl ? { requestedUrl: input.requestedUrl, pinned: "latest" } : {}),
-      },
-    });
-    try {
-      const queue = await getQueue();
-      await queue.enqueue(mirrorFetchJob, { mirrorId: row.id });
-    } catch (err) {
-      await prisma.mirrorRequest.update({
-        where: { id: row.id },
-        data: {
-          status: "failed",
-          activeKey: null,
-          error: `could not queue the fetch: ${(err as Error).message}`,
-          finishedAt: new Date(),
-        },
-      });
-      throw err;
-    }
-    return { mirror: toMirrorView(row), existing: false };
+    const queue = await getQueue();
+    await queue.enqueue(mirrorFetchJob, { mirrorId: row.id });
   } catch (err) {
-    if ((err as { code?: string }).code !== "P2002") throw err;
-    // Someone else is fetching this version right now: join their request.
-    const running = await prisma.mirrorRequest.findUnique({ where: { activeKey } });
-    if (running) return { mirror: toMirrorView(running), existing: false };
-    return requestPinnedMirror(input);
+    await prisma.mirrorRequest.update({
+      where: { id: row.id },
+      data: {
+        status: "failed",
+        activeKey: null,
+        error: `could not queue the fetch: ${(err as Error).message}`,
+        finishedAt: new Date(),
+      },
+    });
+    throw err;
   }
+  return { mirror: toMirrorView(row), existing: false };
 }

@@ -30,9 +30,17 @@ export type PublishVersionInput = {
   files: VersionFileInput[];
   actor: Principal | null;
   ip?: string | null;
-  /** Test hook: called between the steps of a publish (crash-safety tests kill the process there). */
-  onStep?: (step: "blobs-checked" | "in-transaction") => Promise<void>;
+  /**
+   * Runs inside the publish transaction once the version row exists, for state that must change in
+   * the same commit as the version's appearance (the mirror request that fetched it). Not called when
+   * the version already existed.
+   */
+  withinPublish?: (tx: Prisma.TransactionClient, version: { id: string }) => Promise<void>;
+  /** Test hook: called between the steps of a publish (crash-safety and race tests pause there). */
+  onStep?: (step: PublishStep) => Promise<void>;
 };
+
+export type PublishStep = "blobs-checked" | "in-transaction" | "before-commit";
 
 export type PublishedVersion = {
   id: string;
@@ -154,6 +162,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
         },
       });
       await tx.module.update({ where: { id: mod.id }, data: { updatedAt: new Date() } });
+      await input.withinPublish?.(tx, version);
       await recordAudit(
         {
           actor: input.actor,
@@ -170,6 +179,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
         },
         tx,
       );
+      await input.onStep?.("before-commit");
       return version;
     });
     forgetCatalogueCache();

@@ -9,10 +9,11 @@ import { createHash } from "node:crypto";
 import { createTestWorld, type TestWorld } from "../helpers/world.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 import { requestMirror } from "../../lib/models/mirror-request.ts";
-import { getMirror } from "../../lib/models/mirror-view.ts";
+import { getMirror, type MirrorView } from "../../lib/models/mirror-view.ts";
 import { runMirrorFetch } from "../../lib/models/mirror-fetch.ts";
 import { publishVersion } from "../../lib/models/versions.ts";
 import { Readable } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
 import type { FetchPolicy } from "../../lib/upstream/fetcher.ts";
 import type { Principal } from "../../lib/auth/principal.ts";
 
@@ -417,28 +418,50 @@ test("resync: unchanged upstream is confirmed; changed upstream bytes flag drift
   }
 });
 
-test("a request racing a fetch that completes joins it instead of fetching again", async () => {
+test("a request deciding while the fetch finishes: the fetch's publish waits, the request joins it", async () => {
   const url = "https://tfhub.dev/google/module_v1_mini/1";
   const first = await requestMirror({ url, actor });
-  // The second request checks for the version, then the first fetch completes (version committed,
-  // activeKey released), then the second request goes on to insert its own row.
+  // The second request has found no version; the fetch runs to its publish meanwhile, and must wait
+  // for the request's decision (the mirror lock) instead of committing under it.
+  let fetching: Promise<MirrorView> | undefined;
   const second = await requestMirror({
     url,
     actor,
     afterVersionCheck: async () => {
-      assert.equal((await runMirrorFetch(first.mirror.id, { policy })).status, "stored");
+      fetching = runMirrorFetch(first.mirror.id, { policy });
+      await delay(300);
     },
   });
-  assert.equal(second.existing, true);
-  assert.equal(second.mirror.status, "stored");
-  assert.equal(second.mirror.id, first.mirror.id, "the caller gets the request that fetched it");
-  assert.deepEqual(
-    await t.handle.prisma.mirrorRequest.findMany({
-      where: { handle: "google/module_v1_mini", status: { in: ["queued", "fetching"] } },
-    }),
-    [],
-  );
+  assert.equal(second.mirror.id, first.mirror.id, "the caller joins the running request");
+  assert.equal(second.existing, false);
+  assert.equal((await fetching!).status, "stored");
+  assert.equal(await t.handle.prisma.mirrorRequest.count({ where: { handle: "google/module_v1_mini" } }), 1);
   assert.equal(up.fetches.get("google/module_v1_mini@1"), 1);
+});
+
+test("a request while the fetch's publish is uncommitted gets the request that fetched it", async () => {
+  const url = "https://tfhub.dev/tensorflow/tfjs-model/matmul/1/default/1";
+  const first = await requestMirror({ url, actor });
+  let second: Promise<{ mirror: MirrorView; existing: boolean }> | undefined;
+  const done = await runMirrorFetch(first.mirror.id, {
+    policy,
+    onPublishStep: async (step) => {
+      if (step !== "before-commit") return;
+      // The version row exists and the request is marked stored, neither committed.
+      second = requestMirror({ url, actor });
+      await delay(300);
+    },
+  });
+  assert.equal(done.status, "stored");
+  const joined = await second!;
+  assert.equal(joined.mirror.id, first.mirror.id);
+  assert.equal(joined.existing, true);
+  assert.equal(joined.mirror.status, "stored");
+  assert.equal(
+    await t.handle.prisma.mirrorRequest.count({ where: { handle: "tensorflow/tfjs-model/matmul/1/default" } }),
+    1,
+  );
+  assert.equal(up.fetches.get("tensorflow/tfjs-model/matmul/1/default@1"), 1);
 });
 
 test("a request between the fetch's publish and its stored mark joins that fetch's request", async () => {
