@@ -13,16 +13,18 @@ export const VERSION_STATUSES = Object.values(VersionStatus) as [VersionStatus, 
  * validation moves it to `validating` and on to its verdict, or back to `pending` after an
  * infrastructure error (or when its worker died and another takes over); re-validation returns an
  * undecided version to `pending`; approval needs `validated` (or `quarantined` with an override);
- * rejection is allowed from anything not already rejected. `rejected` is final.
+ * rejection is allowed from anything not already rejected. An admin (or a retention rule) may
+ * delete a version in any status but `deleted`, which is final: the row and its number stay.
  */
 export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly VersionStatus[]>> = {
-  pending: ["validating", "pending", "rejected"],
-  validating: ["validated", "failed", "quarantined", "pending", "rejected"],
-  validated: ["validating", "pending", "approved", "rejected"],
-  failed: ["validating", "pending", "rejected"],
-  quarantined: ["validating", "pending", "approved", "rejected"],
-  approved: ["rejected"],
-  rejected: [],
+  pending: ["validating", "pending", "rejected", "deleted"],
+  validating: ["validated", "failed", "quarantined", "pending", "rejected", "deleted"],
+  validated: ["validating", "pending", "approved", "rejected", "deleted"],
+  failed: ["validating", "pending", "rejected", "deleted"],
+  quarantined: ["validating", "pending", "approved", "rejected", "deleted"],
+  approved: ["rejected", "deleted"],
+  rejected: ["deleted"],
+  deleted: [],
 };
 
 /** Statuses that still need an admin, in the review queue's order: decided ones never appear. */
@@ -45,11 +47,12 @@ export function isSettled(status: string): boolean {
     status === "failed" ||
     status === "quarantined" ||
     status === "approved" ||
-    status === "rejected"
+    status === "rejected" ||
+    status === "deleted"
   );
 }
 
-/** An admin decided the version: it is never validated again. */
-export function isDecided(status: string): status is "approved" | "rejected" {
-  return status === "approved" || status === "rejected";
+/** An admin decided the version (or deleted it): it is never validated again. */
+export function isDecided(status: string): status is "approved" | "rejected" | "deleted" {
+  return status === "approved" || status === "rejected" || status === "deleted";
 }
