@@ -98,7 +98,7 @@ let failed = false;
 for (const p of passes) {
   console.log(
     `\n=== hubkeep tests, pass "${p.name}": ${p.files.length} files; database: ${p.env.DATABASE_URL ? "PostgreSQL (a fresh database per file)" : "embedded PGlite"}; ` +
-      `S3: ${p.env.S3_ENDPOINT ?? "in-process s3rver"}`,
+      `S3: ${p.env.S3_ENDPOINT ?? "s3rver"}`,
   );
   // Throughput and memory tests run alone: the CPU-heavy files (servers, sandboxed validations)
   // would otherwise starve their in-process S3 server and turn a measurement into a timeout.

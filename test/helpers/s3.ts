@@ -1,9 +1,8 @@
-// S3 for tests: an in-process s3rver on 127.0.0.1 (random port) for the quick run, or the real
+// S3 for tests: s3rver (in a child process) on 127.0.0.1 (random port) for the quick run, or the real
 // S3-protocol server named by S3_ENDPOINT (Ceph radosgw in CI). Each user gets a fresh, uniquely
 // named bucket, emptied and deleted afterwards.
 import fs from "node:fs";
-import type { Server } from "node:http";
-import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -20,18 +19,27 @@ import { S3BlobStore, type S3BlobStoreOptions, type S3Options } from "../../lib/
 export type S3Connection = S3Options & { endpoint: string; accessKeyId: string; secretAccessKey: string };
 export type S3rverHandle = S3Connection & { stop(): Promise<void> };
 
-type S3rverInstance = { run(): Promise<{ port: number }>; close(): Promise<void>; httpServer?: Server };
-type S3rverClass = new (opts: { address: string; port: number; silent: boolean; directory: string }) => S3rverInstance;
-
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 
-/** Starts s3rver (credentials S3RVER/S3RVER) on a random loopback port with its own temp directory. */
+/**
+ * Starts s3rver (credentials S3RVER/S3RVER) on a random loopback port with its own temp directory,
+ * in a child process (test/helpers/s3rver-child.mjs says why).
+ */
 export async function startS3rver(): Promise<S3rverHandle> {
-  // s3rver ships no types; load it through require so the import stays typed here.
-  const S3rver = createRequire(import.meta.url)("s3rver") as S3rverClass;
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-s3rver-"));
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory });
-  const { port } = await server.run();
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, "s3rver-child.mjs"), directory], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+      const line = out.split("\n")[0];
+      if (out.includes("\n")) resolve((JSON.parse(line!) as { port: number }).port);
+    });
+    child.once("exit", (code) => reject(new Error(`s3rver exited (${code}) before it listened`)));
+  });
   return {
     endpoint: `http://127.0.0.1:${port}`,
     region: "us-east-1",
@@ -39,8 +47,8 @@ export async function startS3rver(): Promise<S3rverHandle> {
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
     async stop() {
-      server.httpServer?.closeAllConnections();
-      await server.close();
+      child.kill("SIGTERM");
+      await exited;
       fs.rmSync(directory, { recursive: true, force: true });
     },
   };
@@ -141,7 +149,7 @@ export async function listMultipartUploads(
 
 /**
  * Environment for a server under test that should use S3: a fresh bucket on S3_ENDPOINT if set,
- * otherwise on an in-process s3rver. cleanup() deletes the bucket (and stops s3rver).
+ * otherwise on an s3rver. cleanup() deletes the bucket (and stops s3rver).
  */
 export async function s3TestEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   const real = realS3FromEnv();

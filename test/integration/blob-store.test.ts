@@ -1,5 +1,5 @@
 // Blob store conformance: one suite, run against every driver — the filesystem (fresh temp dir), S3
-// on an in-process s3rver, and the real S3 server at S3_ENDPOINT when set (fresh bucket per run).
+// on s3rver (a child process), and the real S3 server at S3_ENDPOINT when set (fresh bucket per run).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createCipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
@@ -578,7 +578,7 @@ async function supportsConditionalCopy(conn: S3Connection, bucketName: string): 
   }
 }
 
-blobStoreConformance("S3 driver on s3rver (in-process)", async () => {
+blobStoreConformance("S3 driver on s3rver", async () => {
   const server = await startS3rver();
   return s3Harness(server, () => server.stop());
 });
