@@ -31,6 +31,21 @@ const positiveInt = (fallback: number, unit: string, max: number) =>
       return n;
     });
 
+/** Hours, fractions allowed, from 0 (off) to `max`. */
+const hours = (fallback: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > max) {
+        ctx.addIssue({ code: "custom", message: `expected hours from 0 (off) to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const optionalString = z
   .string()
   .optional()
@@ -49,6 +64,14 @@ const httpUrl = (what: string) =>
       }
     }, `expected an http(s) URL for ${what}`)
     .transform((v) => v.replace(/\/+$/, ""));
+
+/** HUBKEEP_LOG_FORMAT's values; unset means json unless stdout is a terminal (lib/log.ts). */
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+/** HUBKEEP_LOG_LEVEL's values, pino's levels (default info). */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+const lowerCase = optionalString.transform((v) => v?.toLowerCase());
 
 const rawSchema = z.object({
   HUBKEEP_DATA_DIR: optionalString,
@@ -119,6 +142,8 @@ const rawSchema = z.object({
   HUBKEEP_MIRROR_BUDGET_SECONDS: positiveInt(3600, "seconds", 7 * 86_400),
   HUBKEEP_VALIDATE_BUDGET_SECONDS: positiveInt(900, "seconds", 7 * 86_400),
   HUBKEEP_MIRROR_CONCURRENCY: positiveInt(4, "jobs", 256),
+  // Scheduled drift checks (lib/models/drift-checks.ts): each mirrored version once per this many hours; 0 is off.
+  HUBKEEP_RESYNC_INTERVAL_HOURS: hours(24, 24 * 365),
   // Start-up and shutdown (lib/server/).
   HUBKEEP_SHUTDOWN_GRACE_SECONDS: positiveInt(30, "seconds", 3600),
   HUBKEEP_MIGRATION_WAIT_SECONDS: positiveInt(120, "seconds", 3600),
@@ -126,6 +151,11 @@ const rawSchema = z.object({
   // its metrics on this port when set.
   HUBKEEP_METRICS_TOKEN: optionalString,
   HUBKEEP_METRICS_PORT: positiveInt(0, "(a port number)", 65535).optional(),
+  // Logs (lib/log.ts): JSON lines or pino-pretty (unset: JSON unless stdout is a terminal), and the level.
+  HUBKEEP_LOG_FORMAT: lowerCase.pipe(z.enum(LOG_FORMATS, { error: 'expected "json" or "pretty"' }).optional()),
+  HUBKEEP_LOG_LEVEL: lowerCase.pipe(
+    z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).optional(),
+  ),
   // CLI client side: talk to a running server.
   HUBKEEP_URL: optionalString.pipe(httpUrl("the server URL").optional()),
   HUBKEEP_TOKEN: optionalString,
@@ -226,10 +256,12 @@ function finish(raw: z.infer<typeof rawSchema>, cwd: string) {
       mirrorBudgetMs: raw.HUBKEEP_MIRROR_BUDGET_SECONDS * 1000,
       validateBudgetMs: raw.HUBKEEP_VALIDATE_BUDGET_SECONDS * 1000,
       mirrorConcurrency: raw.HUBKEEP_MIRROR_CONCURRENCY,
+      resyncIntervalMs: raw.HUBKEEP_RESYNC_INTERVAL_HOURS * 3_600_000,
     },
     shutdownGraceMs: raw.HUBKEEP_SHUTDOWN_GRACE_SECONDS * 1000,
     migrationWaitMs: raw.HUBKEEP_MIGRATION_WAIT_SECONDS * 1000,
     metrics: { token: raw.HUBKEEP_METRICS_TOKEN, port: raw.HUBKEEP_METRICS_PORT || undefined },
+    log: { format: raw.HUBKEEP_LOG_FORMAT, level: raw.HUBKEEP_LOG_LEVEL ?? "info" },
     client: { url: raw.HUBKEEP_URL, token: raw.HUBKEEP_TOKEN },
   };
 }

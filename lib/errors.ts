@@ -2,6 +2,7 @@
 // AppError (or let zod and Prisma errors through); `toAppError` maps anything to one, which
 // `toErrorResponse` renders as the contract's JSON error shape and the hub as plain text.
 import { ZodError } from "zod";
+import { currentRequest, getLogger } from "./log.ts";
 
 export const ERROR_STATUS = {
   bad_request: 400,
@@ -10,7 +11,9 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  gone: 410,
   payload_too_large: 413,
+  quota_exceeded: 413,
   range_not_satisfiable: 416,
   unprocessable_entity: 422,
   internal_error: 500,
@@ -74,26 +77,35 @@ export function toAppError(err: unknown): AppError {
 
 /**
  * The contract's error body: {"error":{"code","message"}}, plus `details` when the error carries
- * facts a client acts on (e.g. a version's current `status` on a 409).
+ * facts a client acts on (e.g. a version's current `status` on a 409), and the request's
+ * X-Request-Id as `requestId` when known.
  */
-export function errorBody(err: AppError) {
-  return { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+export function errorBody(err: AppError, requestId?: string | null) {
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(err.details ? { details: err.details } : {}),
+      ...(requestId ? { requestId } : {}),
+    },
+  };
 }
 
 /**
  * toAppError, logging what it could not map: the client's 500 leaks nothing, the log keeps the
- * cause. `context` names the failed work in the log line.
+ * cause, with the request's id (given, else the current request's). `context` names the failed work.
  */
-export function toLoggedAppError(err: unknown, context = "unhandled error"): AppError {
+export function toLoggedAppError(err: unknown, context = "unhandled error", requestId?: string | null): AppError {
   const appErr = toAppError(err);
   if (appErr.code === "internal_error" && !(err instanceof AppError)) {
-    console.error(`hubkeep: ${context}:`, err);
+    getLogger().error({ err, requestId: requestId ?? currentRequest()?.requestId ?? null }, context);
   }
   return appErr;
 }
 
-/** The API's error response: the contract's JSON body with the code's status. */
-export function toErrorResponse(err: unknown): Response {
-  const appErr = toLoggedAppError(err);
-  return Response.json(errorBody(appErr), { status: appErr.status });
+/** The API's error response: the contract's JSON body with the code's status (and `requestId`). */
+export function toErrorResponse(err: unknown, requestId?: string | null): Response {
+  const id = requestId ?? currentRequest()?.requestId ?? null;
+  const appErr = toLoggedAppError(err, "unhandled error", id);
+  return Response.json(errorBody(appErr, id), { status: appErr.status });
 }

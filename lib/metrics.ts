@@ -11,7 +11,12 @@ import { MODEL_FORMATS, type ModelFormat } from "./formats/format.ts";
 import { splitHandleAndVersion } from "./handle-path.ts";
 import { PROJECT_DIR } from "./hub/reserved-segments.ts";
 import { modelPathTemplate, parseModelPath } from "./http/model-path.ts";
-import { countVersionsByStatus, readQueueDepths } from "./models/operations.ts";
+import {
+  countPendingWebhookDeliveries,
+  countVersionsByStatus,
+  readQueueDepths,
+  readStorageByNamespace,
+} from "./models/operations.ts";
 
 const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
@@ -61,7 +66,7 @@ new client.Gauge({
     for (const [status, n] of Object.entries(await countVersionsByStatus())) this.labels(status).set(n);
   },
 });
-const queueDepth = new client.Gauge({
+new client.Gauge({
   name: "hubkeep_jobs_queue_depth",
   help: "Jobs waiting to run, by queue (global, read from pg-boss's tables at scrape time).",
   labelNames: ["queue"],
@@ -80,7 +85,141 @@ const queueAge = new client.Gauge({
   labelNames: ["queue"],
   registers: [registry],
 });
-void queueDepth;
+// One storage reading serves both gauges of a scrape (prom-client collects them concurrently).
+let storageReading: { at: number; value: ReturnType<typeof readStorageByNamespace> } | null = null;
+function readStorageOnce() {
+  if (!storageReading || performance.now() - storageReading.at > 1000)
+    storageReading = { at: performance.now(), value: readStorageByNamespace() };
+  return storageReading.value;
+}
+new client.Gauge({
+  name: "hubkeep_storage_bytes",
+  help: "Bytes of the blobs of versions not deleted, by namespace: a quota's pattern, else the handle's first segment (a blob counts once per namespace).",
+  labelNames: ["namespace"],
+  registers: [registry],
+  async collect() {
+    const readings = await readStorageOnce();
+    this.reset();
+    for (const r of readings) this.labels(r.namespace).set(r.usedBytes);
+  },
+});
+new client.Gauge({
+  name: "hubkeep_quota_bytes",
+  help: "Each quota's limit in bytes, by its namespace pattern.",
+  labelNames: ["namespace"],
+  registers: [registry],
+  async collect() {
+    const readings = await readStorageOnce();
+    this.reset();
+    for (const r of readings) if (r.maxBytes !== null) this.labels(r.namespace).set(r.maxBytes);
+  },
+});
+new client.Gauge({
+  name: "hubkeep_webhook_pending",
+  help: "Webhook deliveries waiting for their next attempt (global, read from the database).",
+  registers: [registry],
+  async collect() {
+    this.set(await countPendingWebhookDeliveries());
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Work counters: each label's values are a closed set, bound once and exported from 0, so that
+// rate() and alerts see a series before the first event.
+
+function zeroed<C extends { inc(n?: number): void }>(child: C): C {
+  child.inc(0);
+  return child;
+}
+
+/** Outcomes of one upstream request: `ok`, or the UpstreamError kind it failed with. */
+export const UPSTREAM_OUTCOMES = ["ok", "unavailable", "bad_response", "refused", "not_a_module", "too_large"] as const;
+export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
+const upstreamRequests = new client.Counter({
+  name: "hubkeep_upstream_requests_total",
+  help: "Requests to the upstream (after redirects and retries), by outcome: ok, or how it failed.",
+  labelNames: ["outcome"],
+  registers: [registry],
+});
+const boundUpstream = new Map(UPSTREAM_OUTCOMES.map((o) => [o, zeroed(upstreamRequests.labels(o))]));
+const upstreamBytes = new client.Counter({
+  name: "hubkeep_upstream_fetched_bytes_total",
+  help: "Body bytes read from the upstream.",
+  registers: [registry],
+});
+const upstreamDuration = new client.Histogram({
+  name: "hubkeep_upstream_fetch_duration_seconds",
+  help: "Time from an upstream request's start to the end of its body (or its failure).",
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
+  registers: [registry],
+});
+
+/** Counts one upstream request's outcome and its duration in seconds. */
+export function recordUpstreamRequest(outcome: UpstreamOutcome, seconds: number): void {
+  boundUpstream.get(outcome)!.inc();
+  upstreamDuration.observe(seconds);
+}
+
+/** Counts body bytes read from the upstream. */
+export function recordUpstreamBytes(bytes: number): void {
+  upstreamBytes.inc(bytes);
+}
+
+/** How a mirror request was answered: a new fetch, joined a running one, already mirrored, or refused. */
+export const MIRROR_OUTCOMES = ["created", "joined", "existing", "refused"] as const;
+export type MirrorOutcome = (typeof MIRROR_OUTCOMES)[number];
+const mirrorRequests = new client.Counter({
+  name: "hubkeep_mirror_requests_total",
+  help: "Mirror requests by outcome: created (a new fetch), joined (a running fetch), existing (already mirrored), refused.",
+  labelNames: ["outcome"],
+  registers: [registry],
+});
+const boundMirror = new Map(MIRROR_OUTCOMES.map((o) => [o, zeroed(mirrorRequests.labels(o))]));
+
+export function recordMirrorRequest(outcome: MirrorOutcome): void {
+  boundMirror.get(outcome)!.inc();
+}
+
+export const JOB_OUTCOMES = ["completed", "failed", "retried", "skipped"] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+const jobDuration = new client.Histogram({
+  name: "hubkeep_job_duration_seconds",
+  help: "Time a job ran in this process, by queue and outcome.",
+  labelNames: ["queue", "outcome"],
+  buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
+  registers: [registry],
+});
+
+export function recordJob(queue: string, outcome: JobOutcome, seconds: number): void {
+  jobDuration.labels(queue, outcome).observe(seconds);
+}
+
+export const VALIDATION_OUTCOMES = ["validated", "failed", "quarantined", "error"] as const;
+export type ValidationOutcome = (typeof VALIDATION_OUTCOMES)[number];
+const validationRuns = new client.Counter({
+  name: "hubkeep_validation_runs_total",
+  help: "Validation runs finished, by model format, the level reached (static, executed) and outcome.",
+  labelNames: ["format", "level", "outcome"],
+  registers: [registry],
+});
+
+export function recordValidationRun(format: string, level: string, outcome: ValidationOutcome): void {
+  validationRuns.labels(format, level, outcome).inc();
+}
+
+export const WEBHOOK_OUTCOMES = ["delivered", "retried", "failed", "disabled"] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+const webhookDeliveries = new client.Counter({
+  name: "hubkeep_webhook_deliveries_total",
+  help: "Webhook delivery attempts by outcome: delivered (2xx), retried (another attempt scheduled), failed (given up), disabled (410).",
+  labelNames: ["outcome"],
+  registers: [registry],
+});
+const boundWebhook = new Map(WEBHOOK_OUTCOMES.map((o) => [o, zeroed(webhookDeliveries.labels(o))]));
+
+export function recordWebhookDelivery(outcome: WebhookOutcome): void {
+  boundWebhook.get(outcome)!.inc();
+}
 
 /** What a download is counted under: a model format, or `blob` for GET /api/v1/blobs/{digest}. */
 export type DownloadKind = ModelFormat | "blob";
@@ -208,6 +347,14 @@ function refineCatchAll(prefix: string[], rest: string[], name: string): string 
     return `/{handle}${parsed.version === null ? "" : "/{n}"}${file ? "/{file}" : ""}`;
   }
   return `${base}/{${name}}`;
+}
+
+/** Every metric this process exposes: name, type and label names (the dashboard test checks against it). */
+export function metricDefinitions(): Array<{ name: string; type: string; labelNames: string[] }> {
+  return registry.getMetricsAsArray().map((m) => {
+    const meta = m as unknown as { name: string; labelNames?: string[]; constructor: { name: string } };
+    return { name: meta.name, type: meta.constructor.name.toLowerCase(), labelNames: [...(meta.labelNames ?? [])] };
+  });
 }
 
 /** The Prometheus text of this process's metrics. */

@@ -5,7 +5,9 @@ const LINKS = [
   ["/admin", "Review queue"],
   ["/admin/mirrors", "Mirrors"],
   ["/admin/allowlist", "Allowlist"],
+  ["/admin/storage", "Storage"],
   ["/admin/users", "Users & tokens"],
+  ["/admin/webhooks", "Webhooks"],
   ["/admin/audit", "Audit log"],
 ] as const;
 

@@ -156,6 +156,16 @@ function Item({ item, returnTo }: { item: ReviewItem; returnTo: string }) {
                   at <When at={item.source.fetchedAt} />
                 </>
               )}
+              {item.source.drift && (
+                <>
+                  {" "}
+                  <span className="status status-warn" data-testid="drift">
+                    upstream drift
+                  </span>{" "}
+                  the upstream now serves <code>{item.source.drift.upstreamDigest ?? "other bytes"}</code> under this
+                  version
+                </>
+              )}
             </>
           ) : (
             <>uploaded by {item.source.uploadedBy ?? "a deleted user"}</>

@@ -54,6 +54,7 @@ const STATUS_TONE: Record<string, string> = {
   running: "info",
   failed: "bad",
   rejected: "bad",
+  deleted: "bad",
   error: "bad",
   denied: "bad",
   revoked: "bad",

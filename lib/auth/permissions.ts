@@ -82,8 +82,12 @@ export function canAdminister(p: Principal): boolean {
   return effectiveLevel(p) >= PERMISSION_LEVEL.admin;
 }
 
-/** Glob match of a handle against a namespace pattern (`*` within a segment, `**` across). */
-export function handleMatches(pattern: string, handle: string): boolean {
+/**
+ * The regular expression (source, anchored) of a handle glob: `*` within a segment, `**` across, `?`
+ * one character; a trailing `/*` also covers deeper handles. Plain enough for JavaScript and
+ * PostgreSQL's `~` alike, so a query can select the handles a pattern matches.
+ */
+export function handlePatternRegex(pattern: string): string {
   const re = pattern
     .toLowerCase()
     .split("")
@@ -95,7 +99,12 @@ export function handleMatches(pattern: string, handle: string): boolean {
     .join("");
   // A trailing `/*` also covers deeper handles: `internal/vision/*` owns `internal/vision/a/b`.
   const deep = re.endsWith("/[^/]*") ? `${re.slice(0, -"[^/]*".length)}.+` : re;
-  return new RegExp(`^${deep}$`).test(handle.toLowerCase());
+  return `^${deep}$`;
+}
+
+/** Glob match of a handle against a namespace pattern (`*` within a segment, `**` across). */
+export function handleMatches(pattern: string, handle: string): boolean {
+  return new RegExp(handlePatternRegex(pattern)).test(handle.toLowerCase());
 }
 
 /** Uploads: admins anywhere; publishers only under a namespace an admin assigned them. */

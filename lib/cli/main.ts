@@ -170,14 +170,17 @@ export async function main(argv: string[]): Promise<number> {
           const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
           const orphanBytes =
             report.orphanBlobs.reduce((a, b) => a + b.size, 0) +
+            report.reclaimable.reduce((a, b) => a + b.size, 0) +
             report.stagingLeftovers.reduce((a, b) => a + b.size, 0);
           process.stdout.write(
             `${report.apply ? "deleted" : "would delete (dry run; pass --apply)"}: ${report.orphanBlobs.length} unreferenced blob(s), ` +
-              `${report.orphanRows.length} unreferenced blob row(s), ${report.stagingLeftovers.length} staging leftover(s), ${mb(orphanBytes)}; ` +
+              `${report.orphanRows.length} unreferenced blob row(s), ${report.reclaimable.length} blob(s) only deleted versions held, ` +
+              `${report.stagingLeftovers.length} staging leftover(s), ${mb(orphanBytes)}; ` +
               `${report.skippedYoung} younger than ${graceHours} h kept\n`,
           );
           for (const b of report.orphanBlobs)
             process.stdout.write(`  blob    ${b.digest}  ${b.size} bytes  ${b.lastModified}\n`);
+          for (const b of report.reclaimable) process.stdout.write(`  deleted ${b.digest}  ${b.size} bytes\n`);
           for (const st of report.stagingLeftovers)
             process.stdout.write(`  staging ${st.id}  ${st.size} bytes  ${st.lastModified}\n`);
         }

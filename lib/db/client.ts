@@ -10,6 +10,7 @@ import { PrismaClient } from "./generated/client.ts";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { PGlite } from "@electric-sql/pglite";
 import { AppError } from "../errors.ts";
+import { getLogger } from "../log.ts";
 
 export type Db = PrismaClient;
 
@@ -56,7 +57,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DbHandle>
       connectionTimeoutMillis: timeout,
       max: opts.poolSize ?? 10,
     });
-    pool.on("error", (err) => console.error(`hubkeep: idle database connection error: ${err.message}`));
+    pool.on("error", (err) => getLogger().warn({ err }, "idle database connection error"));
     const adapterFactory = new PrismaPg(pool);
     const prisma = new PrismaClient({ adapter: adapterFactory });
     const describe = `PostgreSQL at ${redactUrl(opts.databaseUrl)}`;

@@ -9,6 +9,7 @@ import { authenticateRequest, clientIp } from "./authenticate.ts";
 import { authorize, csrfRefusal, type Caller } from "./authorize.ts";
 import { crossSiteRefusal, isMutating } from "../auth/csrf.ts";
 import { getEnv } from "../env.ts";
+import { REQUEST_ID_HEADER } from "../log.ts";
 
 type RouteContext<P> = { params: Promise<P> };
 
@@ -55,7 +56,8 @@ export function apiRoute<P = Record<string, never>, Q extends Principal = Princi
         authorize: (r, target) => authorize(caller, r, target),
       });
     } catch (err) {
-      return toErrorResponse(err);
+      // The server entry decided the request's id and put it on the request's headers.
+      return toErrorResponse(err, req.headers.get(REQUEST_ID_HEADER));
     }
   };
 }

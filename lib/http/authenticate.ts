@@ -5,6 +5,7 @@ import { getEnv } from "../env.ts";
 import { authenticateApiToken } from "../auth/tokens.ts";
 import { sessionPrincipal } from "../auth/session.ts";
 import { ANONYMOUS, type Principal } from "../auth/principal.ts";
+import { setRequestPrincipal } from "../log.ts";
 
 /** Set by the server entry (lib/server/main.ts) from the socket; any incoming copy is dropped. */
 export const PEER_HEADER = "x-hubkeep-peer";
@@ -27,8 +28,17 @@ export function clientIp(req: Request): string | null {
   return peerIp(req.headers);
 }
 
-/** The request's principal: a token user, a session user, or anonymous when neither is sent. */
+/**
+ * The request's principal: a token user, a session user, or anonymous when neither is sent. Its
+ * user id goes into the request's log line (lib/log.ts).
+ */
 export async function authenticateRequest(req: Request): Promise<Principal> {
+  const principal = await resolvePrincipal(req);
+  setRequestPrincipal(principal.kind === "user" ? principal.userId : null);
+  return principal;
+}
+
+async function resolvePrincipal(req: Request): Promise<Principal> {
   const header = req.headers.get("authorization");
   if (!header) return (await sessionPrincipal(req.headers.get("cookie"))) ?? ANONYMOUS;
   const [scheme, ...rest] = header.trim().split(/\s+/);

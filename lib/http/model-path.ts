@@ -30,6 +30,7 @@ export const MODEL_ROUTES = [
   "PATCH /api/v1/models/{handle}",
   "GET /api/v1/models/{handle}/versions/{n}",
   "PUT /api/v1/models/{handle}/versions/{n}",
+  "DELETE /api/v1/models/{handle}/versions/{n}",
   "POST /api/v1/models/{handle}/versions/{n}/validate",
   "POST /api/v1/models/{handle}/versions/{n}/approve",
   "POST /api/v1/models/{handle}/versions/{n}/reject",

@@ -3,6 +3,7 @@
 // methods appear here.
 import { z } from "zod";
 import * as S from "./schemas.ts";
+import { createWebhookSchema, deliveriesQuerySchema } from "../webhooks/schemas.ts";
 
 type Access = "anyone" | "anonymous-read" | "signed-in" | "publisher" | "admin";
 
@@ -93,10 +94,18 @@ export const OPERATIONS: Operation[] = [
       200: "the same bytes were already there",
       201: "created, status pending",
       403: "outside the caller's namespaces",
-      409: "the version exists with other bytes",
-      413: "over HUBKEEP_MAX_UPLOAD_BYTES",
+      409: "the version exists with other bytes, or was deleted (numbers are never reused)",
+      413: "over HUBKEEP_MAX_UPLOAD_BYTES, or over the namespace's quota (code quota_exceeded)",
       422: "not a model (names what was found)",
     },
+  },
+  {
+    method: "delete",
+    path: versionPath,
+    summary: "Delete a version: never served again (410 Gone), its document and number kept, its blobs left to gc",
+    access: "admin",
+    body: S.deleteVersionSchema,
+    responses: { 200: "deleted", 404: "unknown", 409: "already deleted", 422: "no reason" },
   },
   {
     method: "post",
@@ -220,6 +229,95 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get",
+    path: "/api/v1/webhooks",
+    summary: "Webhooks (never their secrets), with their state and pending deliveries",
+    access: "admin",
+    responses: { 200: "{items: [{id,url,events,description,enabled,disabledReason,createdAt,pendingDeliveries}]}" },
+  },
+  {
+    method: "post",
+    path: "/api/v1/webhooks",
+    summary:
+      'Register a receiver for event types ("*" for all); deliveries are signed per Standard Webhooks with the secret answered here, once',
+    access: "admin",
+    body: createWebhookSchema,
+    responses: {
+      201: "{id,url,events,description,enabled,secret}",
+      422: "names the field: a bad URL, an unknown or missing event type, the cloud metadata address",
+    },
+  },
+  {
+    method: "delete",
+    path: "/api/v1/webhooks/{id}",
+    summary: "Remove a webhook and its deliveries",
+    access: "admin",
+    responses: { 204: "removed", 404: "unknown" },
+  },
+  {
+    method: "get",
+    path: "/api/v1/webhooks/{id}/deliveries",
+    summary: "A webhook's deliveries, newest first: event id, type, attempt, status code or error, time",
+    access: "admin",
+    query: deliveriesQuerySchema,
+    responses: {
+      200: "{items: [{id,eventId,type,status,attempt,statusCode,error,time,nextAttemptAt,attempts}]}",
+      404: "unknown",
+    },
+  },
+  {
+    method: "post",
+    path: "/api/v1/webhooks/{id}/test",
+    summary: "Send a signed `webhook.test` event to this webhook (delivered and retried like any event)",
+    access: "admin",
+    responses: { 202: "{eventId,deliveryId,type}", 404: "unknown", 409: "the webhook is disabled" },
+  },
+  {
+    method: "get",
+    path: "/api/v1/retention",
+    summary: "The retention rules",
+    access: "admin",
+    responses: { 200: "{rules}" },
+  },
+  {
+    method: "put",
+    path: "/api/v1/retention",
+    summary: "Replace the retention rules (applied in order; the first whose match covers a model decides)",
+    access: "admin",
+    body: S.retentionRulesSchema,
+    responses: { 200: "{rules}", 422: "names the field" },
+  },
+  {
+    method: "post",
+    path: "/api/v1/retention/run",
+    summary: "Apply the rules now, or list what they would delete (dryRun)",
+    access: "admin",
+    body: S.retentionRunSchema,
+    responses: { 200: "{versions: [{handle, version, reason}], dryRun}" },
+  },
+  {
+    method: "get",
+    path: "/api/v1/quotas",
+    summary: "Quotas with their usage (bytes of the distinct blobs of versions not deleted)",
+    access: "admin",
+    responses: { 200: "{items: [{id,namespace,maxBytes,usedBytes,ratio}]}" },
+  },
+  {
+    method: "put",
+    path: "/api/v1/quotas",
+    summary: "Set a namespace's quota (a handle glob); a limit below current usage is allowed and warns",
+    access: "admin",
+    body: S.quotaSchema,
+    responses: { 200: "replaced", 201: "created", 422: "names the field" },
+  },
+  {
+    method: "delete",
+    path: "/api/v1/quotas/{id}",
+    summary: "Remove a quota",
+    access: "admin",
+    responses: { 204: "removed", 404: "unknown" },
+  },
+  {
+    method: "get",
     path: "/api/v1/tokens",
     summary: "The caller's API tokens (all with ?all=true, admin)",
     access: "signed-in",
@@ -314,7 +412,12 @@ const ERROR = {
   properties: {
     error: {
       type: "object",
-      properties: { code: { type: "string" }, message: { type: "string" }, details: { type: "object" } },
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        details: { type: "object" },
+        requestId: { type: "string", description: "the response's X-Request-Id" },
+      },
       required: ["code", "message"],
     },
   },

@@ -6,6 +6,7 @@ import { cache } from "react";
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { toAppError } from "../errors.ts";
+import { currentRequest, getLogger } from "../log.ts";
 import { getEnv } from "../env.ts";
 import { describePermission, type Rule } from "../auth/permissions.ts";
 import { ANONYMOUS, type Principal } from "../auth/principal.ts";
@@ -110,7 +111,8 @@ export async function runAction(
       key: "error",
       message: e.code === "internal_error" ? "something went wrong; the server log has the details" : e.message,
     };
-    if (e.code === "internal_error") console.error("hubkeep: server action failed:", err);
+    if (e.code === "internal_error")
+      getLogger().error({ err, requestId: currentRequest()?.requestId }, "server action failed");
   }
   redirect(withMessage(back, outcome.key, outcome.message));
 }

@@ -106,6 +106,34 @@ export const catalogueQuerySchema = z
   })
   .strict();
 
+/** PUT /api/v1/quotas: the shape here; that the namespace is a handle glob is lib/models/quotas.ts's rule. */
+export const quotaSchema = z.object({
+  namespace: z.string().min(1, "namespace is required").max(300),
+  maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+export const deleteVersionSchema = z.object({
+  reason: z.string().trim().min(1, "a deletion needs a reason").max(2000),
+});
+
+/** PUT /api/v1/retention: the shape here; what each rule means is lib/models/retention.ts's. */
+export const retentionRulesSchema = z.object({
+  rules: z
+    .array(
+      z
+        .object({
+          match: z.string().min(1, "match is required").max(300),
+          keepLastApproved: z.number().int().min(1).max(10_000).optional(),
+          deleteRejectedAfterDays: z.number().int().min(0).max(36_500).optional(),
+          deleteUnapprovedAfterDays: z.number().int().min(0).max(36_500).optional(),
+        })
+        .strict(),
+    )
+    .max(200),
+});
+
+export const retentionRunSchema = z.object({ dryRun: z.boolean() }).strict();
+
 export const mirrorRequestSchema = z.object({ url: z.string().min(1, "url is required").max(2000) });
 
 export const tokenListQuerySchema = z.object({ all: z.enum(["true", "false"]).optional() });

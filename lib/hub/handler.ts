@@ -127,13 +127,20 @@ function resolveIn(
   const admin = canReadUnapproved(principal);
   if (!mod) throw new AppError("not_found", `no model ${r.handle}`);
   if (r.version === null) {
-    const latest = admin ? Math.max(mod.latestApproved ?? 0, ...[...mod.versions.keys()]) : mod.latestApproved;
+    const undeleted = [...mod.versions.values()].filter((v) => !v.deleted).map((v) => v.number);
+    const latest = admin ? Math.max(mod.latestApproved ?? 0, ...undeleted) : mod.latestApproved;
     if (!latest) throw new AppError("not_found", `${r.handle} has no approved version`);
     const q = r.query.toString();
     const tail = r.kind === "file" ? `/${r.file}` : "";
     return { redirect: `/${mod.handle}/${latest}${tail}${q ? `?${q}` : ""}` };
   }
   const v = mod.versions.get(r.version);
+  if (v?.deleted)
+    throw new AppError(
+      "gone",
+      `${mod.handle}/${v.number} was deleted${v.deleted.at ? ` on ${v.deleted.at.toISOString()}` : ""}` +
+        `${v.deleted.reason ? `: ${v.deleted.reason}` : ""}; it is not served any more`,
+    );
   if (!v || (v.status !== "approved" && !admin))
     throw new AppError("not_found", `no version ${r.version} of ${r.handle}`);
   const base = {

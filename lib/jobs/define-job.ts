@@ -23,6 +23,13 @@ export type JobDefinition<S extends z.ZodType = z.ZodType> = {
   budgetMs?: () => number;
   /** The environment variable that sets the budget, for the failure message. */
   budgetVariable?: string;
+  /**
+   * pg-boss's queue policy: `short` allows one job waiting at a time (per singletonKey when given),
+   * so a self-renewing schedule cannot fork. Default `standard`.
+   */
+  policy?: "standard" | "short";
+  /** Runs once when a worker starts this job kind (e.g. to start a schedule); a duplicate is harmless. */
+  onWorkerStart?(): Promise<void>;
   handle(input: z.infer<S>, ctx: JobContext): Promise<unknown>;
 };
 

@@ -5,6 +5,7 @@ import { PgBoss, fromPglite } from "pg-boss";
 import type { DbHandle } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { JobDefinition } from "./define-job.ts";
+import { getLogger } from "../log.ts";
 
 export type Queue = {
   boss: PgBoss;
@@ -23,6 +24,7 @@ export async function ensureQueue(boss: PgBoss, job: JobDefinition): Promise<voi
   if (!names) created.set(boss, (names = new Set()));
   if (names.has(job.name)) return;
   await boss.createQueue(job.name, {
+    policy: job.policy ?? "standard",
     retryLimit: job.retryLimit ?? 5,
     retryDelay: job.retryDelaySeconds ?? 5,
     retryBackoff: true,
@@ -45,7 +47,7 @@ export async function startQueue(handle: DbHandle, opts: { supervise?: boolean }
           max: 4,
           application_name: "hubkeep-queue",
         });
-  boss.on("error", (err: Error) => console.error(`hubkeep: job queue error: ${err.message}`));
+  boss.on("error", (err: Error) => getLogger().error({ err }, "job queue error"));
   await boss.start();
   return {
     boss,

@@ -3,7 +3,18 @@
 import type { JobDefinition } from "./define-job.ts";
 import { mirrorFetchJob } from "../models/mirror-fetch.ts";
 import { validateVersionJob } from "../models/validation-job.ts";
+import { driftCheckJob, driftSweepJob } from "../models/drift-checks.ts";
+import { retentionRunJob } from "../models/retention.ts";
+import { webhookDeliveryJob, webhookSweepJob } from "../models/webhooks.ts";
 
 export function allJobs(): JobDefinition[] {
-  return [mirrorFetchJob, validateVersionJob];
+  return [
+    mirrorFetchJob,
+    validateVersionJob,
+    driftSweepJob,
+    driftCheckJob,
+    retentionRunJob,
+    webhookDeliveryJob,
+    webhookSweepJob,
+  ];
 }

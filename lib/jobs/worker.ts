@@ -3,8 +3,40 @@
 import type { Queue } from "./queue.ts";
 import { ensureQueue } from "./queue.ts";
 import { JobBudgetError, PermanentJobError, type JobDefinition } from "./define-job.ts";
+import { recordJob } from "../metrics.ts";
+import { getLogger } from "../log.ts";
+
+/** A handler that found nothing to do says so with `{ skipped: true }` (counted apart). */
+function isSkipped(output: unknown): boolean {
+  return typeof output === "object" && output !== null && (output as { skipped?: unknown }).skipped === true;
+}
 
 export type Worker = { stop(): Promise<void> };
+
+type JobLogEvent = "started" | "completed" | "failed" | "retried";
+
+/** One log line per job event: queue, job id, attempt, event, and when it ended its time and outcome. */
+function logJob(
+  queue: string,
+  jobId: string,
+  attempt: number,
+  event: JobLogEvent,
+  end?: { seconds: number; outcome: string; error?: string },
+) {
+  const fields = {
+    type: "job",
+    queue,
+    jobId,
+    attempt,
+    event,
+    ...(end ? { durationMs: Math.round(end.seconds * 10_000) / 10, outcome: end.outcome } : {}),
+    ...(end?.error !== undefined ? { error: end.error } : {}),
+  };
+  const line = `job ${queue} ${jobId} ${event}${end?.error !== undefined ? `: ${end.error}` : ""}`;
+  if (event === "failed") getLogger().error(fields, line);
+  else if (event === "retried") getLogger().warn(fields, line);
+  else getLogger().info(fields, line);
+}
 
 export type JobEvent = { job: string; id: string; outcome: "completed" | "retry" | "failed"; error?: string };
 
@@ -32,6 +64,7 @@ export async function startWorker(
           if (!parsed.success) {
             const error = `invalid payload: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
             opts.onEvent?.({ job: job.name, id: item.id, outcome: "failed", error });
+            logJob(job.name, item.id, item.retryCount, "failed", { seconds: 0, outcome: "failed", error });
             results.push({ id: item.id, status: "deadletter" as const, output: { error } });
             continue;
           }
@@ -46,15 +79,27 @@ export async function startWorker(
                 budgetMs,
               )
             : undefined;
+          const began = performance.now();
+          const seconds = () => (performance.now() - began) / 1000;
+          logJob(job.name, item.id, item.retryCount, "started");
           try {
             const output = await job.handle(parsed.data, { jobId: item.id, attempt: 0, signal: own.signal });
+            recordJob(job.name, isSkipped(output) ? "skipped" : "completed", seconds());
+            logJob(job.name, item.id, item.retryCount, "completed", {
+              seconds: seconds(),
+              outcome: isSkipped(output) ? "skipped" : "completed",
+            });
             opts.onEvent?.({ job: job.name, id: item.id, outcome: "completed" });
             results.push({ id: item.id, status: "completed" as const, output: output ?? {} });
           } catch (err) {
             const error = err instanceof Error ? err.message : String(err);
             const permanent = err instanceof PermanentJobError;
+            recordJob(job.name, permanent ? "failed" : "retried", seconds());
             opts.onEvent?.({ job: job.name, id: item.id, outcome: permanent ? "failed" : "retry", error });
-            if (!permanent) console.error(`hubkeep: job ${job.name} ${item.id} failed (will retry): ${error}`);
+            // pg-boss retries a failed attempt until the queue's retry limit, then fails the job.
+            const final = permanent || item.retryCount >= (job.retryLimit ?? 5);
+            const event = final ? "failed" : "retried";
+            logJob(job.name, item.id, item.retryCount, event, { seconds: seconds(), outcome: event, error });
             results.push({
               id: item.id,
               status: permanent ? ("deadletter" as const) : ("failed" as const),
@@ -68,6 +113,11 @@ export async function startWorker(
         return results;
       },
     );
+  }
+  for (const job of jobs) {
+    await job
+      .onWorkerStart?.()
+      .catch((err: Error) => getLogger().error({ err, queue: job.name }, `job ${job.name}: its start-up step failed`));
   }
   return {
     async stop() {

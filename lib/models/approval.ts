@@ -1,5 +1,7 @@
 // Admin decisions on versions. Only `validated` versions can be approved; a `quarantined` one needs
-// an explicit override with a reason. Every decision is audited with its note or reason.
+// an explicit override with a reason. Deleting (an admin, or a retention rule) withdraws a version
+// for good: it is never served again (410), its document and number stay. Every decision is
+// audited with its note or reason.
 import { AppError } from "../errors.ts";
 import { recordAudit } from "./audit.ts";
 import { actorUserId, type Principal } from "../auth/principal.ts";
@@ -79,4 +81,39 @@ export async function rejectVersion(input: Target & { reason: string }) {
   forgetServable(v.module.handle);
   forgetCatalogueCache();
   return { handle: v.module.handle, version: v.number, status: "rejected" as const, previousStatus: v.status };
+}
+
+/**
+ * Deletes a version: status `deleted` with who, when and why. Its download URLs answer 410 Gone from
+ * then on, its number is never reused, and its blobs are left to gc (which reclaims the bytes no
+ * live version shares). `actor` null is the system (a retention rule, named in `reason`).
+ */
+export async function deleteVersion(input: Omit<Target, "actor"> & { actor: Principal | null; reason: string }) {
+  const v = await find(input.handle, input.version);
+  const target = `${v.module.handle}/${v.number}`;
+  const reason = input.reason?.trim();
+  if (!reason) throw new AppError("unprocessable_entity", "reason: a deletion needs a reason");
+  if (reason.length > 2000) throw new AppError("unprocessable_entity", "reason: at most 2000 characters");
+  if (v.status === "deleted")
+    throw new AppError("conflict", `${target} is already deleted (${v.deletionReason ?? "no reason recorded"})`, {
+      status: v.status,
+    });
+  await transitionVersionOrThrow(
+    v.id,
+    [v.status],
+    "deleted",
+    { deletedById: input.actor ? actorUserId(input.actor) : null, deletedAt: new Date(), deletionReason: reason },
+    { message: (now) => `${target} is ${now}: it changed while it was being deleted; reload and decide again` },
+  );
+  await recordAudit({
+    actor: input.actor,
+    action: "version.delete",
+    targetType: "version",
+    target,
+    ip: input.ip ?? null,
+    details: { reason, previousStatus: v.status, digest: v.digest },
+  });
+  forgetServable(v.module.handle);
+  forgetCatalogueCache();
+  return { handle: v.module.handle, version: v.number, status: "deleted" as const, previousStatus: v.status };
 }

@@ -1,8 +1,10 @@
 // Garbage collection (`npm run gc`): deletes blobs that no version references and staging leftovers
-// of crashed uploads. Dry run by default. Never touches anything younger than the grace period (a
+// of crashed uploads, and reclaims the bytes of blobs only deleted versions reference (their rows
+// stay, marked `reclaimedAt`: a deleted version's document keeps its manifest). Dry run by default. Never touches anything younger than the grace period (a
 // publish may be in flight), and takes the GC advisory lock exclusively while it deletes, so a
 // publish (which holds it shared while it commits) never ends up referencing a deleted blob.
 import { db } from "../db/client.ts";
+import type { Prisma } from "../db/generated/client.ts";
 import { getBlobStore } from "../storage/index.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { recordAudit } from "./audit.ts";
@@ -17,7 +19,10 @@ export type GcReport = {
   orphanBlobs: Array<{ digest: string; size: number; lastModified: string }>;
   orphanRows: string[];
   stagingLeftovers: Array<{ id: string; size: number; lastModified: string }>;
+  /** Stored blobs that only deleted versions reference: their bytes go, their rows stay. */
+  reclaimable: Array<{ digest: string; size: number }>;
   skippedYoung: number;
+  reclaimedBlobs: number;
   deletedBlobs: number;
   deletedRows: number;
   deletedStaging: number;
@@ -36,18 +41,7 @@ export async function collectGarbage(opts: {
   const graceSeconds = opts.graceSeconds ?? 24 * 3600;
   const cutoff = (opts.now ?? new Date()).getTime() - graceSeconds * 1000;
 
-  const referenced = async (digests: string[]): Promise<Set<string>> => {
-    if (digests.length === 0) return new Set();
-    const [v, f] = await Promise.all([
-      prisma.version.findMany({ where: { digest: { in: digests } }, select: { digest: true } }),
-      prisma.versionFile.findMany({
-        where: { digest: { in: digests } },
-        select: { digest: true },
-        distinct: ["digest"],
-      }),
-    ]);
-    return new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
-  };
+  const referenced = async (digests: string[]) => findReferences(prisma, digests);
 
   const report: GcReport = {
     apply: opts.apply,
@@ -55,7 +49,9 @@ export async function collectGarbage(opts: {
     orphanBlobs: [],
     orphanRows: [],
     stagingLeftovers: [],
+    reclaimable: [],
     skippedYoung: 0,
+    reclaimedBlobs: 0,
     deletedBlobs: 0,
     deletedRows: 0,
     deletedStaging: 0,
@@ -67,7 +63,11 @@ export async function collectGarbage(opts: {
   const flush = async () => {
     const refs = await referenced(batch.map((b) => b.digest));
     for (const b of batch) {
-      if (refs.has(b.digest)) continue;
+      if (refs.live.has(b.digest)) continue;
+      if (refs.any.has(b.digest)) {
+        report.reclaimable.push({ digest: b.digest, size: b.size });
+        continue;
+      }
       if (b.lastModified.getTime() > cutoff) report.skippedYoung++;
       else report.orphanBlobs.push({ digest: b.digest, size: b.size, lastModified: b.lastModified.toISOString() });
     }
@@ -103,6 +103,16 @@ export async function collectGarbage(opts: {
     report.deletedBlobs += done.blobs.length;
     for (const d of done.blobs) report.bytesFreed += sizes.get(d)!;
   }
+  for (let i = 0; i < report.reclaimable.length; i += 200) {
+    const chunk = report.reclaimable.slice(i, i + 200);
+    const done = await reclaimDeletedOnly(
+      chunk.map((b) => b.digest),
+      store,
+    );
+    const sizes = new Map(chunk.map((b) => [b.digest, b.size]));
+    report.reclaimedBlobs += done.length;
+    for (const d of done) report.bytesFreed += sizes.get(d)!;
+  }
   if (store.deleteStaging) {
     for (const s of report.stagingLeftovers) {
       await store.deleteStaging(s.id);
@@ -117,6 +127,7 @@ export async function collectGarbage(opts: {
       deletedBlobs: report.deletedBlobs,
       deletedRows: report.deletedRows,
       deletedStaging: report.deletedStaging,
+      reclaimedBlobs: report.reclaimedBlobs,
       bytesFreed: report.bytesFreed,
     },
   });
@@ -150,6 +161,45 @@ async function deleteUnreferenced(
         blobs.push(d);
       }
       return { rows, blobs };
+    },
+    { timeout: 120_000 },
+  );
+}
+
+type RefReader = Pick<Prisma.TransactionClient, "version" | "versionFile">;
+
+/** Which of `digests` any version references (`any`), and which a version not deleted does (`live`). */
+async function findReferences(q: RefReader, digests: string[]): Promise<{ any: Set<string>; live: Set<string> }> {
+  if (digests.length === 0) return { any: new Set(), live: new Set() };
+  const [v, f] = await Promise.all([
+    q.version.findMany({ where: { digest: { in: digests } }, select: { digest: true, status: true } }),
+    q.versionFile.findMany({
+      where: { digest: { in: digests } },
+      select: { digest: true, version: { select: { status: true } } },
+    }),
+  ]);
+  const any = new Set([...v.map((r) => r.digest), ...f.map((r) => r.digest)]);
+  const live = new Set([
+    ...v.filter((r) => r.status !== "deleted").map((r) => r.digest),
+    ...f.filter((r) => r.version.status !== "deleted").map((r) => r.digest),
+  ]);
+  return { any, live };
+}
+
+/**
+ * Reclaims the bytes of blobs only deleted versions reference: under the exclusive GC lock,
+ * re-checks that no live version references each, deletes the stored bytes and marks the row.
+ */
+async function reclaimDeletedOnly(digests: string[], store: BlobStore): Promise<string[]> {
+  const prisma = await db();
+  return prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${GC_LOCK_SQL_KEY})`);
+      const refs = await findReferences(tx, digests);
+      const doomed = digests.filter((d) => refs.any.has(d) && !refs.live.has(d));
+      for (const d of doomed) await store.delete(d);
+      await tx.blob.updateMany({ where: { digest: { in: doomed } }, data: { reclaimedAt: new Date() } });
+      return doomed;
     },
     { timeout: 120_000 },
   );

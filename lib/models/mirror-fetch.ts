@@ -22,6 +22,8 @@ import type { Prisma } from "../db/generated/client.ts";
 import { publishVersion, type PublishStep } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
 import { toMirrorView, type MirrorView } from "./mirror-view.ts";
+import { announceQuotaExceeded, checkHeadroom, quotaHeadroom, type Headroom } from "./quotas.ts";
+import { emitEvent } from "./webhooks.ts";
 
 const manifestSchema = z.object({
   format: z.string().optional(),
@@ -45,7 +47,8 @@ export async function lockMirrorKey(tx: Prisma.TransactionClient, key: string): 
 
 type Progress = { add(n: number): void; setTotal(n: number | null): void; flush(): Promise<void> };
 
-function progressFor(mirrorId: string): Progress {
+/** Progress of one fetch, written to its request; past the namespace's quota headroom it throws. */
+function progressFor(mirrorId: string, headroom: Headroom | null): Progress {
   let done = 0;
   let total: number | null = null;
   let last = 0;
@@ -62,12 +65,15 @@ function progressFor(mirrorId: string): Progress {
   return {
     add(n) {
       done += n;
+      checkHeadroom(headroom, done);
       if (Date.now() - last > 250) {
         last = Date.now();
         void write();
       }
     },
     setTotal(n) {
+      // A Content-Length past the quota is refused before a byte is stored.
+      if (n !== null) checkHeadroom(headroom, n);
       total = n;
       void write();
     },
@@ -211,7 +217,7 @@ export async function runMirrorFetch(
   const env = getEnv();
   const policy = opts.policy ?? policyFromEnv(env);
   const parsed = parseModelUrl(row.url);
-  const progress = progressFor(mirrorId);
+  const progress = progressFor(mirrorId, await quotaHeadroom(row.handle));
   const store = getBlobStore();
   try {
     const fetched = await fetchIntoStore(parsed, policy, store, progress, opts.signal ?? new AbortController().signal);
@@ -257,9 +263,19 @@ export async function runMirrorFetch(
           ? err.message
           : `internal error: ${(err as Error).message}`;
     await progress.flush().catch(() => {});
-    const failed = await prisma.mirrorRequest.update({
-      where: { id: mirrorId },
-      data: { status: "failed", activeKey: null, error: reason, finishedAt: new Date() },
+    await announceQuotaExceeded(err, row.handle).catch(() => {});
+    // mirror.failed commits with the failure (lib/models/webhooks.ts).
+    const failed = await prisma.$transaction(async (tx) => {
+      const f = await tx.mirrorRequest.update({
+        where: { id: mirrorId },
+        data: { status: "failed", activeKey: null, error: reason, finishedAt: new Date() },
+      });
+      await emitEvent(
+        "mirror.failed",
+        { mirrorId, url: row.url, handle: row.handle, version: row.versionNumber, error: reason },
+        tx,
+      );
+      return f;
     });
     await recordAudit({
       actor: null,

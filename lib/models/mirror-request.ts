@@ -14,6 +14,8 @@ import { assertAllowed } from "./allowlist.ts";
 import { pinLatestVersion } from "./latest-version.ts";
 import { lockMirrorKey, mirrorFetchJob, mirrorKey } from "./mirror-fetch.ts";
 import { toMirrorView, type MirrorView } from "./mirror-view.ts";
+import { announceQuotaExceeded, quotaExceeded, quotaHeadroom } from "./quotas.ts";
+import { recordMirrorRequest } from "../metrics.ts";
 
 /**
  * Starts (or joins) a mirror. Returns `existing: true` with status `stored` when the version is
@@ -34,17 +36,28 @@ export async function requestMirror(input: {
   kaggleBase?: string;
 }): Promise<{ mirror: MirrorView; existing: boolean }> {
   const requested = parseModelUrl(input.url);
-  // The allowlist decides before anything reaches the upstream.
-  await assertAllowed(requested.handle, { actor: input.actor, ip: input.ip });
+  try {
+    // The allowlist decides before anything reaches the upstream; a namespace already at its quota
+    // takes nothing more (a fetch that would cross it is refused by the fetch, before storing).
+    await assertAllowed(requested.handle, { actor: input.actor, ip: input.ip });
+    const headroom = await quotaHeadroom(requested.handle);
+    if (headroom && headroom.remaining <= 0) throw quotaExceeded(headroom);
+  } catch (err) {
+    recordMirrorRequest("refused");
+    await announceQuotaExceeded(err, requested.handle).catch(() => {});
+    throw err;
+  }
   const parsed =
     requested.version === "latest"
       ? await pinLatest(requested, input.kaggleBase)
       : { ...requested, version: requested.version };
-  return requestPinnedMirror({
+  const answer = await requestPinnedMirror({
     ...input,
     parsed,
     requestedUrl: requested.version === "latest" ? requested.canonicalUrl : undefined,
   });
+  recordMirrorRequest(answer.existing ? "existing" : answer.created ? "created" : "joined");
+  return { mirror: answer.mirror, existing: answer.existing };
 }
 
 /** The upstream's latest version of an unversioned URL, as a versioned one. */
@@ -72,7 +85,7 @@ async function requestPinnedMirror(input: {
   actor: Principal;
   ip?: string | null;
   afterVersionCheck?: () => Promise<void>;
-}): Promise<{ mirror: MirrorView; existing: boolean }> {
+}): Promise<{ mirror: MirrorView; existing: boolean; created: boolean }> {
   const { parsed } = input;
   const prisma = await db();
   const requestedById = actorUserId(input.actor);
@@ -128,7 +141,7 @@ async function requestPinnedMirror(input: {
     // Concurrent requests for one version queue on the lock: each holds it for a few statements.
     { maxWait: 15_000, timeout: 15_000 },
   );
-  if (!decided.started) return { mirror: toMirrorView(decided.row), existing: decided.existing };
+  if (!decided.started) return { mirror: toMirrorView(decided.row), existing: decided.existing, created: false };
 
   const { row } = decided;
   await recordAudit({
@@ -158,5 +171,5 @@ async function requestPinnedMirror(input: {
     });
     throw err;
   }
-  return { mirror: toMirrorView(row), existing: false };
+  return { mirror: toMirrorView(row), existing: false, created: true };
 }

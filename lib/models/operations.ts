@@ -1,7 +1,16 @@
 // Readings for /metrics that only the database knows, global whichever process answers: versions
-// by status, and each job queue's depth and oldest waiting job (pg-boss's own tables).
+// by status, each job queue's depth and oldest waiting job (pg-boss's own tables), storage by
+// namespace (lib/models/quotas.ts) and webhook deliveries waiting.
 import { db } from "../db/client.ts";
 import { VERSION_STATUSES, type VersionStatus } from "./version-status.ts";
+
+export { readStorageByNamespace, type StorageReading } from "./quotas.ts";
+
+/** Webhook deliveries waiting for an attempt. */
+export async function countPendingWebhookDeliveries(): Promise<number> {
+  const prisma = await db();
+  return prisma.webhookDelivery.count({ where: { status: "pending" } });
+}
 
 /** How many versions are in each status (every status present, 0 when none). */
 export async function countVersionsByStatus(): Promise<Record<VersionStatus, number>> {

@@ -49,7 +49,8 @@ export type ReviewItem = {
   size: number;
   createdAt: Date;
   source:
-    { kind: "upstream"; url: string | null; fetchedAt: Date | null } | { kind: "upload"; uploadedBy: string | null };
+    | { kind: "upstream"; url: string | null; fetchedAt: Date | null; drift: { upstreamDigest: string | null } | null }
+    | { kind: "upload"; uploadedBy: string | null };
   validation: {
     status: string;
     level: string | null;
@@ -206,7 +207,12 @@ export async function listReviewQueue(q: ReviewQuery = {}): Promise<ReviewItem[]
       createdAt: v.createdAt,
       source:
         v.sourceUrl || v.module.source === "upstream"
-          ? { kind: "upstream" as const, url: v.sourceUrl, fetchedAt: v.fetchedAt }
+          ? {
+              kind: "upstream" as const,
+              url: v.sourceUrl,
+              fetchedAt: v.fetchedAt,
+              drift: v.upstreamDrift ? { upstreamDigest: v.upstreamDigest } : null,
+            }
           : { kind: "upload" as const, uploadedBy: v.uploadedBy?.email ?? null },
       validation: run
         ? {

@@ -18,6 +18,8 @@ export type ServableVersion = {
   digest: string;
   size: number;
   files: Map<string, ServableFile>;
+  /** Set for a deleted version: when and why (its URLs answer 410 Gone saying so). */
+  deleted?: { at: Date | null; reason: string | null };
 };
 /** A handle's versions by number, and the highest approved number (null when none is approved). */
 export type ServableModule = { handle: string; versions: Map<number, ServableVersion>; latestApproved: number | null };
@@ -53,6 +55,7 @@ async function load(handle: string): Promise<ServableModule | null> {
       digest: v.digest,
       size: Number(v.size),
       files: new Map(v.files.map((f) => [f.path, { digest: f.digest, size: Number(f.size) }])),
+      ...(v.status === "deleted" ? { deleted: { at: v.deletedAt, reason: v.deletionReason } } : {}),
     });
     if (v.status === "approved" && (latestApproved === null || v.number > latestApproved)) latestApproved = v.number;
   }
@@ -104,9 +107,11 @@ export function getServableBlob(digest: string): Promise<ServableBlob | null> {
         select: { id: true },
       }));
     if (approved) return { size: Number(blob.size), versionId: approved.id, approved: true };
+    // Unapproved (admins may read them), never a deleted version's: its bytes are not served again.
+    const live = { status: { not: "deleted" as const } };
     const any =
-      (await prisma.version.findFirst({ where: { digest }, select: { id: true } })) ??
-      (await prisma.version.findFirst({ where: { files: { some: { digest } } }, select: { id: true } }));
+      (await prisma.version.findFirst({ where: { digest, ...live }, select: { id: true } })) ??
+      (await prisma.version.findFirst({ where: { files: { some: { digest } }, ...live }, select: { id: true } }));
     return any ? { size: Number(blob.size), versionId: any.id, approved: false } : null;
   })();
   blobCache.set(digest, { at: now, value });

@@ -14,6 +14,7 @@ import { storeArchiveEntries, type ArchiveFile } from "./store-archive-entries.t
 import { publishVersion, type PublishedVersion } from "./versions.ts";
 import { discardUnreferencedBlobs } from "./gc.ts";
 import { enqueueValidation } from "./validation-job.ts";
+import { announceQuotaExceeded, checkHeadroom, quotaExceeded, quotaHeadroom } from "./quotas.ts";
 
 export type UploadInput = {
   handle: string;
@@ -142,6 +143,15 @@ export async function discardBody(body: AsyncIterable<Uint8Array> | null): Promi
 }
 
 export async function uploadVersion(input: UploadInput): Promise<PublishedVersion> {
+  try {
+    return await storeUpload(input);
+  } catch (err) {
+    await announceQuotaExceeded(err, input.handle).catch(() => {});
+    throw err;
+  }
+}
+
+async function storeUpload(input: UploadInput): Promise<PublishedVersion> {
   const it = input.body?.[Symbol.asyncIterator]() ?? null;
   const refuse = async (err: AppError): Promise<never> => {
     if (it) await drain(it, DRAIN_LIMIT_BYTES);
@@ -163,24 +173,36 @@ export async function uploadVersion(input: UploadInput): Promise<PublishedVersio
       ),
     );
   }
+  // The namespace's quota refuses early too: from Content-Length before reading, else as bytes
+  // arrive. (publishVersion's check, with the extracted files counted, has the final word.)
+  const headroom = await quotaHeadroom(handle);
+  if (input.contentLength !== null) {
+    try {
+      checkHeadroom(headroom, input.contentLength);
+    } catch (err) {
+      return refuse(err as AppError);
+    }
+  }
   if (!it || input.contentLength === 0)
     throw new AppError("unprocessable_entity", "the request has no body: send the model's .tar.gz or .tflite");
   const store = input.store ?? getBlobStore();
   let received = 0;
-  let overflow = false;
+  let refusal: AppError | null = null;
   const limit = input.maxBytes;
   async function* limited() {
     for (;;) {
       const r = await it!.next();
       if (r.done) return;
       received += r.value.length;
-      if (received > limit) {
-        overflow = true;
-        await drain(it!, DRAIN_LIMIT_BYTES);
-        throw new AppError(
+      if (received > limit)
+        refusal = new AppError(
           "payload_too_large",
           `the upload is over the limit of ${limit} bytes (HUBKEEP_MAX_UPLOAD_BYTES)`,
         );
+      else if (headroom && received > headroom.remaining) refusal = quotaExceeded(headroom, received);
+      if (refusal) {
+        await drain(it!, DRAIN_LIMIT_BYTES);
+        throw refusal;
       }
       yield r.value;
     }
@@ -196,12 +218,8 @@ export async function uploadVersion(input: UploadInput): Promise<PublishedVersio
       if (put.created) created.push(put.digest);
       primary = put;
     } catch (err) {
-      if (overflow)
-        throw new AppError(
-          "payload_too_large",
-          `the upload is over the limit of ${limit} bytes (HUBKEEP_MAX_UPLOAD_BYTES)`,
-        );
-      throw err;
+      // The store reports the stream's failure its own way: the refusal is the answer.
+      throw (refusal as AppError | null) ?? err;
     }
     if (primary.size === 0) throw new AppError("unprocessable_entity", "the upload is empty");
     const recognised = await recognise(store, primary, created);

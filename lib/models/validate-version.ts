@@ -23,6 +23,7 @@ import { actorUserId, type Principal } from "../auth/principal.ts";
 import type { VersionStatus } from "../db/generated/client.ts";
 import { transitionVersion } from "./versions.ts";
 import { isDecided, VALIDATABLE } from "./version-status.ts";
+import { recordValidationRun } from "../metrics.ts";
 import { LEASE_RENEW_MS, leaseExpired, releaseAbandoned, renewLease } from "./validation-lease.ts";
 
 const MAX_TFLITE_BYTES = 2 * 1024 ** 3;
@@ -88,6 +89,7 @@ export async function validateVersion(input: {
           data: { status: "error", error: message.slice(0, 2000), finishedAt: new Date() },
         });
         if (closed.count === 1) await transitionVersion(version.id, ["validating"], "pending", {}, { tx });
+        if (closed.count === 1) recordValidationRun(version.format, "static", "error");
       })
       .catch(() => {});
     throw err;
@@ -218,6 +220,7 @@ async function runValidation(
   });
   // Taken over by another worker (this one was presumed dead): it validates again; this one says nothing.
   if (!written) throw lostRace(version, "validating");
+  recordValidationRun(version.format, level, status);
   await recordAudit({
     actor: input.actor ?? null,
     action: "version.validate",

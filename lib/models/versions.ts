@@ -18,6 +18,9 @@ import { blobPath } from "../storage/layout.ts";
 import { actorUserId, type Principal } from "../auth/principal.ts";
 import { GC_LOCK_SQL_KEY } from "./gc.ts";
 import { VERSION_TRANSITIONS } from "./version-status.ts";
+import { enforceQuotas, announceQuotaWarnings, type QuotaCrossing } from "./quotas.ts";
+import { emitVersionEvent } from "./webhooks.ts";
+import { versionEventFor } from "../webhooks/events.ts";
 
 export type VersionFileInput = { path: string; digest: string; size: number };
 
@@ -112,6 +115,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
     ...input.files.map((f) => [f.digest, f.size] as [string, number]),
   ]);
 
+  let crossings: QuotaCrossing[] = [];
   try {
     // One transaction: module, blob rows, version and files appear together or not at all.
     const created = await prisma.$transaction(async (tx) => {
@@ -144,6 +148,11 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
         data: [...blobRows].map(([digest, size]) => ({ digest, size: BigInt(size), storageKey: blobPath(digest) })),
         skipDuplicates: true,
       });
+      // A blob gc reclaimed (only deleted versions held it) is stored again: checked above, live now.
+      await tx.blob.updateMany({
+        where: { digest: { in: [...blobRows.keys()] }, reclaimedAt: { not: null } },
+        data: { reclaimedAt: null },
+      });
       await input.onStep?.("in-transaction");
       const version = await tx.version.create({
         data: {
@@ -162,7 +171,11 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
         },
       });
       await tx.module.update({ where: { id: mod.id }, data: { updatedAt: new Date() } });
+      // The one quota check that decides: the version counted, under each quota's lock.
+      crossings = await enforceQuotas(tx, handle);
       await input.withinPublish?.(tx, version);
+      // version.created commits with the version (lib/models/webhooks.ts).
+      await emitVersionEvent("version.created", version.id, tx);
       await recordAudit(
         {
           actor: input.actor,
@@ -183,6 +196,7 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
       return version;
     });
     forgetCatalogueCache();
+    await announceQuotaWarnings(crossings);
     return {
       id: created.id,
       handle,
@@ -197,6 +211,12 @@ export async function publishVersion(input: PublishVersionInput): Promise<Publis
     // The version exists: the same manifest is an idempotent success, anything else a conflict.
     const existing = await findVersion(handle, input.version, { files: true });
     if (!existing) throw err;
+    if (existing.status === "deleted")
+      throw new AppError(
+        "conflict",
+        `${handle} version ${input.version} was deleted${existing.deletedAt ? ` on ${existing.deletedAt.toISOString()}` : ""}: version numbers are never reused, publish a new number`,
+        { status: existing.status },
+      );
     const same = manifestKey(existing.digest, existing.files) === manifestKey(input.primary.digest, input.files);
     if (same) {
       return {
@@ -231,7 +251,7 @@ type VersionWriter = Pick<Prisma.TransactionClient, "version">;
 
 export type TransitionOptions = {
   /** Runs inside this transaction instead of on its own. */
-  tx?: VersionWriter;
+  tx?: Prisma.TransactionClient;
   /** Further conditions the row must meet for the change to happen (e.g. an unchanged `updatedAt`). */
   where?: Prisma.VersionWhereInput;
 };
@@ -254,12 +274,23 @@ export async function transitionVersion(
     throw new Error(
       `version status transition ${illegal.length ? illegal.join("|") : "(none)"} -> ${to} is not allowed`,
     );
-  const writer = opts.tx ?? (await db());
-  const r = await writer.version.updateMany({
-    where: { ...opts.where, id, status: { in: [...from] } },
-    data: { ...data, status: to },
-  });
-  return r.count === 1;
+  const write = async (writer: VersionWriter) =>
+    (
+      await writer.version.updateMany({
+        where: { ...opts.where, id, status: { in: [...from] } },
+        data: { ...data, status: to },
+      })
+    ).count === 1;
+  // A status that sends a webhook event (version.validated, …) changes in one transaction with the
+  // event's deliveries, so the event exists exactly when the change committed.
+  const event = versionEventFor(to);
+  if (!event) return write(opts.tx ?? (await db()));
+  const withEvent = async (tx: Prisma.TransactionClient) => {
+    const changed = await write(tx);
+    if (changed) await emitVersionEvent(event, id, tx);
+    return changed;
+  };
+  return opts.tx ? withEvent(opts.tx) : (await db()).$transaction(withEvent);
 }
 
 /**
@@ -306,6 +337,7 @@ export async function getVersionView(handle: string, version: number) {
     module: true,
     uploadedBy: { select: { email: true } },
     approvedBy: { select: { email: true } },
+    deletedBy: { select: { email: true } },
     validationRuns: { orderBy: { startedAt: "desc" }, include: { benchmarks: { orderBy: { batch: "asc" } } } },
   });
   if (!v) return null;
@@ -369,7 +401,15 @@ export async function getVersionView(handle: string, version: number) {
       finishedAt: r.finishedAt,
     })),
     ...(v.sourceUrl
-      ? { source: { url: v.sourceUrl, fetchedAt: v.fetchedAt } }
+      ? {
+          source: {
+            url: v.sourceUrl,
+            fetchedAt: v.fetchedAt,
+            checkedAt: v.upstreamCheckedAt,
+            // The upstream now serves other bytes under this version (found by a drift check).
+            drift: v.upstreamDrift ? { upstreamDigest: v.upstreamDigest } : null,
+          },
+        }
       : { source: { uploadedBy: v.uploadedBy?.email ?? null } }),
     ...(v.approvedAt
       ? {
@@ -382,6 +422,7 @@ export async function getVersionView(handle: string, version: number) {
         }
       : {}),
     ...(v.rejectedAt ? { rejection: { at: v.rejectedAt, reason: v.rejectionReason } } : {}),
+    ...(v.deletedAt ? { deletion: { at: v.deletedAt, by: v.deletedBy?.email ?? null, reason: v.deletionReason } } : {}),
     ...(v.upstreamDrift ? { upstreamDrift: { digest: v.upstreamDigest } } : {}),
   };
 }

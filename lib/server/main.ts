@@ -23,16 +23,28 @@ import { checkReadiness, getReadiness, setReadiness } from "../health.ts";
 import { shareEmbeddedDatabase, type SharedDatabase } from "../db/pglite-socket.ts";
 import { recordSharedSocket } from "./data-dir-lock.ts";
 import { answerMetrics, recordRequest, routeOf } from "../metrics.ts";
+import { AppError, errorBody } from "../errors.ts";
+import {
+  captureConsole,
+  decideRequestId,
+  getLogger,
+  REQUEST_ID_HEADER,
+  runInRequest,
+  type RequestContext,
+} from "../log.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 function fail(msg: string): never {
+  getLogger().fatal(`cannot start: ${msg}`);
   process.stderr.write(`hubkeep: cannot start: ${msg}\n`);
   process.exit(1);
 }
 
 const env = getEnvOrExit();
-const log = (msg: string) => process.stdout.write(`hubkeep: ${msg}\n`);
+// Logs are JSON lines on stdout (lib/log.ts); Next's own console lines go through the logger too.
+captureConsole();
+const log = (msg: string) => getLogger().info(msg);
 setReadiness("starting");
 
 // Everything start-up opens, so that a SIGTERM at any point closes what exists.
@@ -65,7 +77,7 @@ async function shutdown(signal: string) {
   const deadline = Date.now() + graceMs;
   log(`${signal}: draining (${inflight.size} request(s) in flight; at most ${Math.round(graceMs / 1000)} s)`);
   const force = setTimeout(() => {
-    process.stderr.write("hubkeep: shutdown did not finish in time; exiting\n");
+    getLogger().error("shutdown did not finish in time; exiting");
     process.exit(1);
   }, graceMs + 20_000);
   force.unref();
@@ -100,12 +112,72 @@ async function shutdown(signal: string) {
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 
+/** Counts the body bytes written to a response (HEAD and 304 answers send none). */
+function countBodyBytes(res: http.ServerResponse): () => number {
+  let n = 0;
+  const add = (chunk: unknown, encoding: unknown) => {
+    if (typeof chunk === "string")
+      n += Buffer.byteLength(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+    else if (chunk instanceof Uint8Array) n += chunk.byteLength;
+  };
+  const write = res.write.bind(res);
+  const end = res.end.bind(res);
+  res.write = ((...args: Parameters<typeof write>) => {
+    add(args[0], args[1]);
+    return write(...args);
+  }) as typeof res.write;
+  res.end = ((...args: Parameters<typeof end>) => {
+    add(args[0], args[1]);
+    return end(...args);
+  }) as typeof res.end;
+  return () => (res.req.method === "HEAD" || res.statusCode === 304 ? 0 : n);
+}
+
+/** The request's log line: route template, path without its query, status, time, bytes, ids. */
+function logRequest(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  route: string,
+  pathname: string,
+  ms: number,
+  bytes: number,
+  ctx: RequestContext,
+) {
+  const status = res.statusCode;
+  const method = req.method ?? "GET";
+  const fields = {
+    type: "request",
+    method,
+    route,
+    path: pathname.slice(0, 1024),
+    status,
+    durationMs: Math.round(ms * 10) / 10,
+    bytes,
+    requestId: ctx.requestId,
+    principalId: ctx.principalId,
+    ...(res.writableFinished ? {} : { aborted: true }),
+  };
+  const line = `${method} ${route} ${status}`;
+  if (status >= 500) getLogger().error(fields, line);
+  else getLogger().info(fields, line);
+}
+
 const server = http.createServer((req, res) => {
   const started = performance.now();
   const pathname = (req.url ?? "/").split("?")[0]!;
+  // One id per request, decided here: the client's X-Request-Id when it is a sane token, else a new
+  // one. It is answered on every response; route handlers inside Next read it from the request's
+  // headers (rewritten here), the rest of this process from the request context (lib/log.ts).
+  const ctx: RequestContext = { requestId: decideRequestId(req.headers[REQUEST_ID_HEADER]), principalId: null };
+  req.headers[REQUEST_ID_HEADER] = ctx.requestId;
+  res.setHeader(REQUEST_ID_HEADER, ctx.requestId);
+  const bytes = countBodyBytes(res);
   inflight.add(res);
   res.once("close", () => {
-    recordRequest(routeOf(res, pathname), req.method ?? "GET", res.statusCode, (performance.now() - started) / 1000);
+    const ms = performance.now() - started;
+    const route = routeOf(res, pathname);
+    recordRequest(route, req.method ?? "GET", res.statusCode, ms / 1000);
+    logRequest(req, res, route, pathname, ms, bytes(), ctx);
     inflight.delete(res);
     if (getReadiness() === "draining") {
       server.closeIdleConnections();
@@ -121,6 +193,10 @@ const server = http.createServer((req, res) => {
   for (const name of Object.keys(req.headers)) {
     if (name.startsWith("x-middleware-") || name.startsWith("x-invoke-")) delete req.headers[name];
   }
+  runInRequest(ctx, () => answer(req, res, pathname, ctx));
+});
+
+function answer(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, ctx: RequestContext) {
   if (pathname === "/metrics") {
     void answerMetrics(req, res, env.metrics.token);
     return;
@@ -131,18 +207,20 @@ const server = http.createServer((req, res) => {
   }
   const app = appHandler;
   if (!app) {
-    sendJson(res, 503, { error: { code: "service_unavailable", message: "hubkeep is starting; retry shortly" } });
+    const starting = new AppError("service_unavailable", "hubkeep is starting; retry shortly");
+    sendJson(res, 503, errorBody(starting, ctx.requestId));
     return;
   }
   // Downloads (hub protocol, blobs) stream straight from the store; everything else is the web app.
   handleDownload(req, res)
     .then((done) => (done ? undefined : app(req, res)))
     .catch((err: Error) => {
-      console.error("hubkeep: request failed:", err);
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
+      getLogger().error({ err, requestId: ctx.requestId }, "request failed");
+      if (!res.headersSent)
+        sendJson(res, 500, errorBody(new AppError("internal_error", "internal error"), ctx.requestId));
+      else res.end();
     });
-});
+}
 server.on("error", (err) => fail(`cannot listen on ${env.host}:${env.port}: ${err.message}`));
 await new Promise<void>((resolve) => server.listen(env.port, env.host, resolve));
 
@@ -189,5 +267,11 @@ if (getReadiness() === "starting") setReadiness("ready");
 log(`ready: ${env.publicUrl}  (health: ${env.publicUrl}/healthz, readiness: ${env.publicUrl}/readyz)`);
 if (admin) {
   log(`bootstrap admin: ${admin.email}`);
-  if (admin.generatedPassword) log(`bootstrap admin password (shown once): ${admin.generatedPassword}`);
+  // The generated password is for the operator, printed this once (on stderr when HUBKEEP_LOG_LEVEL
+  // hides info lines). One set by HUBKEEP_ADMIN_PASSWORD is never printed.
+  if (admin.generatedPassword) {
+    const notice = `bootstrap admin password (shown once): ${admin.generatedPassword}`;
+    if (getLogger().isLevelEnabled("info")) getLogger().info({ bootstrapAdmin: admin.email }, notice);
+    else process.stderr.write(`hubkeep: ${notice}\n`);
+  }
 }

@@ -5,6 +5,7 @@ import { setQueue, startQueue } from "../jobs/queue.ts";
 import { startWorker } from "../jobs/worker.ts";
 import { allJobs } from "../jobs/registry.ts";
 import { startMetricsServer } from "../metrics.ts";
+import { captureConsole, getLogger } from "../log.ts";
 
 const env = getEnvOrExit();
 if (!env.databaseUrl) {
@@ -13,8 +14,11 @@ if (!env.databaseUrl) {
   );
   process.exit(1);
 }
-const log = (msg: string) => process.stdout.write(`hubkeep: ${msg}\n`);
+// Logs are JSON lines on stdout (lib/log.ts), libraries' console lines included.
+captureConsole();
+const log = (msg: string) => getLogger().info(msg);
 const booted = await bootDatabase(env, { holder: "hubkeep worker", log }).catch((err: Error) => {
+  getLogger().fatal(`cannot start worker: ${err.message}`);
   process.stderr.write(`hubkeep: cannot start worker: ${err.message}\n`);
   process.exit(1);
 });
@@ -30,6 +34,7 @@ log(
 const metricsServer = env.metrics.port
   ? await startMetricsServer({ port: env.metrics.port, host: env.host, token: env.metrics.token }).catch(
       (err: Error) => {
+        getLogger().fatal(`cannot serve metrics on port ${env.metrics.port}: ${err.message}`);
         process.stderr.write(`hubkeep: cannot serve metrics on port ${env.metrics.port}: ${err.message}\n`);
         process.exit(1);
       },
@@ -41,7 +46,7 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  process.stdout.write(`hubkeep: ${signal}: finishing in-flight jobs\n`);
+  log(`${signal}: finishing in-flight jobs`);
   metricsServer?.close();
   await worker.stop();
   await queue.stop({ graceful: true, timeoutMs: 30_000 });

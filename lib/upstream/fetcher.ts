@@ -12,6 +12,7 @@ import net from "node:net";
 import { Agent, buildConnector, request, type Dispatcher } from "undici";
 import { AppError } from "../errors.ts";
 import { checkAddress } from "./address-policy.ts";
+import { recordUpstreamBytes, recordUpstreamRequest, type UpstreamOutcome } from "../metrics.ts";
 
 export type FetchPolicy = {
   /** Hosts a hop may go to (`host` or `host:port`). */
@@ -225,6 +226,7 @@ async function attempt(
     redirect: "follow" | "manual";
     signal: AbortSignal;
     startedAt: number;
+    notModified?: boolean;
   },
 ): Promise<UpstreamResponse> {
   const maxRedirects = policy.maxRedirects ?? DEFAULTS.maxRedirects;
@@ -266,6 +268,18 @@ async function attempt(
       headers = headersForHop(headers, url, next);
       url = next;
       continue;
+    }
+    if (res.statusCode === 304 && init.notModified) {
+      // A conditional request (If-None-Match / If-Modified-Since) the upstream answered "unchanged".
+      await res.body.dump().catch(() => {});
+      return {
+        url: url.toString(),
+        status: 304,
+        headers: flatten(res.headers),
+        contentLength: 0,
+        body: (async function* () {})(),
+        discard: async () => {},
+      };
     }
     if (res.statusCode < 200 || res.statusCode > 299) {
       const text = await res.body.text().catch(() => "");
@@ -354,9 +368,57 @@ export async function openUpstream(
     expect?: "file" | "json";
     /** `manual`: a redirect is returned as the response (status 3xx, `headers.location`), not followed. */
     redirect?: "follow" | "manual";
+    /** A conditional request: a 304 is returned as the response (empty body), not an error. */
+    notModified?: boolean;
     signal?: AbortSignal;
     dispatcher?: Dispatcher;
   } = {},
+): Promise<UpstreamResponse> {
+  // Metrics: one outcome and duration per request, when its body ends (or it fails); bytes as they stream.
+  const began = performance.now();
+  let settled = false;
+  const settle = (outcome: UpstreamOutcome) => {
+    if (settled) return;
+    settled = true;
+    recordUpstreamRequest(outcome, (performance.now() - began) / 1000);
+  };
+  const outcomeOf = (err: unknown): UpstreamOutcome => (err instanceof UpstreamError ? err.kind : "unavailable");
+  let res: UpstreamResponse;
+  try {
+    res = await openUpstreamUnmetered(input, policy, init);
+  } catch (err) {
+    settle(outcomeOf(err));
+    throw err;
+  }
+  if (res.status >= 300) settle("ok"); // a redirect handed back (redirect: "manual"): no body follows
+  const body = res.body;
+  return {
+    ...res,
+    body: (async function* () {
+      try {
+        for await (const chunk of body) {
+          recordUpstreamBytes(chunk.length);
+          yield chunk;
+        }
+        settle("ok");
+      } catch (err) {
+        settle(outcomeOf(err));
+        throw err;
+      } finally {
+        settle("ok"); // the reader stopped early: the request itself went fine
+      }
+    })(),
+    discard: async () => {
+      settle("ok");
+      await res.discard();
+    },
+  };
+}
+
+async function openUpstreamUnmetered(
+  input: string,
+  policy: FetchPolicy,
+  init: Parameters<typeof openUpstream>[2] = {},
 ): Promise<UpstreamResponse> {
   let start: URL;
   try {
@@ -377,6 +439,7 @@ export async function openUpstream(
         headers: init.headers,
         expect: init.expect ?? "file",
         redirect: init.redirect ?? "follow",
+        notModified: init.notModified,
         signal,
         startedAt,
       });

@@ -1,6 +1,7 @@
 // A fake tfhub.dev for tests (loopback only): handles are served from the real fixtures in
 // ../shared/fixtures through the same redirect chain the real service uses
 // (tfhub.dev -> Kaggle -> a signed storage URL), plus the failure modes seen in the wild.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import type net from "node:net";
@@ -78,6 +79,8 @@ export type FakeUpstream = {
   throttle?: { chunk: number; delayMs: number };
   /** Upstream drift: serve these bytes instead of the fixture archive, per `handle@version`. */
   overrides: Map<string, Buffer>;
+  /** 304 answers to conditional requests, by `handle@version`. */
+  notModified: Map<string, number>;
   close(): Promise<void>;
 };
 
@@ -130,6 +133,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     requests: 0,
     latest: new Map(),
     overrides: new Map(),
+    notModified: new Map(),
     close: async () => {},
   };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
@@ -154,14 +158,26 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
           return res.end();
         }
         const file = gcs[3]!;
+        // Like GCS: an ETag of the bytes, and 304 to a matching If-None-Match (counted in notModified).
+        const conditional = (body: Buffer) => {
+          const etag = `"${createHash("md5").update(body).digest("hex")}"`;
+          res.setHeader("etag", etag);
+          if (req.headers["if-none-match"] !== etag) return false;
+          bump(state.notModified, key);
+          res.writeHead(304);
+          res.end();
+          return true;
+        };
         if (file === "archive.tar.gz") {
-          bump(fetches, key);
           const body = state.overrides.get(key) ?? (await archiveOf(model));
+          if (conditional(body)) return;
+          bump(fetches, key);
           return send(res, body, "application/x-tar", state.throttle, body.length);
         }
         if (model.kind === "tflite" && file === "model.tflite") {
+          const body = state.overrides.get(key) ?? fs.readFileSync(model.file);
+          if (conditional(body)) return;
           bump(fetches, key);
-          const body = fs.readFileSync(model.file);
           return send(res, body, "application/octet-stream", state.throttle, body.length);
         }
         if (model.kind === "tfjs") {

@@ -138,7 +138,11 @@ test("the mirror API refuses what it must, with the contract's statuses", async 
   const denied = await post(auth(token), JSON.stringify({ url: "https://tfhub.dev/evilcorp/model/1" }));
   assert.equal(denied.status, 403);
   assert.deepEqual(await denied.json(), {
-    error: { code: "forbidden", message: `not allowlisted: no rule allows "evilcorp/model"` },
+    error: {
+      code: "forbidden",
+      message: `not allowlisted: no rule allows "evilcorp/model"`,
+      requestId: denied.headers.get("x-request-id"),
+    },
   });
   assert.equal((await fetch(`${server.url}/api/v1/mirrors/nope`, { headers: auth(token) })).status, 404);
 });

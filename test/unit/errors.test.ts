@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { AppError, ERROR_STATUS, toAppError, toErrorResponse, toLoggedAppError } from "../../lib/errors.ts";
+import { createLogger, setLogger } from "../../lib/log.ts";
 
 function prismaError(code: string, meta?: Record<string, unknown>) {
   return Object.assign(new Error("\nInvalid `prisma.x.create()` invocation: secret internals"), {
@@ -77,20 +78,23 @@ test("an error's details (e.g. a version's current status on a 409) go in the bo
 });
 
 test("the hub and the API share the mapper; what it cannot map is logged once, with its context", () => {
-  const original = console.error;
-  const logged: unknown[][] = [];
-  console.error = (...args: unknown[]) => void logged.push(args);
+  const logged: Array<{ level: string; msg: string; err?: { message: string }; requestId: string | null }> = [];
+  const destination = { write: (line: string) => void logged.push(JSON.parse(line)) };
+  setLogger(createLogger({ format: "json", level: "info", destination }));
   try {
     const known = new AppError("not_found", "no model google/x");
     assert.equal(toLoggedAppError(known, "download failed"), known);
     assert.equal(toLoggedAppError(prismaError("P2025"), "download failed").status, 404);
     assert.equal(logged.length, 0);
     const cause = new Error("disk on fire");
-    const mapped = toLoggedAppError(cause, "download failed");
+    const mapped = toLoggedAppError(cause, "download failed", "req-7");
     assert.equal(mapped.status, 500);
     assert.equal(mapped.message, "internal error");
-    assert.deepEqual(logged, [["hubkeep: download failed:", cause]]);
+    assert.deepEqual(
+      logged.map((l) => [l.level, l.msg, l.err?.message, l.requestId]),
+      [["error", "hubkeep: download failed", "disk on fire", "req-7"]],
+    );
   } finally {
-    console.error = original;
+    setLogger(undefined);
   }
 });

@@ -1,5 +1,5 @@
 import { apiRoute, json, parseBody } from "@/lib/http/api.ts";
-import { approveVersion, rejectVersion } from "@/lib/models/approval.ts";
+import { approveVersion, deleteVersion, rejectVersion } from "@/lib/models/approval.ts";
 import { dispatchModelRoute, type ModelPath } from "@/lib/http/model-path.ts";
 import type { ApiContext } from "@/lib/http/api.ts";
 import { canReadUnapprovedIn, RULES } from "@/lib/auth/permissions.ts";
@@ -9,7 +9,7 @@ import { getVersionView } from "@/lib/models/versions.ts";
 import { requestRevalidation } from "@/lib/models/validation-job.ts";
 import { AppError } from "@/lib/errors.ts";
 import { getEnv } from "@/lib/env.ts";
-import { approveSchema, metadataSchema, rejectSchema } from "@/lib/http/schemas.ts";
+import { approveSchema, deleteVersionSchema, metadataSchema, rejectSchema } from "@/lib/http/schemas.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -118,3 +118,23 @@ async function patchModel(ctx: ApiContext<Params>, p: ModelPath): Promise<Respon
   const patch = await parseBody(ctx.req, metadataSchema);
   return json(await updateModelMetadata({ handle: p.handle, patch, actor: ctx.principal, ip: ctx.ip }));
 }
+
+// DELETE /api/v1/models/{handle}/versions/{n} {"reason"} (admin): the version becomes `deleted`,
+// never served again (410), its document and number kept.
+export const DELETE = apiRoute<Params>(null, (ctx) =>
+  dispatchModelRoute("DELETE", ctx.params.path, {
+    "DELETE /api/v1/models/{handle}/versions/{n}": async (p) => {
+      await ctx.authorize(RULES.admin, `${p.handle}/${p.version}`);
+      const body = await parseBody(ctx.req, deleteVersionSchema);
+      return json(
+        await deleteVersion({
+          handle: p.handle,
+          version: p.version!,
+          reason: body.reason,
+          actor: ctx.principal,
+          ip: ctx.ip,
+        }),
+      );
+    },
+  }),
+);
