@@ -48,24 +48,42 @@ const toBlock =
   };
 const lists: Block[] = [...V4_BLOCKS.map(toBlock("ipv4")), ...V6_BLOCKS.map(toBlock("ipv6"))];
 
-/** The IPv4 address embedded in a v4-mapped (::ffff:a.b.c.d), v4-compatible or NAT64 IPv6 address. */
+/** An IPv6 address as its eight 16-bit groups (a trailing dotted quad included); null if malformed. */
+function groupsOf(v6: string): number[] | null {
+  let text = v6
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .split("%")[0]!;
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const parse = (h: string) => (h === "" ? [] : h.split(":").map((g) => parseInt(g, 16)));
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  const groups = [...head, ...Array<number>(Math.max(0, fill)).fill(0), ...tail];
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
+}
+
+/**
+ * The IPv4 address embedded in an IPv6 one, in any spelling: v4-mapped (::ffff:a.b.c.d, and its hex
+ * form ::ffff:a9fe:a9fe), v4-compatible (::a.b.c.d, ::a9fe:a9fe), SIIT (::ffff:0:a.b.c.d) and
+ * NAT64 (64:ff9b::/96, 64:ff9b:1::/48).
+ */
 function embeddedV4(v6: string): string | null {
-  const lower = v6.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1]!;
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex) {
-    const hi = parseInt(hex[1]!, 16);
-    const lo = parseInt(hex[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  // Fully expanded forms: 0:0:0:0:0:ffff:7f00:1
-  const full = /^0{1,4}:0{1,4}:0{1,4}:0{1,4}:0{1,4}:ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (full) {
-    const hi = parseInt(full[1]!, 16);
-    const lo = parseInt(full[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
+  const g = groupsOf(v6);
+  if (!g) return null;
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const v4 = () => `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
+  if (zero(0, 5) && g[5] === 0xffff) return v4(); // ::ffff:a.b.c.d
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return v4(); // ::ffff:0:a.b.c.d
+  if (zero(0, 6) && g[6] !== 0) return v4(); // ::a.b.c.d (not ::1 or ::)
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return v4(); // 64:ff9b::a.b.c.d
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return v4(); // 64:ff9b:1::/48
   return null;
 }
 

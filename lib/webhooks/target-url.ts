@@ -15,45 +15,13 @@ export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
 export const systemResolver: Resolver = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
-/** The eight 16-bit groups of an IPv6 address (a dotted IPv4 tail included), or null. */
-function ipv6Groups(address: string): number[] | null {
-  if (!net.isIPv6(address)) return null;
-  let text = address.toLowerCase();
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted[1]!.split(".").map(Number) as [number, number, number, number];
-    text = `${text.slice(0, -dotted[1]!.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const parts = (s: string | undefined) => (s ? s.split(":").map((h) => parseInt(h, 16)) : []);
-  const left = parts(head);
-  const right = parts(tail);
-  const groups =
-    tail === undefined ? left : [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
-  return groups.length === 8 ? groups : null;
-}
-
 /**
- * The IPv4 address inside the IPv6 spellings address-policy.ts does not unwrap: IPv4-compatible
- * (::a.b.c.d) and IPv4-translated (::ffff:0:a.b.c.d). `[::169.254.169.254]` is the metadata address too.
+ * Why a webhook may not connect to `address` (an IP), or null when it may: the fetcher's policy with
+ * private addresses allowed (it unwraps every IPv6 spelling of an IPv4 address itself).
  */
-function compatibleV4(address: string): string | null {
-  const g = ipv6Groups(address);
-  if (!g) return null;
-  const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
-  const compatible = zeros(6) && (g[6] !== 0 || g[7]! > 1);
-  const translated = zeros(4) && g[4] === 0xffff && g[5] === 0;
-  if (!compatible && !translated) return null;
-  return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
-}
-
-/** Why a webhook may not connect to `address` (an IP), or null when it may. */
 export function refusedAddressReason(address: string): string | null {
   const verdict = checkAddress(address, { allowPrivate: true });
-  if (!verdict.allowed) return verdict.reason;
-  const inner = compatibleV4(address);
-  const innerVerdict = inner ? checkAddress(inner, { allowPrivate: true }) : null;
-  return innerVerdict && !innerVerdict.allowed ? `${innerVerdict.reason} (as ${address})` : null;
+  return verdict.allowed ? null : verdict.reason;
 }
 
 /** The URL's host without IPv6 brackets: an IP literal or a name. */

@@ -75,3 +75,23 @@ test("HUBKEEP_ALLOW_PRIVATE_UPSTREAM opens private ranges but never the metadata
     assert.match(!v.allowed ? v.reason : "", /metadata|unspecified/);
   }
 });
+
+test("the metadata address in every IPv6 spelling is refused even with private upstreams allowed", () => {
+  for (const a of [
+    "::169.254.169.254", // v4-compatible, dotted
+    "::a9fe:a9fe", // v4-compatible, hex (what URL parsing makes of [::169.254.169.254])
+    "::ffff:0:169.254.169.254", // SIIT
+    "::ffff:0:a9fe:a9fe",
+    "0:0:0:0:0:ffff:a9fe:a9fe",
+    "64:ff9b::a9fe:a9fe", // NAT64
+    "64:ff9b:1::a9fe:a9fe",
+  ]) {
+    const v = checkAddress(a, { allowPrivate: true });
+    assert.equal(v.allowed, false, a);
+    assert.match(!v.allowed ? v.reason : "", /metadata/, a);
+  }
+  // Not every v6 address with zeros is a v4 one: ::1 stays loopback, public v6 stays public.
+  assert.equal(specialAddressReason("::1"), "loopback");
+  assert.equal(checkAddress("2606:4700::1111", { allowPrivate: false }).allowed, true);
+  assert.equal(checkAddress("::ffff:1.1.1.1", { allowPrivate: false }).allowed, true);
+});
