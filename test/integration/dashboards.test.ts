@@ -190,6 +190,53 @@ after(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
+// The contract's metric set (../shared/CONTRACT.md, Operations).
+const CONTRACT_METRICS = [
+  "hubkeep_http_requests_total",
+  "hubkeep_http_request_duration_seconds",
+  "hubkeep_downloads_total",
+  "hubkeep_served_bytes_total",
+  "hubkeep_upstream_requests_total",
+  "hubkeep_upstream_fetched_bytes_total",
+  "hubkeep_upstream_fetch_duration_seconds",
+  "hubkeep_mirror_requests_total",
+  "hubkeep_jobs_queue_depth",
+  "hubkeep_jobs_oldest_age_seconds",
+  "hubkeep_job_duration_seconds",
+  "hubkeep_validation_runs_total",
+  "hubkeep_versions",
+  "hubkeep_storage_bytes",
+  "hubkeep_quota_bytes",
+  "hubkeep_webhook_deliveries_total",
+  "hubkeep_webhook_pending",
+  "hubkeep_build_info",
+];
+
+test("after the journey, a scrape shows every metric of the contract with sane values", async () => {
+  const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  const value = (series: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+  for (const name of CONTRACT_METRICS) assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), name);
+  assert.ok(value('hubkeep_downloads_total{format="tflite"}')! >= 1);
+  assert.ok(value('hubkeep_served_bytes_total{format="tflite"}')! >= 768);
+  assert.equal(value('hubkeep_versions{status="approved"}'), 1);
+  assert.equal(value('hubkeep_storage_bytes{namespace="ops/*"}'), 768);
+  assert.equal(value('hubkeep_quota_bytes{namespace="ops/*"}'), 1_000_000);
+  assert.match(text, /^hubkeep_validation_runs_total\{format="tflite",level="\w+",outcome="validated"\} 1$/m);
+  assert.ok(value('hubkeep_job_duration_seconds_count{queue="validate-version",outcome="completed"}')! >= 1);
+  assert.equal(value("hubkeep_webhook_pending"), 0);
+  for (const o of ["created", "joined", "existing", "refused"])
+    assert.equal(value(`hubkeep_mirror_requests_total{outcome="${o}"}`), 0, "no mirror in this journey");
+  for (const o of ["delivered", "retried", "failed", "disabled"])
+    assert.equal(value(`hubkeep_webhook_deliveries_total{outcome="${o}"}`), 0);
+  assert.equal(value('hubkeep_upstream_requests_total{outcome="ok"}'), 0);
+  assert.ok(
+    value('hubkeep_http_requests_total{route="/api/v1/models/{handle}/versions/{n}",method="PUT",status="201"}')! >= 1,
+  );
+});
+
 test("the dashboard and the rules parse, and name only metrics and labels the server exposes", async () => {
   const exprs = [...dashboardExpressions(), ...ruleExpressions()];
   assert.ok(dashboardExpressions().length >= 19, "a panel per contract area");

@@ -5,6 +5,8 @@ import { RULES } from "@/lib/auth/permissions.ts";
 import { deleteQuota, putQuota } from "@/lib/models/quotas.ts";
 import { putRetentionRules, runRetention } from "@/lib/models/retention.ts";
 import { retentionRulesSchema } from "@/lib/http/schemas.ts";
+import { deleteVersion } from "@/lib/models/approval.ts";
+import { parseVersionNumber } from "@/lib/handle-path.ts";
 import { AppError } from "@/lib/errors.ts";
 import { runAction } from "@/lib/http/page-context.ts";
 import { field } from "@/lib/http/form-field.ts";
@@ -60,5 +62,18 @@ export async function confirmRetentionAction(form: FormData) {
     if (only.length === 0) throw new AppError("unprocessable_entity", "nothing to delete: preview first");
     const r = await runRetention({ dryRun: false, actor: ctx.principal, ip: ctx.ip, only });
     return `Deleted ${r.versions.length} version(s); run gc to reclaim their bytes`;
+  });
+}
+
+/** Deletes one version by hand, with a reason (the same as DELETE /api/v1/models/{handle}/versions/{n}). */
+export async function deleteVersionAction(form: FormData) {
+  await runAction(form, BACK, async (ctx) => {
+    const handle = field(form, "handle").trim().toLowerCase();
+    const version = parseVersionNumber(field(form, "version").trim());
+    if (!handle) throw new AppError("unprocessable_entity", "handle: which model?");
+    if (version === null) throw new AppError("unprocessable_entity", "version: a version number (1, 2, …)");
+    await ctx.authorize(RULES.admin, `${handle}/${version}`);
+    const r = await deleteVersion({ handle, version, reason: field(form, "reason"), actor: ctx.principal, ip: ctx.ip });
+    return `Deleted ${r.handle} v${r.version} (was ${r.previousStatus}); run gc to reclaim its bytes`;
   });
 }

@@ -4,7 +4,13 @@ import { listQuotas, readStorageByNamespace, QUOTA_WARNING_RATIO, type QuotaView
 import { getRetentionRules, planRetention, type RetentionCandidate } from "@/lib/models/retention.ts";
 import { Empty, Flash, Forbidden, param, When, type SearchParams } from "../../ui/common.tsx";
 import { DataTable, type Column } from "../../ui/table.tsx";
-import { confirmRetentionAction, removeQuotaAction, saveRetentionAction, setQuotaAction } from "./actions.ts";
+import {
+  confirmRetentionAction,
+  deleteVersionAction,
+  removeQuotaAction,
+  saveRetentionAction,
+  setQuotaAction,
+} from "./actions.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -99,6 +105,28 @@ export default async function StoragePage({ searchParams }: { searchParams: Sear
             ))}
           </p>
         )}
+      </section>
+      <section className="card">
+        <h2>Delete a version</h2>
+        <p className="muted">
+          A deleted version is never served again (its URLs answer 410 Gone, saying when and why); its document and
+          number stay, and gc reclaims its bytes.
+        </p>
+        <form action={deleteVersionAction} className="row-form">
+          <label className="grow">
+            Model
+            <input name="handle" required placeholder="google/imagenet/mobilenet_v2_100_224/classification" />
+          </label>
+          <label>
+            Version
+            <input name="version" required inputMode="numeric" placeholder="5" />
+          </label>
+          <label className="grow">
+            Reason
+            <input name="reason" required placeholder="why it must go" />
+          </label>
+          <button className="btn btn-danger">Delete</button>
+        </form>
       </section>
       <section className="card">
         <h2>Retention</h2>
