@@ -38,16 +38,21 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-/** wrk's numbers: requests/s, bytes/s, latency percentiles (ms). */
-function wrk(
-  url: string,
-  connections: number,
-): { rps: number; bytesPerSec: number; p50: number; p99: number; errors: string } {
-  const r = spawnSync("wrk", [`-t2`, `-c${connections}`, `-d${SECONDS}s`, "--latency", "--timeout", "60s", url], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  const out = r.stdout;
+type WrkResult = { rps: number; bytesPerSec: number; p50: number; p99: number; errors: string };
+
+/**
+ * wrk's numbers: requests/s, bytes/s, latency percentiles (ms). Run without blocking this process:
+ * it reads Hubkeep's stdout (a JSON log line per request), and a parent blocked in spawnSync would
+ * let that pipe fill and stall the server it measures.
+ */
+async function wrk(url: string, connections: number): Promise<WrkResult> {
+  const child = spawn("wrk", [`-t2`, `-c${connections}`, `-d${SECONDS}s`, "--latency", "--timeout", "60s", url]);
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  if (code !== 0) throw new Error(`wrk failed: ${err}`);
   const unit = (v: string, u: string) =>
     Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60000 } as Record<string, number>)[u]!;
   const lat = (p: string) => {
@@ -196,7 +201,7 @@ http.createServer((req, res) => {
       throw new Error(`${who} does not serve the same bytes`);
   }
 
-  type Series = { big: ReturnType<typeof wrk>[]; small: ReturnType<typeof wrk>[] };
+  type Series = { big: WrkResult[]; small: WrkResult[] };
   const results: Record<"hubkeep" | "nginx" | "node", Series> = {
     hubkeep: { big: [], small: [] },
     nginx: { big: [], small: [] },
@@ -206,8 +211,8 @@ http.createServer((req, res) => {
     // Alternate who goes first so drift on a noisy machine hits both.
     const order = i % 2 === 0 ? (["nginx", "hubkeep", "node"] as const) : (["node", "hubkeep", "nginx"] as const);
     for (const who of order) {
-      results[who].big.push(wrk(urls[who].big, CONNS));
-      results[who].small.push(wrk(urls[who].small, CONNS));
+      results[who].big.push(await wrk(urls[who].big, CONNS));
+      results[who].small.push(await wrk(urls[who].small, CONNS));
     }
     process.stderr.write(".");
   }

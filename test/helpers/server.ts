@@ -46,14 +46,22 @@ export async function startServer(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
+  // Kept to its last 4 MiB: a long run logs a JSON line per request.
+  const keep = (d: Buffer) => {
+    out += d.toString("utf8");
+    if (out.length > 8 * 1024 * 1024) out = out.slice(-4 * 1024 * 1024);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server not ready in time:\n${out}`)), opts.timeoutMs ?? 120_000);
     const check = () => {
       if (/hubkeep: ready: /.test(out)) {
         clearTimeout(timer);
+        // Stop scanning: afterwards every request adds a log line, and re-reading all of them
+        // per chunk would cost the test (and a benchmark) a core.
+        child.stdout.off("data", check);
         resolve();
       }
     };
