@@ -10,6 +10,7 @@
 // parameters) are defence in depth.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
+import os from "node:os";
 import { formatWithOptions } from "node:util";
 import pino, { type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
@@ -61,10 +62,51 @@ export function scrubSecrets(text: string): string {
     .replace(API_TOKEN, "hk_[redacted]");
 }
 
-/** A destination that scrubs each serialized line before writing it. */
-function scrubbing(dest: DestinationStream): DestinationStream {
-  return { write: (line: string) => dest.write(scrubSecrets(line)) };
+/**
+ * Where a logger's lines go: each line pino writes is scrubbed and written at once; request lines
+ * (logRequestLine) are queued and written together once per event-loop turn, so a busy server makes
+ * one write for many requests instead of one each. A line written directly first writes what is
+ * queued, so lines stay in order.
+ */
+class LineSink implements DestinationStream {
+  private pending: string[] = [];
+  private scheduled = false;
+  constructor(
+    private readonly dest: DestinationStream,
+    /** Lines are JSON (the request fast path writes them itself); false for pino-pretty. */
+    readonly json: boolean,
+  ) {}
+
+  write(line: string): void {
+    if (this.pending.length) this.flush();
+    this.dest.write(scrubSecrets(line));
+  }
+
+  queue(line: string): void {
+    this.pending.push(line);
+    if (this.pending.length >= 512) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushQueued);
+    }
+  }
+
+  private readonly flushQueued = () => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  /** Writes the queued lines now (also on process exit for the process's logger). */
+  flush(): void {
+    if (!this.pending.length) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
+    this.pending = [];
+    this.dest.write(scrubSecrets(text));
+  }
 }
+
+const SINK = Symbol.for("hubkeep.logSink");
+type WithSink = Logger & { [SINK]?: LineSink };
 
 export type LoggerOptions = {
   format: LogFormat;
@@ -87,7 +129,8 @@ export function createLogger(opts: LoggerOptions): Logger {
           ignore: "pid,hostname",
         })
       : (opts.destination ?? pino.destination({ fd: 1, sync: true }));
-  return pino(
+  const sink = new LineSink(out, opts.format === "json");
+  const logger: WithSink = pino(
     {
       level: opts.level,
       // Start-up lines keep the `hubkeep: ` prefix operators and tests read (e.g. `hubkeep: ready: `).
@@ -96,8 +139,15 @@ export function createLogger(opts: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     },
-    scrubbing(out),
+    sink,
   );
+  logger[SINK] = sink;
+  return logger;
+}
+
+/** Writes the logger's queued request lines now (tests read them; the process flushes on exit). */
+export function flushLog(logger: Logger = getLogger()): void {
+  (logger as WithSink)[SINK]?.flush();
 }
 
 /** The format when HUBKEEP_LOG_FORMAT is unset: JSON, unless stdout is a terminal. */
@@ -118,7 +168,9 @@ export function getLogger(): Logger {
     } catch {
       // A bad environment is reported by the entry point (getEnvOrExit); logging still works.
     }
-    shared.__hubkeepLogger = createLogger({ format: config.format ?? defaultLogFormat(), level: config.level });
+    const logger = createLogger({ format: config.format ?? defaultLogFormat(), level: config.level });
+    shared.__hubkeepLogger = logger;
+    process.once("exit", () => flushLog(logger));
   }
   return shared.__hubkeepLogger;
 }
@@ -192,4 +244,52 @@ export function currentRequest(): RequestContext | undefined {
 export function setRequestPrincipal(principalId: string | null): void {
   const ctx = currentRequest();
   if (ctx) ctx.principalId = principalId;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request lines
+
+/** What the server entry logs about each answered request (lib/server/main.ts). */
+export type RequestLine = {
+  method: string;
+  /** The route template (lib/metrics.ts routeOf), never the raw path. */
+  route: string;
+  /** The path without its query. */
+  path: string;
+  status: number;
+  durationMs: number;
+  bytes: number;
+  requestId: string;
+  principalId: string | null;
+  /** The client went away before the answer was written. */
+  aborted: boolean;
+};
+
+const PID = process.pid;
+let hostJson: string | undefined;
+
+/**
+ * Logs one request line: `error` for a 5xx answer, else `info`. In the JSON format the line is
+ * serialized here, with the fields pino would write, and queued (LineSink): it is the one log line
+ * of every download, and pino's generic path (redaction, serializers) and a write per line cost
+ * the download path most of its speed. Other formats go through pino.
+ */
+export function logRequestLine(r: RequestLine, logger: Logger = getLogger()): void {
+  const level = r.status >= 500 ? "error" : "info";
+  const msg = `${r.method} ${r.route} ${r.status}`;
+  const sink = (logger as WithSink)[SINK];
+  if (!sink?.json) {
+    const { aborted, ...fields } = r;
+    logger[level]({ type: "request", ...fields, ...(aborted ? { aborted: true } : {}) }, msg);
+    return;
+  }
+  if (!logger.isLevelEnabled(level)) return;
+  hostJson ??= JSON.stringify(os.hostname());
+  sink.queue(
+    `{"level":"${level}","time":"${new Date().toISOString()}","pid":${PID},"hostname":${hostJson}` +
+      `,"type":"request","method":${JSON.stringify(r.method)},"route":${JSON.stringify(r.route)}` +
+      `,"path":${JSON.stringify(r.path)},"status":${r.status},"durationMs":${r.durationMs},"bytes":${r.bytes}` +
+      `,"requestId":${JSON.stringify(r.requestId)},"principalId":${r.principalId === null ? "null" : JSON.stringify(r.principalId)}` +
+      `${r.aborted ? ',"aborted":true' : ""},"msg":${JSON.stringify(`hubkeep: ${msg}`)}}\n`,
+  );
 }

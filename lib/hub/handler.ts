@@ -19,6 +19,7 @@ import {
   type ServableVersion,
 } from "../models/served-versions.ts";
 import { countDownload } from "../models/downloads.ts";
+import type { RequestContext } from "../log.ts";
 import { recordDownload, recordServedBytes, setRoute, type DownloadKind } from "../metrics.ts";
 
 import { etagMatches, parseHubRequest, parseRange, type HubRequest } from "./hub-path.ts";
@@ -278,7 +279,11 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, s: Serv
 /**
  * Handles a download request; returns false when the request is not one (the page app serves it).
  */
-export async function handleDownload(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+export async function handleDownload(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  ctx?: RequestContext,
+): Promise<boolean> {
   if (req.method !== "GET" && req.method !== "HEAD") return false;
   const q = req.url!.indexOf("?");
   const pathname = q < 0 ? req.url! : req.url!.slice(0, q);
@@ -289,6 +294,7 @@ export async function handleDownload(req: http.IncomingMessage, res: http.Server
   try {
     if (hub.kind === "bad") throw hub.error;
     const principal = await authenticateRequest(toWebHeaders(req));
+    if (ctx) ctx.principalId = principal.kind === "user" ? principal.userId : null;
     const env = getEnv();
     if (!canReadApproved(principal, { anonymousRead: env.anonymousRead })) {
       if (principal.kind === "anonymous")
@@ -328,7 +334,7 @@ export async function handleDownload(req: http.IncomingMessage, res: http.Server
       res.destroy(err as Error);
       return true;
     }
-    sendError(res, toLoggedAppError(err, "download failed"));
+    sendError(res, toLoggedAppError(err, "download failed", ctx?.requestId));
   }
   return true;
 }

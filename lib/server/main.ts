@@ -28,6 +28,7 @@ import {
   captureConsole,
   decideRequestId,
   getLogger,
+  logRequestLine,
   REQUEST_ID_HEADER,
   runInRequest,
   type RequestContext,
@@ -133,35 +134,6 @@ function countBodyBytes(res: http.ServerResponse): () => number {
   return () => (res.req.method === "HEAD" || res.statusCode === 304 ? 0 : n);
 }
 
-/** The request's log line: route template, path without its query, status, time, bytes, ids. */
-function logRequest(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  route: string,
-  pathname: string,
-  ms: number,
-  bytes: number,
-  ctx: RequestContext,
-) {
-  const status = res.statusCode;
-  const method = req.method ?? "GET";
-  const fields = {
-    type: "request",
-    method,
-    route,
-    path: pathname.slice(0, 1024),
-    status,
-    durationMs: Math.round(ms * 10) / 10,
-    bytes,
-    requestId: ctx.requestId,
-    principalId: ctx.principalId,
-    ...(res.writableFinished ? {} : { aborted: true }),
-  };
-  const line = `${method} ${route} ${status}`;
-  if (status >= 500) getLogger().error(fields, line);
-  else getLogger().info(fields, line);
-}
-
 const server = http.createServer((req, res) => {
   const started = performance.now();
   const pathname = (req.url ?? "/").split("?")[0]!;
@@ -177,7 +149,17 @@ const server = http.createServer((req, res) => {
     const ms = performance.now() - started;
     const route = routeOf(res, pathname);
     recordRequest(route, req.method ?? "GET", res.statusCode, ms / 1000);
-    logRequest(req, res, route, pathname, ms, bytes(), ctx);
+    logRequestLine({
+      method: req.method ?? "GET",
+      route,
+      path: pathname.length > 1024 ? pathname.slice(0, 1024) : pathname,
+      status: res.statusCode,
+      durationMs: Math.round(ms * 10) / 10,
+      bytes: bytes(),
+      requestId: ctx.requestId,
+      principalId: ctx.principalId,
+      aborted: !res.writableFinished,
+    });
     inflight.delete(res);
     if (getReadiness() === "draining") {
       server.closeIdleConnections();
@@ -193,7 +175,7 @@ const server = http.createServer((req, res) => {
   for (const name of Object.keys(req.headers)) {
     if (name.startsWith("x-middleware-") || name.startsWith("x-invoke-")) delete req.headers[name];
   }
-  runInRequest(ctx, () => answer(req, res, pathname, ctx));
+  answer(req, res, pathname, ctx);
 });
 
 function answer(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, ctx: RequestContext) {
@@ -211,9 +193,11 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, pathname: s
     sendJson(res, 503, errorBody(starting, ctx.requestId));
     return;
   }
-  // Downloads (hub protocol, blobs) stream straight from the store; everything else is the web app.
-  handleDownload(req, res)
-    .then((done) => (done ? undefined : app(req, res)))
+  // Downloads (hub protocol, blobs) stream straight from the store, with the request context passed
+  // along; everything else is the web app, run inside the context (lib/log.ts runInRequest), which
+  // the hub path does without: AsyncLocalStorage.run costs every download.
+  handleDownload(req, res, ctx)
+    .then((done) => (done ? undefined : runInRequest(ctx, () => app(req, res))))
     .catch((err: Error) => {
       getLogger().error({ err, requestId: ctx.requestId }, "request failed");
       if (!res.headersSent)
