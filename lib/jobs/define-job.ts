@@ -28,6 +28,13 @@ export type JobDefinition<S extends z.ZodType = z.ZodType> = {
    * so a self-renewing schedule cannot fork. Default `standard`.
    */
   policy?: "standard" | "short";
+  /**
+   * How often an idle worker asks the database for jobs of this kind, in seconds; default 1. A job
+   * enqueued in a process whose own worker runs this kind wakes that worker at once, so this only
+   * bounds how late other processes' and delayed jobs start. Rare kinds (schedules) poll slowly:
+   * every poll is a query, and in embedded mode it runs on the thread that serves downloads.
+   */
+  pollSeconds?: number;
   /** Runs once when a worker starts this job kind (e.g. to start a schedule); a duplicate is harmless. */
   onWorkerStart?(): Promise<void>;
   handle(input: z.infer<S>, ctx: JobContext): Promise<unknown>;

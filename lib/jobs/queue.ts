@@ -15,6 +15,8 @@ export type Queue = {
     opts?: { singletonKey?: string; startAfterSeconds?: number },
   ): Promise<string | null>;
   stop(opts?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
+  /** Job name -> the id of this process's worker for it (startWorker), woken by enqueue. */
+  localWorkers: Map<string, string>;
 };
 
 const created = new WeakMap<PgBoss, Set<string>>();
@@ -49,17 +51,23 @@ export async function startQueue(handle: DbHandle, opts: { supervise?: boolean }
         });
   boss.on("error", (err: Error) => getLogger().error({ err }, "job queue error"));
   await boss.start();
+  const localWorkers = new Map<string, string>();
   return {
     boss,
+    localWorkers,
     async enqueue(job, input, sendOpts) {
       const parsed = job.schema.safeParse(input);
       if (!parsed.success)
         throw new AppError("unprocessable_entity", `invalid ${job.name} payload: ${parsed.error.issues[0]?.message}`);
       await ensureQueue(boss, job);
-      return boss.send(job.name, parsed.data as object, {
+      const id = await boss.send(job.name, parsed.data as object, {
         ...(sendOpts?.singletonKey ? { singletonKey: sendOpts.singletonKey } : {}),
         ...(sendOpts?.startAfterSeconds ? { startAfter: sendOpts.startAfterSeconds } : {}),
       });
+      // A job due now starts at once when this process runs its kind, whatever the polling interval.
+      const local = localWorkers.get(job.name);
+      if (id && local && !sendOpts?.startAfterSeconds) boss.notifyWorker(local);
+      return id;
     },
     async stop(stopOpts) {
       await boss.stop({ graceful: stopOpts?.graceful ?? true, timeout: stopOpts?.timeoutMs ?? 30_000, close: true });

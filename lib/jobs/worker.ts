@@ -49,13 +49,13 @@ export async function startWorker(
   for (const job of jobs) {
     await ensureQueue(queue.boss, job);
     const concurrency = typeof job.concurrency === "function" ? job.concurrency() : (job.concurrency ?? 1);
-    await queue.boss.work(
+    const workerId = await queue.boss.work(
       job.name,
       {
         batchSize: 1,
         localConcurrency: concurrency,
         perJobResults: true,
-        pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 1,
+        pollingIntervalSeconds: opts.pollingIntervalSeconds ?? job.pollSeconds ?? 1,
       },
       async (batch) => {
         const results = [];
@@ -113,6 +113,7 @@ export async function startWorker(
         return results;
       },
     );
+    queue.localWorkers.set(job.name, workerId);
   }
   for (const job of jobs) {
     await job
@@ -122,7 +123,10 @@ export async function startWorker(
   return {
     async stop() {
       controller.abort();
-      for (const job of jobs) await queue.boss.offWork(job.name).catch(() => {});
+      for (const job of jobs) {
+        queue.localWorkers.delete(job.name);
+        await queue.boss.offWork(job.name).catch(() => {});
+      }
     },
   };
 }

@@ -124,6 +124,8 @@ export const driftSweepJob = defineJob({
   name: "drift-sweep",
   schema: z.object({}).strict(),
   policy: "short",
+  // A sweep a period: its start can be a few seconds late.
+  pollSeconds: 5,
   retryLimit: 3,
   async onWorkerStart() {
     if (getEnv().jobs.resyncIntervalMs <= 0) return;

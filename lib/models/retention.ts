@@ -201,6 +201,8 @@ export const retentionRunJob = defineJob({
   name: "retention-run",
   schema: z.object({}).strict(),
   policy: "short",
+  // Once a day: half a minute late is nothing.
+  pollSeconds: 30,
   retryLimit: 3,
   expireInSeconds: 3600,
   async onWorkerStart() {

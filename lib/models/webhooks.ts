@@ -61,6 +61,8 @@ export const webhookSweepJob = defineJob({
   // One sweep waiting at a time: every worker starts one, creating a webhook starts one, and each
   // sweep queues the next while there is anything to watch, so the chain never forks.
   policy: "short",
+  // Once a minute (SWEEP_EVERY_SECONDS): a few seconds late is nothing.
+  pollSeconds: 10,
   retryLimit: 3,
   expireInSeconds: 300,
   async onWorkerStart() {
