@@ -9,7 +9,8 @@
 // Hubkeep runs as `npm start` runs it (embedded database, filesystem store) with an approved
 // version holding the files; nginx (sendfile on, access log off) serves a folder of the same bytes.
 // Needs nginx and wrk (Debian: apt-get install nginx-light wrk). BENCH_RUNS (default 3),
-// BENCH_SECONDS (default 10), BENCH_SERVE_MIB (default 256), BENCH_CONNECTIONS (default 16).
+// BENCH_SECONDS (default 10), BENCH_SERVE_MIB (default 256), BENCH_CONNECTIONS (default 16),
+// BENCH_PROFILE (a folder for the server's CPU profile).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import fs from "node:fs";
@@ -135,7 +136,13 @@ try {
     await booted.db.close();
     booted.release();
   }
-  const hub = await startServer({ HUBKEEP_DATA_DIR: dataDir });
+  // BENCH_PROFILE=<dir>: the server writes a CPU profile there when it stops (open it in Chrome's
+  // DevTools or speedscope).
+  const profile = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : undefined;
+  const hub = await startServer(
+    { HUBKEEP_DATA_DIR: dataDir },
+    { nodeArgs: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [] },
+  );
   stopHubkeep = () => hub.stop();
 
   const nginxPort = await freePort();

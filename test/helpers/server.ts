@@ -37,10 +37,11 @@ export function baseEnv(extra: Record<string, string | undefined>): NodeJS.Proce
 /** Starts the server and resolves once it prints its ready line (rejects if it exits first). */
 export async function startServer(
   env: Record<string, string | undefined>,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<RunningServer> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, "scripts/start.mjs")], {
+  // nodeArgs: flags for the server's node (bench:serve passes --cpu-prof when BENCH_PROFILE is set).
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, "scripts/start.mjs")], {
     cwd: ROOT,
     env: baseEnv({ HUBKEEP_HOST: "127.0.0.1", ...env, PORT: String(port) }),
     stdio: ["ignore", "pipe", "pipe"],
