@@ -13,6 +13,7 @@ import { db } from "../db/client.ts";
 import { getEnv } from "../env.ts";
 import { getQueue } from "../jobs/queue.ts";
 import { defineJob, PermanentJobError } from "../jobs/define-job.ts";
+import { defineSchedule } from "../jobs/schedule.ts";
 import { resyncMirror } from "./mirror-resync.ts";
 import { recordAudit } from "./audit.ts";
 
@@ -114,26 +115,19 @@ async function noteFailedCheck(mirrorId: string, reason: string): Promise<void> 
   });
 }
 
-async function scheduleNextSweep(delayMs: number): Promise<void> {
-  const queue = await getQueue();
-  // Policy `short`: a second waiting sweep is refused (send answers null), so this never forks.
-  await queue.enqueue(driftSweepJob, {}, { startAfterSeconds: Math.max(1, Math.round(delayMs / 1000)) });
-}
-
-export const driftSweepJob = defineJob({
+/** The sweep: once a period (sweepPeriodMs), it queues the checks now due, spread over the period. */
+export const driftSweepJob = defineSchedule({
   name: "drift-sweep",
-  schema: z.object({}).strict(),
-  policy: "short",
+  // Off when HUBKEEP_RESYNC_INTERVAL_HOURS is 0; the first sweep a second after a worker starts.
+  everySeconds: () => {
+    const intervalMs = getEnv().jobs.resyncIntervalMs;
+    return intervalMs > 0 ? sweepPeriodMs(intervalMs) / 1000 : 0;
+  },
+  firstAfterSeconds: () => 1,
   // A sweep a period: its start can be a few seconds late.
   pollSeconds: 5,
   retryLimit: 3,
-  async onWorkerStart() {
-    if (getEnv().jobs.resyncIntervalMs <= 0) return;
-    await scheduleNextSweep(1000);
-  },
-  async handle() {
-    const intervalMs = getEnv().jobs.resyncIntervalMs;
-    if (intervalMs <= 0) return { skipped: true };
+  async run() {
     const plan = await planSweep();
     const queue = await getQueue();
     for (const q of plan.queued) {
@@ -143,7 +137,6 @@ export const driftSweepJob = defineJob({
         { singletonKey: q.mirrorId, ...(q.delayMs >= 1000 ? { startAfterSeconds: Math.round(q.delayMs / 1000) } : {}) },
       );
     }
-    await scheduleNextSweep(sweepPeriodMs(intervalMs));
     return { due: plan.due, total: plan.total, queued: plan.queued.length };
   },
 });

@@ -7,15 +7,13 @@
 // `planRetention` is the dry run; `runRetention` deletes exactly what the plan lists (each through
 // deleteVersion, so each is audited and sends version.deleted); gc then reclaims the bytes. The rules
 // also run daily (the `retention-run` job).
-import { z } from "zod";
 import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "./audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { handleMatches } from "../auth/permissions.ts";
-import { parseRule } from "../upstream/allowlist.ts";
-import { defineJob } from "../jobs/define-job.ts";
-import { getQueue } from "../jobs/queue.ts";
+import { parseHandleGlob } from "../upstream/allowlist.ts";
+import { defineSchedule } from "../jobs/schedule.ts";
 import { AWAITING } from "./version-status.ts";
 import { deleteVersion } from "./approval.ts";
 
@@ -41,14 +39,7 @@ export async function aliasedVersionIds(): Promise<Set<string>> {
 /** Checks rules: `match` a handle glob, at least one action per rule. Errors name the field. */
 export function checkRules(rules: RetentionRule[]): RetentionRule[] {
   return rules.map((r, i) => {
-    let match: string;
-    try {
-      const parsed = parseRule(r.match);
-      if (parsed.effect === "deny") throw new Error("deny");
-      match = parsed.pattern;
-    } catch {
-      throw new AppError("unprocessable_entity", `rules.${i}.match: "${r.match}" is not a handle glob`);
-    }
+    const match = parseHandleGlob(r.match, `rules.${i}.match`);
     if (
       r.keepLastApproved === undefined &&
       r.deleteRejectedAfterDays === undefined &&
@@ -191,27 +182,16 @@ export async function runRetention(input: {
 
 const RETENTION_PERIOD_SECONDS = 24 * 3600;
 
-async function scheduleNextRun(delaySeconds: number): Promise<void> {
-  const queue = await getQueue();
-  await queue.enqueue(retentionRunJob, {}, { startAfterSeconds: Math.max(1, delaySeconds) });
-}
-
-/** The daily run: a self-renewing job (one waiting at a time, policy `short`). */
-export const retentionRunJob = defineJob({
+/** The daily run: the first a day after a worker starts, later ones a day after each other. */
+export const retentionRunJob = defineSchedule({
   name: "retention-run",
-  schema: z.object({}).strict(),
-  policy: "short",
+  everySeconds: () => RETENTION_PERIOD_SECONDS,
   // Once a day: half a minute late is nothing.
   pollSeconds: 30,
   retryLimit: 3,
   expireInSeconds: 3600,
-  async onWorkerStart() {
-    // The first run a day after the worker starts; later ones a day after each other.
-    await scheduleNextRun(RETENTION_PERIOD_SECONDS);
-  },
-  async handle() {
+  async run() {
     const r = await runRetention({ dryRun: false, actor: null });
-    await scheduleNextRun(RETENTION_PERIOD_SECONDS);
     return { deleted: r.versions.length };
   },
 });

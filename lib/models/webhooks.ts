@@ -17,6 +17,7 @@ import { getLogger, stripQuery } from "../log.ts";
 import { recordAudit } from "./audit.ts";
 import { actorUserId, type Principal } from "../auth/principal.ts";
 import { defineJob } from "../jobs/define-job.ts";
+import { defineSchedule } from "../jobs/schedule.ts";
 import { ensureQueue, getQueue, type Queue } from "../jobs/queue.ts";
 import { recordWebhookDelivery } from "../metrics.ts";
 import { serializePayload, TEST_EVENT_TYPE, type WebhookEventType, type WebhookPayload } from "../webhooks/events.ts";
@@ -55,27 +56,24 @@ export const webhookDeliveryJob = defineJob({
   },
 });
 
-export const webhookSweepJob = defineJob({
+export const webhookSweepJob = defineSchedule({
   name: "webhook-sweep",
-  schema: z.object({}).strict(),
-  // One sweep waiting at a time: every worker starts one, creating a webhook starts one, and each
-  // sweep queues the next while there is anything to watch, so the chain never forks.
-  policy: "short",
-  // Once a minute (SWEEP_EVERY_SECONDS): a few seconds late is nothing.
+  // Every worker starts one, creating a webhook or a delivery starts one, and each sweep queues the
+  // next while there is anything to watch.
+  everySeconds: () => SWEEP_EVERY_SECONDS,
+  firstAfterSeconds: () => 1,
+  async continueIf() {
+    const prisma = await db();
+    return (
+      (await prisma.webhook.count({ where: { enabled: true } })) > 0 ||
+      (await prisma.webhookDelivery.count({ where: { status: "pending" } })) > 0
+    );
+  },
+  // Once a minute: a few seconds late is nothing.
   pollSeconds: 10,
   retryLimit: 3,
   expireInSeconds: 300,
-  async onWorkerStart() {
-    await scheduleSweepQuietly(await readyQueue(), 1);
-  },
-  async handle() {
-    const queue = await readyQueue();
-    const prisma = await db();
-    const active =
-      (await prisma.webhook.count({ where: { enabled: true } })) > 0 ||
-      (await prisma.webhookDelivery.count({ where: { status: "pending" } })) > 0;
-    // The next sweep first, so a sweep that dies half-way still has a successor.
-    if (active) await scheduleSweepQuietly(queue);
+  async run() {
     return { requeued: await sweepWebhookDeliveries() };
   },
 });
@@ -100,12 +98,9 @@ async function readyQueue(): Promise<Queue | null> {
   return queue;
 }
 
-/** Queues the next sweep in `delaySeconds` unless one is already waiting (policy `short`). */
-async function scheduleSweepQuietly(queue: Queue | null, delaySeconds = SWEEP_EVERY_SECONDS): Promise<void> {
-  if (!queue) return;
-  await queue
-    .enqueue(webhookSweepJob, {}, { startAfterSeconds: delaySeconds })
-    .catch((err: Error) => getLogger().warn({ err }, "could not schedule the webhook sweep"));
+/** Starts the sweep chain unless a sweep is waiting (the schedule's own queueing). */
+function scheduleSweepQuietly(queue: Queue | null): Promise<void> {
+  return webhookSweepJob.schedule(undefined, queue);
 }
 
 type DueDelivery = { id: string; at: Date | null };
