@@ -10,7 +10,7 @@ import { AppError } from "../errors.ts";
 import { recordAudit } from "./audit.ts";
 import type { Principal } from "../auth/principal.ts";
 import { handleMatches, handlePatternRegex } from "../auth/permissions.ts";
-import { parseRule } from "../upstream/allowlist.ts";
+import { parseHandleGlob } from "../upstream/allowlist.ts";
 import { emitEvent } from "./webhooks.ts";
 
 /** Usage at which `quota.warning` is sent (a fraction of the limit). */
@@ -56,19 +56,7 @@ export async function namespaceUsage(pattern: string, q?: Queryable): Promise<nu
 
 /** Checks a quota's fields: the namespace is a handle glob, the limit a positive whole number of bytes. */
 export function parseQuota(input: { namespace: unknown; maxBytes: unknown }): { namespace: string; maxBytes: number } {
-  if (typeof input.namespace !== "string" || input.namespace.trim() === "")
-    throw new AppError("unprocessable_entity", 'namespace: a handle glob is required, e.g. "research/*"');
-  let namespace: string;
-  try {
-    const rule = parseRule(input.namespace);
-    if (rule.effect === "deny") throw new Error("deny");
-    namespace = rule.pattern;
-  } catch {
-    throw new AppError(
-      "unprocessable_entity",
-      `namespace: "${input.namespace}" is not a handle glob (handle characters, * and ?)`,
-    );
-  }
+  const namespace = parseHandleGlob(input.namespace, "namespace");
   const n = input.maxBytes;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0)
     throw new AppError(

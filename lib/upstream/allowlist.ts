@@ -33,6 +33,24 @@ export function parseRule(text: string): Rule {
   return { pattern, effect: deny ? "deny" : "allow" };
 }
 
+/**
+ * A handle glob outside the allowlist (a quota's namespace, a retention rule's match): the allowlist's
+ * pattern syntax without the `!`. Answers the normalised pattern; the error names `field`.
+ */
+export function parseHandleGlob(text: unknown, field: string): string {
+  if (typeof text !== "string" || text.trim() === "")
+    throw new AppError("unprocessable_entity", `${field}: a handle glob is required, e.g. "research/*"`);
+  let rule: Rule | null = null;
+  try {
+    rule = parseRule(text);
+  } catch {
+    // answered below, naming the field
+  }
+  if (!rule || rule.effect === "deny")
+    throw new AppError("unprocessable_entity", `${field}: "${text}" is not a handle glob (handle characters, * and ?)`);
+  return rule.pattern;
+}
+
 /** Pure decision: deny rules win; otherwise the first matching allow rule; otherwise refused. */
 export function evaluateRules(rules: Rule[], handle: string): RuleDecision {
   const deny = rules.find((r) => r.effect === "deny" && handleMatches(r.pattern, handle));

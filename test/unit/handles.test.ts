@@ -184,7 +184,7 @@ test("format follows the handle", () => {
   assert.equal(formatOfHandle("google/x"), "saved_model");
 });
 
-import { evaluateRules, parseRule } from "../../lib/upstream/allowlist.ts";
+import { evaluateRules, parseHandleGlob, parseRule } from "../../lib/upstream/allowlist.ts";
 
 test("allowlist: deny wins, first allow names itself, otherwise no rule allows", () => {
   const rules = ["google/*", "tensorflow/tfjs-model/*", "!google/experimental/*"].map(parseRule);
@@ -205,4 +205,18 @@ test("allowlist: deny wins, first allow names itself, otherwise no rule allows",
   assert.throws(() => parseRule("!"), { status: 422 });
   assert.throws(() => parseRule("google/../x"), { status: 422 });
   assert.throws(() => parseRule("google x"), { status: 422 });
+});
+
+test("handle globs (quota namespaces, retention matches): the allowlist's syntax without !, errors name the field", () => {
+  assert.equal(parseHandleGlob("  Research/*  ", "namespace"), "research/*");
+  assert.equal(parseHandleGlob("google/?ert/*", "rules.0.match"), "google/?ert/*");
+  const cases: Array<[unknown, RegExp]> = [
+    ["", /^namespace: a handle glob is required/],
+    [42, /^namespace: a handle glob is required/],
+    ["!research/*", /^namespace: "!research\/\*" is not a handle glob/],
+    ["has space/*", /^namespace: "has space\/\*" is not a handle glob/],
+    ["a/../b", /^namespace: "a\/..\/b" is not a handle glob/],
+  ];
+  for (const [input, message] of cases)
+    assert.throws(() => parseHandleGlob(input, "namespace"), { status: 422, message }, String(input));
 });
