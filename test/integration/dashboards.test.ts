@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { startServer, freePort, ROOT, type RunningServer } from "../helpers/server.ts";
 import { createEmptyPostgresDatabase, usingPostgres } from "../helpers/db.ts";
-import { signInSession } from "../helpers/session.ts";
+import { sessionCaller } from "../helpers/api-client.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 import { metricDefinitions } from "../../lib/metrics.ts";
 
@@ -142,13 +142,8 @@ before(async () => {
   server = await startServer(env);
   // A short journey, so the series the expressions read exist: an upload, its validation, approval,
   // a download, a quota.
-  const cookie = await signInSession(base, "admin@example.com", "admin-password-1");
-  const tokenRes = await fetch(`${base}/api/v1/tokens`, {
-    method: "POST",
-    headers: { cookie, origin: base, "content-type": "application/json" },
-    body: JSON.stringify({ scope: "admin" }),
-  });
-  const admin = ((await tokenRes.json()) as { token: string }).token;
+  const session = await sessionCaller(base, "admin@example.com", "admin-password-1");
+  const admin = (await session("POST", "/api/v1/tokens", { scope: "admin" })).token;
   const auth = { authorization: `Bearer ${admin}` };
   const tflite = new Uint8Array(fs.readFileSync(fixturePath("serving-half_plus_two_tflite", "model.tflite")));
   const put = await fetch(`${base}/api/v1/models/ops/half_plus_two/versions/1`, {

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { startServer, freePort, type RunningServer } from "../helpers/server.ts";
 import { createEmptyPostgresDatabase, usingPostgres } from "../helpers/db.ts";
-import { signInSession } from "../helpers/session.ts";
+import { answer, callApi, sessionCaller, type Answer } from "../helpers/api-client.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
 
@@ -33,31 +33,7 @@ const halfPlusTwo = fs.readFileSync(fixturePath("serving-half_plus_two_tflite", 
 const add4 = fs.readFileSync(fixturePath("tfjs-tflite-add4", "add4.tflite")); // 952 bytes
 const hubArchive = fs.readFileSync(fixturePath("hub-half_plus_two_v1_targz", "half_plus_two_v1.tar.gz"));
 
-type Answer = { status: number; text: string; json: Record<string, unknown> | null };
-
-async function answer(res: Response): Promise<Answer> {
-  const text = await res.text();
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, text, json };
-}
-
-async function api(method: string, url: string, token: string, body?: unknown): Promise<Answer> {
-  return answer(
-    await fetch(`${base}${url}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-  );
-}
+const api = (method: string, url: string, token: string, body?: unknown) => callApi(base, method, url, token, body);
 
 async function upload(handlePath: string, body: Buffer, streamed = false): Promise<Answer> {
   const payload: BodyInit = streamed
@@ -111,19 +87,10 @@ before(async () => {
     dropDb = db.drop;
   }
   server = await startServer(env);
-  const cookie = await signInSession(base, "admin@example.com", "admin-password-1");
-  const s = async (url: string, body: unknown) => {
-    const r = await fetch(`${base}${url}`, {
-      method: "POST",
-      headers: { cookie, origin: base, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    assert.ok(r.ok, `${url}: ${r.status} ${await r.clone().text()}`);
-    return r.json() as Promise<{ id: string; token: string }>;
-  };
-  await s("/api/v1/users", { email: "viewer@example.com", role: "viewer" });
-  admin = (await s("/api/v1/tokens", { scope: "admin" })).token;
-  viewer = (await s("/api/v1/tokens", { scope: "read", email: "viewer@example.com" })).token;
+  const s = await sessionCaller(base, "admin@example.com", "admin-password-1");
+  await s("POST", "/api/v1/users", { email: "viewer@example.com", role: "viewer" });
+  admin = (await s("POST", "/api/v1/tokens", { scope: "admin" })).token;
+  viewer = (await s("POST", "/api/v1/tokens", { scope: "read", email: "viewer@example.com" })).token;
   // A real receiver on loopback, verifying the signatures with the standardwebhooks library.
   receiver = await startWebhookReceiver();
   const hook = await api("POST", "/api/v1/webhooks", admin, {

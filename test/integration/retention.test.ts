@@ -10,7 +10,7 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { startServer, runCommand, baseEnv, freePort, type RunningServer } from "../helpers/server.ts";
 import { createEmptyPostgresDatabase, usingPostgres } from "../helpers/db.ts";
-import { signInSession } from "../helpers/session.ts";
+import { callApi, sessionCaller } from "../helpers/api-client.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 
 let server: RunningServer;
@@ -31,26 +31,7 @@ const blobFile = (b: Buffer) => {
   return path.join(dataDir, "blobs", "v1", "blobs", "sha256", hex.slice(0, 2), hex);
 };
 
-type Answer = { status: number; text: string; json: Record<string, unknown> | null };
-
-async function api(method: string, url: string, token: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, text, json };
-}
+const api = (method: string, url: string, token: string, body?: unknown) => callApi(base, method, url, token, body);
 
 async function upload(handle: string, n: number, body: Buffer) {
   const res = await fetch(`${base}/api/v1/models/${handle}/versions/${n}`, {
@@ -94,19 +75,10 @@ before(async () => {
     dropDb = db.drop;
   }
   server = await startServer(env);
-  const cookie = await signInSession(base, "admin@example.com", "admin-password-1");
-  const s = async (url: string, body: unknown) => {
-    const r = await fetch(`${base}${url}`, {
-      method: "POST",
-      headers: { cookie, origin: base, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    assert.ok(r.ok, `${url}: ${r.status} ${await r.clone().text()}`);
-    return r.json() as Promise<{ token: string }>;
-  };
-  await s("/api/v1/users", { email: "viewer@example.com", role: "viewer" });
-  admin = (await s("/api/v1/tokens", { scope: "admin" })).token;
-  viewer = (await s("/api/v1/tokens", { scope: "read", email: "viewer@example.com" })).token;
+  const s = await sessionCaller(base, "admin@example.com", "admin-password-1");
+  await s("POST", "/api/v1/users", { email: "viewer@example.com", role: "viewer" });
+  admin = (await s("POST", "/api/v1/tokens", { scope: "admin" })).token;
+  viewer = (await s("POST", "/api/v1/tokens", { scope: "read", email: "viewer@example.com" })).token;
 
   // ops/a: two approved versions (keepLastApproved 1 deletes v1, never v2, the latest approved).
   // ops/b: a rejected version; ops/c: one never approved; ops/keep: a single approved version.
