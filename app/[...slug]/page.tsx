@@ -55,7 +55,7 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   return (
     <>
       <VersionHeader model={model} view={view} number={number} />
-      <UsageSection snippets={snippets} />
+      <UsageSection snippets={snippets} deleted={view.deletion !== undefined} />
       <SignaturesSection signatures={signatures} input={input} />
       <TfjsCompatibilitySection validation={view.validation} />
       <ValidationSection model={model} view={view} number={number} />

@@ -2,7 +2,17 @@
 import type { UsageSnippet } from "@/lib/models/usage-snippets.ts";
 import { CopyButton } from "../ui/client.tsx";
 
-export function UsageSection({ snippets }: { snippets: UsageSnippet[] }) {
+export function UsageSection({ snippets, deleted }: { snippets: UsageSnippet[]; deleted: boolean }) {
+  // A deleted version's URLs answer 410 Gone: snippets that "always get the same bytes" would mislead.
+  if (deleted)
+    return (
+      <section className="card" aria-labelledby="use">
+        <h2 id="use">Use it</h2>
+        <p className="notice-warn" data-testid="deleted-usage">
+          This version was deleted and is not served any more: its URLs answer 410 Gone. Pick another version below.
+        </p>
+      </section>
+    );
   return (
     <section className="card" aria-labelledby="use">
       <h2 id="use">Use it</h2>
