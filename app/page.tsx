@@ -160,6 +160,11 @@ export default async function Home({ searchParams }: { searchParams: SearchParam
                   <div className="model-head">
                     <a href={`/${m.handle}`}>{m.title ?? m.handle}</a>
                     {m.latestVersion !== null && <span className="badge">v{m.latestVersion}</span>}
+                    {m.aliases.map((a) => (
+                      <span key={a.name} className="badge" title={`/${m.handle}/@${a.name} → version ${a.version}`}>
+                        @{a.name} → v{a.version}
+                      </span>
+                    ))}
                     {m.format && <span className="badge">{FORMAT_LABEL[m.format] ?? m.format}</span>}
                   </div>
                   {m.title && <div className="meta mono">{m.handle}</div>}

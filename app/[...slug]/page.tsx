@@ -4,7 +4,7 @@ import { getVersionView } from "@/lib/models/versions.ts";
 import { getEnv } from "@/lib/env.ts";
 import { parseModelPagePath } from "@/lib/handle-path.ts";
 import { pageContext } from "@/lib/http/page-context.ts";
-import { canReadApproved, canReadUnapprovedIn } from "@/lib/auth/permissions.ts";
+import { canAdminister, canReadApproved, canReadUnapprovedIn } from "@/lib/auth/permissions.ts";
 import { signaturesOf } from "@/lib/models/signatures.ts";
 import { buildUsageSnippets, buildPinnedUrl, findPrimaryInput } from "@/lib/models/usage-snippets.ts";
 import { VersionHeader } from "./version-header.tsx";
@@ -14,12 +14,22 @@ import { TfjsCompatibilitySection } from "./tfjs-compatibility-section.tsx";
 import { ValidationSection } from "./validation-section.tsx";
 import { ProvenanceSection } from "./provenance-section.tsx";
 import { VersionsSection } from "./versions-section.tsx";
+import { AliasesSection } from "./aliases-section.tsx";
+import { listAliases } from "@/lib/models/aliases.ts";
+import { Flash, param, type SearchParams } from "../ui/common.tsx";
 
 export const dynamic = "force-dynamic";
 
 // The catalogue page of a model (/{handle}) or one version (/{handle}/{n}). The same paths with a
 // hub format query are downloads, answered by the server before this page (lib/hub/).
-export default async function ModelPage({ params }: { params: Promise<{ slug: string[] }> }) {
+export default async function ModelPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ slug: string[] }>;
+  searchParams: SearchParams;
+}) {
+  const sp = await searchParams;
   const at = parseModelPagePath((await params).slug);
   if (!at) notFound();
   const { handle, version: pinned } = at;
@@ -41,6 +51,8 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
   if (!view || (view.status !== "approved" && !admin)) notFound();
 
   const url = buildPinnedUrl(env.publicUrl, model.handle, number);
+  const aliases = await listAliases(model.handle);
+  const canManageAliases = canAdminister(principal);
   const signatures = signaturesOf(view.validation);
   const input = findPrimaryInput(signatures, view.validation?.execution);
   const snippets = buildUsageSnippets({
@@ -54,12 +66,21 @@ export default async function ModelPage({ params }: { params: Promise<{ slug: st
 
   return (
     <>
+      <Flash notice={param(sp, "notice")} error={param(sp, "error")} />
       <VersionHeader model={model} view={view} number={number} />
       <UsageSection snippets={snippets} deleted={view.deletion !== undefined} />
       <SignaturesSection signatures={signatures} input={input} />
       <TfjsCompatibilitySection validation={view.validation} />
       <ValidationSection model={model} view={view} number={number} />
       <ProvenanceSection view={view} />
+      <AliasesSection
+        handle={model.handle}
+        aliases={aliases}
+        approved={model.versions.filter((v) => v.status === "approved").map((v) => v.number)}
+        admin={canManageAliases}
+        returnTo={pinned === null ? `/${model.handle}` : `/${model.handle}/${pinned}`}
+        publicUrl={env.publicUrl}
+      />
       <VersionsSection model={model} />
     </>
   );

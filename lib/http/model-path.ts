@@ -1,14 +1,21 @@
-// Parses the catch-all path of /api/v1/models/{handle}[/versions/{n}[/{action}]]. Handles hold
+// Parses the catch-all path of /api/v1/models/{handle}[/versions/{n}[/{action}]] and
+// /api/v1/models/{handle}/aliases/{name}. Handles hold
 // slashes, so the route is one catch-all that dispatches on what follows the handle.
 import { AppError } from "../errors.ts";
 import { parseVersionNumber } from "../handle-path.ts";
 import { checkHandle } from "../upstream/handles.ts";
 
-/** A parsed API path: the handle, the version number when the path has one, and what follows it. */
-export type ModelPath = { handle: string; version?: number; action?: string };
+/**
+ * A parsed API path: the handle, the version number when the path has one, and what follows it;
+ * for `/{handle}/aliases/{name}`, the alias name.
+ */
+export type ModelPath = { handle: string; version?: number; action?: string; alias?: string };
 
 export function parseModelPath(segments: string[]): ModelPath {
   const segs = segments.map((s) => decodeURIComponent(s));
+  const al = segs.lastIndexOf("aliases");
+  if (al >= 2 && al === segs.length - 2 && !segs.slice(al).includes("versions"))
+    return { handle: checkHandle(segs.slice(0, al).join("/")), action: "aliases", alias: segs[al + 1]! };
   const at = segs.lastIndexOf("versions");
   if (at < 0) return { handle: checkHandle(segs.join("/")) };
   const handle = checkHandle(segs.slice(0, at).join("/"));
@@ -34,6 +41,8 @@ export const MODEL_ROUTES = [
   "POST /api/v1/models/{handle}/versions/{n}/validate",
   "POST /api/v1/models/{handle}/versions/{n}/approve",
   "POST /api/v1/models/{handle}/versions/{n}/reject",
+  "PUT /api/v1/models/{handle}/aliases/{name}",
+  "DELETE /api/v1/models/{handle}/aliases/{name}",
 ] as const;
 
 export type ModelRoute = (typeof MODEL_ROUTES)[number];
@@ -44,6 +53,7 @@ export type ModelRoutesFor<M extends ModelRouteMethod> = Extract<ModelRoute, `${
 /** The template a parsed path has: `/api/v1/models/{handle}[/versions[/{n}[/{action}]]]`. */
 export function modelPathTemplate(p: ModelPath): string {
   const base = "/api/v1/models/{handle}";
+  if (p.alias !== undefined) return `${base}/aliases/{name}`;
   if (p.version === undefined) return p.action === "versions" ? `${base}/versions` : base;
   return `${base}/versions/{n}${p.action ? `/${p.action}` : ""}`;
 }

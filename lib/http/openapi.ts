@@ -124,6 +124,27 @@ export const OPERATIONS: Operation[] = [
     responses: { 200: "rejected", 422: "no reason" },
   },
   {
+    method: "put",
+    path: "/api/v1/models/{handle}/aliases/{name}",
+    summary:
+      "Point an alias ([a-z][a-z0-9-]{0,31}) at an approved version: /{handle}/@{name} then redirects there; audited, sends alias.moved",
+    access: "admin",
+    body: S.aliasSchema,
+    responses: {
+      200: '{"handle","alias","version","previousVersion","changed"}',
+      404: "unknown model or version",
+      409: "the version is not approved (names its status)",
+      422: "bad alias name or version",
+    },
+  },
+  {
+    method: "delete",
+    path: "/api/v1/models/{handle}/aliases/{name}",
+    summary: "Remove an alias; sends alias.moved with version null",
+    access: "admin",
+    responses: { 200: '{"handle","alias","previousVersion"}', 404: "no such alias" },
+  },
+  {
     method: "post",
     path: `${versionPath}/validate`,
     summary: "Re-validate a version",

@@ -112,6 +112,10 @@ export const quotaSchema = z.object({
   maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
 
+export const aliasSchema = z.object({
+  version: z.number({ error: "version: the version number the alias points to" }).int().positive(),
+});
+
 export const deleteVersionSchema = z.object({
   reason: z.string().trim().min(1, "a deletion needs a reason").max(2000),
 });

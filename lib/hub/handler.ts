@@ -28,6 +28,7 @@ import { formatContentDisposition, type DispositionType } from "./content-dispos
 /** The `route` label of a hub request: the templates lib/metrics.ts reads from the same paths. */
 function hubRoute(hub: Exclude<HubRequest, { kind: "bad" }>): string {
   if (hub.kind === "blob") return "/api/v1/blobs/{digest}";
+  if (hub.kind === "alias") return hub.tail ? "/{handle}/@{alias}/{file}" : "/{handle}/@{alias}";
   if (hub.kind === "file") return hub.version === null ? "/{handle}/{file}" : "/{handle}/{n}/{file}";
   return hub.version === null ? "/{handle}" : "/{handle}/{n}";
 }
@@ -113,16 +114,42 @@ function lastSegment(handle: string) {
 
 /** Resolves a hub request to the bytes to send, a redirect, or an error. */
 async function resolve(
-  r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>,
+  r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" } | { kind: "alias" }>,
   principal: Principal,
 ): Promise<Servable | { redirect: string }> {
   const cached = peekServable(r.handle);
   return resolveIn(cached !== undefined ? cached : await getServable(r.handle), r, principal);
 }
 
+/**
+ * `/{handle}/@{name}[/{file}]`: a redirect to the pinned URL of the version the alias points to, the
+ * file and query kept. An alias whose version is no longer approved serves nothing.
+ */
+async function resolveAlias(r: Extract<HubRequest, { kind: "alias" }>): Promise<{ redirect: string }> {
+  const cached = peekServable(r.handle);
+  const mod = cached !== undefined ? cached : await getServable(r.handle);
+  if (!mod) throw new AppError("not_found", `no model ${r.handle}`);
+  const n = mod.aliases.get(r.name);
+  if (n === undefined) {
+    const known = [...mod.aliases.keys()];
+    throw new AppError(
+      "not_found",
+      `${mod.handle} has no alias ${r.name}${known.length ? ` (it has: ${known.join(", ")})` : ""}`,
+    );
+  }
+  const v = mod.versions.get(n);
+  if (!v || v.status !== "approved")
+    throw new AppError(
+      "not_found",
+      `alias ${r.name} of ${mod.handle} points to version ${n}, which is ${v?.status ?? "gone"}: nothing is served under it`,
+    );
+  const q = r.query.toString();
+  return { redirect: `/${mod.handle}/${n}${r.tail}${q ? `?${q}` : ""}` };
+}
+
 function resolveIn(
   mod: ServableModule | null,
-  r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" }>,
+  r: Exclude<HubRequest, { kind: "bad" } | { kind: "blob" } | { kind: "alias" }>,
   principal: Principal,
 ): Servable | { redirect: string } {
   const admin = canReadUnapproved(principal);
@@ -320,6 +347,8 @@ export async function handleDownload(
         approved: b.approved,
         kind: "blob",
       };
+    } else if (hub.kind === "alias") {
+      servable = await resolveAlias(hub);
     } else {
       servable = await resolve(hub, principal);
     }

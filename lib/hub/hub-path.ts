@@ -18,6 +18,8 @@ export type HubRequest =
   | { kind: "tflite"; handle: string; version: number | null; query: URLSearchParams }
   | { kind: "file"; handle: string; version: number | null; file: string; query: URLSearchParams }
   | { kind: "blob"; digest: string }
+  /** `/{handle}/@{name}[/{file}]`: a 302 to the pinned URL the alias points to, `tail` and query kept. */
+  | { kind: "alias"; handle: string; name: string; tail: string; query: URLSearchParams }
   | { kind: "bad"; error: AppError };
 
 // Read once, when the server loads this module at start-up.
@@ -39,6 +41,7 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
     return null;
   }
   if (segs.length < 2 || RESERVED.has(segs[0]!)) return null;
+  for (let i = 2; i < segs.length; i++) if (segs[i]!.charCodeAt(0) === 64 /* @ */) return parseAlias(segs, i, search);
   for (const seg of segs) if (!HANDLE_SEGMENT.test(seg)) return null;
   const query = new URLSearchParams(search);
   const hub = query.get("tf-hub-format");
@@ -58,9 +61,9 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
     return null;
   }
   if (hub === null && tfjs === null && lite === null) return null;
-  const at = splitHandleAndVersion(segs);
-  if (!at) return null;
-  const { handle, version } = at;
+  const split = splitHandleAndVersion(segs);
+  if (!split) return null;
+  const { handle, version } = split;
   if (lite !== null) {
     if (lite !== "tflite") return bad(`lite-format=${lite} is not served: use lite-format=tflite`);
     return { kind: "tflite", handle, version, query };
@@ -73,6 +76,29 @@ export function parseHubRequest(pathname: string, search: string): HubRequest | 
   if (tfjs === "compressed") return { kind: "archive", handle, version, query, want: "tfjs-compressed" };
   if (tfjs === "file") return { kind: "file", handle, version, file: "model.json", query };
   return bad(`tfjs-format=${tfjs} is not a format: use tfjs-format=file or tfjs-format=compressed`);
+}
+
+const ALIAS = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** `/{handle}/@{name}` or `/{handle}/@{name}/{file}`; anything else with an `@` segment is a page. */
+function parseAlias(segs: string[], at: number, search: string): HubRequest | null {
+  const handleSegs = segs.slice(0, at);
+  const rest = segs.slice(at + 1);
+  if (handleSegs.length < 2 || rest.length > 1) return null;
+  for (const seg of handleSegs) if (!HANDLE_SEGMENT.test(seg)) return null;
+  if (rest.length === 1 && !FILE.test(rest[0]!)) return null;
+  const name = segs[at]!.slice(1);
+  if (!ALIAS.test(name))
+    return bad(
+      `"@${name.slice(0, 40)}" is not an alias: a lowercase letter, then up to 31 lowercase letters, digits or hyphens`,
+    );
+  return {
+    kind: "alias",
+    handle: handleSegs.join("/").toLowerCase(),
+    name,
+    tail: rest.length ? `/${rest[0]}` : "",
+    query: new URLSearchParams(search),
+  };
 }
 
 // Hot-path helpers live at module level: no closures are created per request.

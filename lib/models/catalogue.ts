@@ -31,6 +31,8 @@ export type CatalogueHit = {
   tags: string[];
   license: string | null;
   latestVersion: number | null;
+  /** Aliases that point to an approved version, by name. */
+  aliases: Array<{ name: string; version: number }>;
   format: string | null;
   downloads: number;
   updatedAt: Date;
@@ -133,7 +135,10 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
     )
     SELECT m.handle, m.title, m.description, m.publisher, m.task, m.tags, m.license, m."updatedAt", p.rank::float8 AS rank,
            m.downloads::float8 AS downloads,
-           latest.number AS "latestVersion", latest.format AS format
+           latest.number AS "latestVersion", latest.format AS format,
+           (SELECT coalesce(array_agg(a.name || '=' || av.number ORDER BY a.name), '{}') FROM "Alias" a
+              JOIN "Version" av ON av.id = a."versionId" AND av.status = 'approved'
+             WHERE a."moduleId" = m.id) AS aliases
     FROM page p JOIN "Module" m ON m.id = p.id
     LEFT JOIN LATERAL (SELECT v.number, v.format::text AS format FROM "Version" v
                        WHERE v."moduleId" = m.id AND v.status = ANY($2::text[]::"VersionStatus"[]) ORDER BY v.number DESC LIMIT 1) latest ON true
@@ -164,7 +169,7 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
       }),
   );
   const rowsPromise = cached(caches.rows, JSON.stringify([key, order, pageSize, page]), () =>
-    prisma.$queryRawUnsafe<Array<Omit<CatalogueHit, "rank"> & { rank: number }>>(
+    prisma.$queryRawUnsafe<Array<Omit<CatalogueHit, "rank" | "aliases"> & { rank: number; aliases: string[] }>>(
       rowsSql,
       ...params,
       pageSize,
@@ -173,7 +178,15 @@ export async function searchCatalogue(query: CatalogueQuery): Promise<CatalogueR
   );
   const [rows, { total, facets }] = await Promise.all([rowsPromise, facetsPromise]);
   return {
-    items: rows.map((r) => ({ ...r, downloads: Number(r.downloads), tags: r.tags ?? [] })),
+    items: rows.map((r) => ({
+      ...r,
+      downloads: Number(r.downloads),
+      tags: r.tags ?? [],
+      aliases: (r.aliases ?? []).map((a) => {
+        const eq = a.lastIndexOf("=");
+        return { name: a.slice(0, eq), version: Number(a.slice(eq + 1)) };
+      }),
+    })),
     total,
     page,
     pageSize,

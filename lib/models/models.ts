@@ -1,5 +1,6 @@
 // Models (the Module table): one model by handle, with the versions a caller may see, its catalogue
 // metadata and who owns it. Shared by the model page, GET/PATCH /api/v1/models/{handle}.
+import { listAliases } from "./aliases.ts";
 import { db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordAudit } from "./audit.ts";
@@ -79,7 +80,10 @@ export async function getModelDocument(input: { handle: string; principal: Princ
     tags: m.tags,
     license: m.license,
     ...(m.source === "upstream" && m.upstreamUrl ? { source: { url: m.upstreamUrl } } : {}),
-    aliases: {} as Record<string, number>,
+    // Aliases whose version is approved (an alias left on a withdrawn version serves nothing).
+    aliases: Object.fromEntries(
+      (await listAliases(handle)).filter((a) => a.status === "approved").map((a) => [a.name, a.version]),
+    ) as Record<string, number>,
     versions: m.versions.map((v) => ({
       version: v.number,
       status: v.status,

@@ -16,6 +16,7 @@ import { parseHandleGlob } from "../upstream/allowlist.ts";
 import { defineSchedule } from "../jobs/schedule.ts";
 import { AWAITING } from "./version-status.ts";
 import { deleteVersion } from "./approval.ts";
+import { aliasedVersionIds } from "./aliases.ts";
 
 export type RetentionRule = {
   match: string;
@@ -27,14 +28,6 @@ export type RetentionRule = {
 export type RetentionCandidate = { handle: string; version: number; reason: string };
 
 const DAY_MS = 86_400_000;
-
-/**
- * Versions aliases point to: never deleted by a rule. Aliases arrive with the next issue; until then
- * no version has one.
- */
-export async function aliasedVersionIds(): Promise<Set<string>> {
-  return new Set();
-}
 
 /** Checks rules: `match` a handle glob, at least one action per rule. Errors name the field. */
 export function checkRules(rules: RetentionRule[]): RetentionRule[] {

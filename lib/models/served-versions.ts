@@ -21,8 +21,16 @@ export type ServableVersion = {
   /** Set for a deleted version: when and why (its URLs answer 410 Gone saying so). */
   deleted?: { at: Date | null; reason: string | null };
 };
-/** A handle's versions by number, and the highest approved number (null when none is approved). */
-export type ServableModule = { handle: string; versions: Map<number, ServableVersion>; latestApproved: number | null };
+/**
+ * A handle's versions by number, the highest approved number (null when none is approved), and its
+ * aliases (name -> version number).
+ */
+export type ServableModule = {
+  handle: string;
+  versions: Map<number, ServableVersion>;
+  latestApproved: number | null;
+  aliases: Map<string, number>;
+};
 
 type Entry = { at: number; value: Promise<ServableModule | null>; settled?: { module: ServableModule | null } };
 /** A blob's size and a version that references it, approved when any approved version does. */
@@ -41,7 +49,10 @@ async function load(handle: string): Promise<ServableModule | null> {
   const prisma = await db();
   const m = await prisma.module.findUnique({
     where: { handle },
-    include: { versions: { include: { files: { select: { path: true, digest: true, size: true } } } } },
+    include: {
+      versions: { include: { files: { select: { path: true, digest: true, size: true } } } },
+      aliases: { select: { name: true, version: { select: { number: true } } } },
+    },
   });
   if (!m) return null;
   const versions = new Map<number, ServableVersion>();
@@ -59,7 +70,8 @@ async function load(handle: string): Promise<ServableModule | null> {
     });
     if (v.status === "approved" && (latestApproved === null || v.number > latestApproved)) latestApproved = v.number;
   }
-  return { handle: m.handle, versions, latestApproved };
+  const aliases = new Map(m.aliases.map((a) => [a.name, a.version.number]));
+  return { handle: m.handle, versions, latestApproved, aliases };
 }
 
 /** The module and its versions, from cache when fresh. */

@@ -9,7 +9,8 @@ import { getVersionView } from "@/lib/models/versions.ts";
 import { requestRevalidation } from "@/lib/models/validation-job.ts";
 import { AppError } from "@/lib/errors.ts";
 import { getEnv } from "@/lib/env.ts";
-import { approveSchema, deleteVersionSchema, metadataSchema, rejectSchema } from "@/lib/http/schemas.ts";
+import { aliasSchema, approveSchema, deleteVersionSchema, metadataSchema, rejectSchema } from "@/lib/http/schemas.ts";
+import { removeAlias, setAlias } from "@/lib/models/aliases.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -78,6 +79,18 @@ async function actOnVersion(ctx: ApiContext<Params>, p: ModelPath): Promise<Resp
 export const PUT = apiRoute<Params>(null, (ctx) =>
   dispatchModelRoute("PUT", ctx.params.path, {
     "PUT /api/v1/models/{handle}/versions/{n}": (p) => uploadModelVersion(ctx, p),
+    "PUT /api/v1/models/{handle}/aliases/{name}": async (p) => {
+      await ctx.authorize(RULES.admin, `${p.handle}@${p.alias}`);
+      const body = await parseBody(ctx.req, aliasSchema);
+      const r = await setAlias({
+        handle: p.handle,
+        name: p.alias!,
+        version: body.version,
+        actor: ctx.principal,
+        ip: ctx.ip,
+      });
+      return json(r);
+    },
   }),
 );
 
@@ -135,6 +148,11 @@ export const DELETE = apiRoute<Params>(null, (ctx) =>
           ip: ctx.ip,
         }),
       );
+    },
+    // DELETE /api/v1/models/{handle}/aliases/{name} (admin): the alias is gone; 404 when it was not there.
+    "DELETE /api/v1/models/{handle}/aliases/{name}": async (p) => {
+      await ctx.authorize(RULES.admin, `${p.handle}@${p.alias}`);
+      return json(await removeAlias({ handle: p.handle, name: p.alias!, actor: ctx.principal, ip: ctx.ip }));
     },
   }),
 );
