@@ -1,5 +1,11 @@
 // "Signatures": the input a caller must feed, and every signature's inputs and outputs.
-import { dtypeText, shapeText, type SignatureView, type TensorSpecView } from "@/lib/models/signatures.ts";
+import {
+  dtypeText,
+  quantizationText,
+  shapeText,
+  type SignatureView,
+  type TensorSpecView,
+} from "@/lib/models/signatures.ts";
 import { DataTable, type Column } from "../ui/table.tsx";
 
 function TensorList({ tensors }: { tensors: TensorSpecView[] }) {
@@ -8,6 +14,7 @@ function TensorList({ tensors }: { tensors: TensorSpecView[] }) {
       {tensors.map((t) => (
         <div key={t.name}>
           <code>{t.name}</code> {dtypeText(t.dtype)} {shapeText(t.shape)}
+          {t.quantization && <span className="muted"> · quantized: {quantizationText(t.quantization)}</span>}
         </div>
       ))}
     </>

@@ -14,7 +14,7 @@ export type KnownFormat = Exclude<ModelFormat, "unknown">;
 
 export type TfjsFormat = Extract<ModelFormat, "tfjs_graph" | "tfjs_layers">;
 
-/** Formats the sandbox executes today (TFLite is checked statically). */
+/** Formats the TF.js runtimes execute (TFLite has its own runtimes: lib/validation/runtimes/tflite.ts). */
 export type ExecutableFormat = Exclude<KnownFormat, "tflite">;
 
 export function isTfjs(format: string): format is TfjsFormat {

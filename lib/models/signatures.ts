@@ -11,7 +11,9 @@ import {
 } from "../validation/evidence.ts";
 
 /** One tensor of a signature, as pages show it. */
-export type TensorSpecView = { name: string; dtype: string; shape: number[] | null };
+/** A TFLite tensor's quantization: real = scale * (q - zeroPoint), per `axis` when there are several. */
+export type QuantizationView = { scale: number[]; zeroPoint: number[]; axis: number };
+export type TensorSpecView = { name: string; dtype: string; shape: number[] | null; quantization?: QuantizationView };
 /** One signature: its key and its inputs and outputs. */
 export type SignatureView = { key: string; inputs: TensorSpecView[]; outputs: TensorSpecView[] };
 
@@ -27,7 +29,12 @@ export function signaturesOf(
   validation: { signatures: unknown; execution?: unknown } | null | undefined,
 ): SignatureView[] {
   const s = readSignatures(validation?.signatures);
-  const view = (t: TensorSpecView): TensorSpecView => ({ name: t.name, dtype: t.dtype, shape: t.shape });
+  const view = (t: TensorSpecView): TensorSpecView => ({
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    ...(t.quantization ? { quantization: t.quantization } : {}),
+  });
   if (Array.isArray(s))
     return s.flatMap((m) =>
       m.signatures.map((sig) => ({ key: sig.key, inputs: sig.inputs.map(view), outputs: sig.outputs.map(view) })),
@@ -37,6 +44,12 @@ export function signaturesOf(
     return [{ key: "model", inputs: s.inputs.map(view), outputs: outputs.map(view) }];
   }
   return [];
+}
+
+/** A quantization block in words: `scale 0.0078, zero point 128`, or per-axis with the count. */
+export function quantizationText(q: QuantizationView): string {
+  if (q.scale.length === 1) return `scale ${q.scale[0]!.toPrecision(4)}, zero point ${q.zeroPoint[0] ?? 0}`;
+  return `per-axis on axis ${q.axis}: ${q.scale.length} scales and zero points`;
 }
 
 /** One line per signature, e.g. `serving_default(x: float32[None, 3]) -> y: float32[None, 1]`. */

@@ -16,6 +16,7 @@ import {
   notExecuted,
   type ExecutionOptions,
   type ExecutionVerdict,
+  executeTfliteBytes,
 } from "../validation/execute.ts";
 import { getEnv } from "../env.ts";
 import { stoppedByWorker } from "../jobs/define-job.ts";
@@ -126,7 +127,12 @@ async function runValidation(
       throw new AppError("payload_too_large", "TFLite file above the validation size limit");
     const chunks: Buffer[] = [];
     for await (const c of await store.get(version.digest)) chunks.push(c as Buffer);
-    result = validateTfliteBytes(Buffer.concat(chunks));
+    const bytes = Buffer.concat(chunks);
+    result = validateTfliteBytes(bytes);
+    // Statically sound: run it in the sandbox (tfjs-tflite, LiteRT.js as the fallback).
+    if (result.status === "passed")
+      verdict = await executeTfliteBytes(bytes, { ...env.validation, ...input.execution, signal: input.signal });
+    if (workerStopped()) throw new Error("the worker stopped during the validation");
   } else {
     try {
       const extracted = await extractArchive(await store.get(version.digest), { signal: input.signal });
@@ -157,7 +163,7 @@ async function runValidation(
     }
   }
   if (!verdict && result.status === "passed") {
-    // TFLite is checked from its bytes, never extracted: there is nothing to run it with yet.
+    // A format no runtime here runs: the verdict says why.
     const choice = chooseRuntime(result.format, env.validation.backend);
     verdict = notExecuted("none" in choice ? choice.none : `no ${result.format} runtime on this machine`);
   }

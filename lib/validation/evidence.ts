@@ -46,13 +46,47 @@ const tfjsSignaturesSchema = z.object({
   inputs: z.array(specTensorSchema),
   outputs: z.array(specTensorSchema).default([]),
 });
-const tfliteSignaturesSchema = z.object({ schemaVersion: z.number().nullable() });
+/** How a quantized tensor's integers map to real values: real = scale * (q - zeroPoint), per `axis` when several. */
+export const quantizationSchema = z.object({
+  scale: z.array(z.number()).max(4096),
+  zeroPoint: z.array(z.number()).max(4096),
+  axis: z.number().int(),
+});
+/** A TFLite tensor: its index in the subgraph, and its quantization when it is quantized. */
+const tfliteTensorSchema = specTensorSchema.extend({
+  index: z.number().int().optional(),
+  quantization: quantizationSchema.optional(),
+});
+/** TFLite, as lib/formats/tflite.ts reads the flatbuffer: the first subgraph's tensors, its signature defs and custom ops. */
+const tfliteSignaturesSchema = z.object({
+  schemaVersion: z.number().nullable(),
+  inputs: z.array(tfliteTensorSchema),
+  outputs: z.array(tfliteTensorSchema),
+  /** The signature defs: their keys and the names they give the subgraph's tensors. */
+  signatureDefs: z
+    .array(
+      z.object({
+        key: z.string(),
+        inputs: z.array(z.object({ name: z.string(), tensor: z.number().int() })),
+        outputs: z.array(z.object({ name: z.string(), tensor: z.number().int() })),
+      }),
+    )
+    .default([]),
+  customOps: z.array(z.string()).default([]),
+});
+/** TFLite rows written before the tensors were read (and files whose tensors could not be): the schema version only. */
+const tfliteVersionOnlySchema = z.object({ schemaVersion: z.number().nullable() });
 
-/** `signatures`: per meta graph for a SavedModel or TF1 Hub module; inputs and outputs for TF.js; the schema version for TFLite. */
+/**
+ * `signatures`: per meta graph for a SavedModel or TF1 Hub module; inputs and outputs for TF.js; the
+ * schema version and, where readable, the tensors for TFLite. (TFLite is tried before TF.js: both have
+ * inputs, only TFLite has a schema version.)
+ */
 export const signaturesEvidenceSchema = z.union([
   z.array(metaGraphSchema),
-  tfjsSignaturesSchema,
   tfliteSignaturesSchema,
+  tfliteVersionOnlySchema,
+  tfjsSignaturesSchema,
 ]);
 /** The `signatures` column of a run. */
 export type SignaturesEvidence = z.infer<typeof signaturesEvidenceSchema>;
@@ -60,16 +94,24 @@ export type SignaturesEvidence = z.infer<typeof signaturesEvidenceSchema>;
 export type MetaGraphEvidence = z.infer<typeof metaGraphSchema>;
 /** One tensor of a recorded signature. */
 export type SpecTensor = z.infer<typeof specTensorSchema>;
+/** The `signatures` of a TFLite model whose tensors were read. */
+export type TfliteSignaturesEvidence = z.infer<typeof tfliteSignaturesSchema>;
+/** One TFLite quantization block. */
+export type QuantizationEvidence = z.infer<typeof quantizationSchema>;
 /** One op of a meta graph's op report. */
 export type OpRowEvidence = z.infer<typeof opRowSchema>;
 
 // --- execution: what the sandbox saw when the model ran -------------------------------------------
 
-/** A tensor the runtime fed or produced (-1 for a dimension it did not know). Also the protocol's. */
+/**
+ * A tensor the runtime fed or produced (-1 for a dimension it did not know), with its quantization for
+ * a quantized TFLite tensor. Also the protocol's.
+ */
 export const tensorSchema = z.object({
   name: z.string().max(512),
   dtype: z.string().max(32),
   shape: z.array(z.number().int()).max(64).nullable(),
+  quantization: quantizationSchema.optional(),
 });
 /** savedmodel-js: what the conversion did. Also the protocol's. */
 export const conversionSchema = z.object({
@@ -130,12 +172,14 @@ const refusalFindingSchema = findingBase.extend({
 const runFindingSchema = findingBase.extend({
   /**
    * not_executed: no runtime here runs the format (verified statically only); wasm_fallback: the Wasm
-   * backend failed and cpu ran it; cross_check_*: the tfjs-node comparison of a converted SavedModel
-   * (unavailable, missing_output, agree, differ).
+   * backend failed and cpu ran it; runtime_fallback: the first TFLite runtime (tfjs-tflite) cannot run
+   * the model and the second (LiteRT.js) ran it; cross_check_*: the tfjs-node comparison of a converted
+   * SavedModel (unavailable, missing_output, agree, differ).
    */
   code: z.enum([
     "not_executed",
     "wasm_fallback",
+    "runtime_fallback",
     "cross_check_unavailable",
     "cross_check_missing_output",
     "cross_check_agree",

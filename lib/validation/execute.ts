@@ -1,17 +1,22 @@
 // Execution level: picks the runtime for a format, runs the model in the sandbox and turns what
 // happened into a verdict an ML engineer can read. A model that did not run is never "executed".
+// TFLite runs in tfjs-tflite, and in LiteRT.js when tfjs-tflite cannot run it (measured on the
+// fixtures and MediaPipe's models: tfjs-tflite sizes `-1` dimensions, which LiteRT.js 2.5.3 cannot;
+// LiteRT.js has ops tfjs-tflite lacks, such as MediaPipe's custom Convolution2DTransposeBias).
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { ValidationLevel, ValidationStatus } from "../db/generated/enums.ts";
-import { isSavedModel, isTfjs, type ExecutableFormat, type ModelFormat } from "../formats/format.ts";
+import { isSavedModel, isTfjs, type KnownFormat, type ModelFormat } from "../formats/format.ts";
 import { STATIC_ONLY_ISOLATION, type ExecutionEvidence, type Finding, type IsolationEvidence } from "./evidence.ts";
-import { tfjsNodeAvailable, wasmDistDir } from "./sandbox/isolation.ts";
+import { tfjsNodeAvailable, tfliteWasmDir, wasmDistDir } from "./sandbox/isolation.ts";
 import type { SandboxBackend, SandboxRuntime } from "./sandbox/protocol.ts";
 import {
   runInSandbox,
   SandboxUnavailableError,
   type ChildSuccess,
   type Isolation,
+  type SandboxOutcome,
   type SandboxRequest,
 } from "./sandbox/run.ts";
 
@@ -19,7 +24,7 @@ export { SandboxUnavailableError };
 
 /** The runtime (and backend) that runs a format here, or why none can. */
 export type RuntimeChoice =
-  { runtime: SandboxRuntime; backend: SandboxBackend; format: ExecutableFormat } | { none: string };
+  { runtime: SandboxRuntime; backend: SandboxBackend; format: KnownFormat } | { none: string };
 
 function wasmAvailable(): boolean {
   const dist = wasmDistDir();
@@ -38,7 +43,14 @@ export function chooseRuntime(format: ModelFormat, preferred: "wasm" | "cpu"): R
   // where tfjs-node is installed, executeModel also runs them there and compares the outputs.
   if (isSavedModel(format))
     return { runtime: "savedmodel-js", backend: preferred === "wasm" && wasmAvailable() ? "wasm" : "cpu", format };
-  if (format === "tflite") return { none: "no TFLite runtime on this machine" };
+  // tfjs-tflite first; executeModel falls back to LiteRT.js for what tfjs-tflite cannot run.
+  if (format === "tflite") {
+    if (tfliteWasmDir("tfjs-tflite")) return { runtime: "tfjs-tflite", backend: "wasm", format };
+    if (tfliteWasmDir("litert")) return { runtime: "litert", backend: "wasm", format };
+    return {
+      none: "no TFLite runtime on this machine (neither @tensorflow/tfjs-tflite nor @litertjs/core is installed)",
+    };
+  }
   return { none: "unrecognised format" };
 }
 
@@ -75,7 +87,7 @@ export function notExecuted(reason: string): ExecutionVerdict {
  */
 async function compareWithTfjsNode(
   dir: string,
-  format: ExecutableFormat,
+  format: KnownFormat,
   opts: ExecutionOptions,
   converted: ChildSuccess,
 ): Promise<Finding> {
@@ -125,6 +137,32 @@ async function compareWithTfjsNode(
       };
 }
 
+/** The folder and file name of a TFLite model: `p` is the .tflite file, or a folder holding exactly one. */
+function tfliteTarget(p: string): { modelDir: string; modelFile: string } {
+  if (fs.statSync(p).isFile()) return { modelDir: path.dirname(p), modelFile: path.basename(p) };
+  const files = fs.readdirSync(p).filter((f) => f.endsWith(".tflite") && fs.statSync(path.join(p, f)).isFile());
+  if (files.length !== 1) throw new Error(`${p} holds ${files.length} .tflite files; name the one to run`);
+  return { modelDir: p, modelFile: files[0]! };
+}
+
+/** The runtime's refusal as a finding: what stopped it, in its own words, and the op when it named one. */
+function refusalOf(runtime: string, r: { error: string; op?: string }): Finding {
+  return {
+    code: "runtime_refused",
+    severity: "warning",
+    message: `not executed by ${runtime}: ${r.error}`,
+    runtime,
+    reason: r.error,
+    ...(r.op ? { op: r.op } : {}),
+  };
+}
+
+/** In words, why a sandbox run did not give a result that ran. */
+function whyNot(outcome: SandboxOutcome): string {
+  if (outcome.kind === "result") return outcome.result.ok ? "" : outcome.result.error;
+  return outcome.kind === "killed" ? `killed (${outcome.reason}): ${outcome.detail}` : outcome.detail;
+}
+
 /** The sandbox's limits for one model, the backend to prefer, and the benchmark's length. */
 export type ExecutionOptions = {
   timeoutMs: number;
@@ -146,21 +184,65 @@ export async function executeModel(
 ): Promise<ExecutionVerdict> {
   const choice = chooseRuntime(format, opts.backend);
   if ("none" in choice) return notExecuted(choice.none);
+  const tflite = choice.format === "tflite";
   const crossCheck = choice.runtime === "savedmodel-js" && tfjsNodeAvailable().ok;
   const request: SandboxRequest = {
     runtime: choice.runtime,
     backend: choice.backend,
     format: choice.format,
-    modelDir: dir,
+    ...(tflite ? tfliteTarget(dir) : { modelDir: dir }),
     minRuns: opts.minRuns,
     maxBenchMs: opts.maxBenchMs,
     sampleOutputs: crossCheck,
   };
   let outcome = await runInSandbox(request, opts);
+  let runtime: string = choice.runtime;
   const findings: Finding[] = [];
+  // What tfjs-tflite cannot run (a custom or missing op), LiteRT.js may: try it in a fresh child.
+  if (
+    choice.runtime === "tfjs-tflite" &&
+    outcome.kind === "result" &&
+    !outcome.result.ok &&
+    outcome.result.unsupported &&
+    tfliteWasmDir("litert")
+  ) {
+    const refused = outcome.result;
+    const second = await runInSandbox({ ...request, runtime: "litert" }, opts);
+    if (second.kind === "result" && second.result.ok) {
+      findings.push({
+        code: "runtime_fallback",
+        severity: "info",
+        message: `tfjs-tflite cannot run the model (${refused.error.slice(0, 300)}); LiteRT.js ran it instead`,
+        ...(refused.op ? { op: refused.op } : {}),
+      });
+      outcome = second;
+      runtime = "litert";
+    } else if (second.kind === "killed" && opts.signal?.aborted) {
+      outcome = second; // the job was stopped: that, not the model, is the verdict
+    } else {
+      // Neither runtime runs it: the primary's reason leads, LiteRT.js's follows.
+      findings.push(refusalOf("tfjs-tflite", refused));
+      const r = second.kind === "result" && !second.result.ok ? second.result : null;
+      findings.push(refusalOf("litert", r ?? { error: whyNot(second).slice(0, 2000) }));
+      return {
+        runtime: "tfjs-tflite",
+        backend: choice.backend,
+        isolation: outcome.isolation,
+        status: "passed",
+        level: "static",
+        findings,
+      };
+    }
+  }
   // The Wasm backend failing to start is the host's problem, not the model's, and it lacks some kernels
   // the cpu backend has (TensorList ops in converted loops): fall back to cpu before judging the model.
-  if (outcome.kind === "result" && !outcome.result.ok && choice.backend === "wasm" && !outcome.result.finding) {
+  if (
+    outcome.kind === "result" &&
+    !outcome.result.ok &&
+    !tflite &&
+    choice.backend === "wasm" &&
+    !outcome.result.finding
+  ) {
     findings.push({
       code: "wasm_fallback",
       severity: "info",
@@ -169,7 +251,7 @@ export async function executeModel(
     outcome = await runInSandbox({ ...request, backend: "cpu" }, opts);
   }
   const base: { runtime: string; backend: string; isolation: Isolation } = {
-    runtime: choice.runtime,
+    runtime,
     backend: choice.backend,
     isolation: outcome.isolation,
   };
@@ -197,28 +279,19 @@ export async function executeModel(
   if (!r0.ok) {
     // What this runtime cannot run (an op TF.js lacks, a variable write, a string input) is not the
     // model's fault: the version stays at level static, with a finding naming exactly what stopped it.
-    if (r0.unsupported) {
-      const refusal: Finding = {
-        code: "runtime_refused",
-        severity: "warning",
-        message: `not executed by ${choice.runtime}: ${r0.error}`,
-        runtime: choice.runtime,
-        reason: r0.error,
-        ...(r0.op ? { op: r0.op } : {}),
-      };
-      return { ...base, status: "passed", level: "static", findings: [...findings, refusal] };
-    }
-    const error = r0.finding ? r0.error : `${choice.runtime} (${choice.backend}) could not run the model: ${r0.error}`;
+    if (r0.unsupported)
+      return { ...base, status: "passed", level: "static", findings: [...findings, refusalOf(runtime, r0)] };
+    const error = r0.finding ? r0.error : `${runtime} (${choice.backend}) could not run the model: ${r0.error}`;
     return { ...base, status: "failed", level: "static", findings, error };
   }
   // The runtime and converter version, e.g. "savedmodel-js 1.0.0", name what produced the scores.
   const r = r0.conversion ? { ...r0, runtime: r0.conversion.runtime } : r0;
   base.runtime = r.runtime;
   base.backend = r.backend;
-  if (crossCheck) findings.push(await compareWithTfjsNode(dir, choice.format, opts, r));
+  if (crossCheck && !tflite) findings.push(await compareWithTfjsNode(dir, choice.format, opts, r));
   const bad = r.outputs.filter((o) => o.nonFinite.nan + o.nonFinite.inf > 0);
   const execution: ExecutionEvidence = {
-    inputs: r.inputs,
+    inputs: r.inputs.map(({ sample: _s, ...i }) => i),
     outputs: r.outputs.map(({ nonFinite: _nf, sample: _s, ...o }) => o),
     ...(r.conversion ? { conversion: r.conversion } : {}),
   };
@@ -235,4 +308,19 @@ export async function executeModel(
     };
   }
   return { ...base, status: "passed", level: "executed", findings, execution, result: r };
+}
+
+/**
+ * Runs a TFLite model given as bytes (as the validation job has it, from the blob store): writes it to a
+ * private temp folder, which the sandbox may read only that file of, and removes it afterwards.
+ */
+export async function executeTfliteBytes(bytes: Uint8Array, opts: ExecutionOptions): Promise<ExecutionVerdict> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hubkeep-tflite-"));
+  try {
+    const file = path.join(dir, "model.tflite");
+    fs.writeFileSync(file, bytes, { mode: 0o600 });
+    return await executeModel(file, "tflite", opts);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

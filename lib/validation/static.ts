@@ -13,7 +13,7 @@ import { defaultSignature } from "../formats/savedmodel/convert.ts";
 import { neededOps } from "../formats/savedmodel/ops.ts";
 import { verifyTensorBundle } from "../formats/tensor-bundle.ts";
 import { inspectTfjsModel } from "../formats/tfjs.ts";
-import { inspectTflite } from "../formats/tflite.ts";
+import { inspectTflite, type TfliteInfo, type TfliteTensor } from "../formats/tflite.ts";
 import type { Finding, MetaGraphEvidence, SignaturesEvidence } from "./evidence.ts";
 
 /** The static verdict on a model: its format, what it declares, and what the checks found. */
@@ -33,7 +33,31 @@ function fail(format: StaticResult["format"], error: string, findings: Finding[]
 
 const reason = (err: unknown) => (err instanceof AppError ? err.message : `internal error: ${(err as Error).message}`);
 
-/** Validates a TFLite file's bytes. */
+/** The `signatures` of a TFLite file: its tensors where the flatbuffer could be read, else its schema version. */
+export function tfliteSignatures(info: TfliteInfo): SignaturesEvidence {
+  const d = info.details;
+  if (!d) return { schemaVersion: info.schemaVersion };
+  const tensor = (t: TfliteTensor) => ({
+    name: t.name,
+    index: t.index,
+    dtype: t.dtype,
+    shape: t.shape,
+    ...(t.quantization ? { quantization: t.quantization } : {}),
+  });
+  return {
+    schemaVersion: info.schemaVersion,
+    inputs: d.inputs.map(tensor),
+    outputs: d.outputs.map(tensor),
+    signatureDefs: d.signatures,
+    customOps: d.customOps,
+  };
+}
+
+/**
+ * Validates a TFLite file's bytes: the header must hold (identifier, root table, version). The tensors
+ * are recorded where they can be read; a file whose deeper structure is broken passes here and fails
+ * when the runtime loads it, with the runtime's reason.
+ */
 export function validateTfliteBytes(buf: Buffer): StaticResult {
   try {
     const info = inspectTflite(buf);
@@ -41,9 +65,9 @@ export function validateTfliteBytes(buf: Buffer): StaticResult {
       status: "passed",
       format: "tflite",
       level: "static",
-      signatures: { schemaVersion: info.schemaVersion },
+      signatures: tfliteSignatures(info),
       findings: [],
-      parameterCount: null,
+      parameterCount: info.details?.parameterCount ?? null,
     };
   } catch (err) {
     return fail("tflite", reason(err));

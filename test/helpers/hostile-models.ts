@@ -136,8 +136,22 @@ export function writeUnknownRankModel(dir: string): string {
   );
 }
 
-/** A script (not a model) that tries everything a hostile child might, and reports what worked. */
-export function hostileScript(opts: { secretFile: string; outsideWrite: string; canaryPort: number }): string {
+/**
+ * A script (not a model) that tries everything a hostile child might, and reports what worked. With
+ * `beside`, it also tries a file next to its model (a TFLite child may read only its model file) and
+ * the runtime's .wasm; the report carries its Node flags (without the read allowances) to compare.
+ */
+export function hostileScript(opts: {
+  secretFile: string;
+  outsideWrite: string;
+  canaryPort: number;
+  beside?: string;
+}): string {
+  const extra = opts.beside
+    ? `await attempt("readBeside", () => fs.readFileSync(${JSON.stringify(opts.beside)}));
+await attempt("readWasm", () => fs.readFileSync(req.wasmDir + "/" + fs.readdirSync(req.wasmDir).find((f) => f.endsWith(".wasm"))));
+`
+    : "";
   return `
 import fs from "node:fs";
 import net from "node:net";
@@ -148,8 +162,9 @@ const attempt = async (k, fn) => { try { await fn(); report[k] = "allowed"; } ca
 let raw = "";
 for await (const c of process.stdin) { raw += c; if (raw.includes("\\n")) break; }
 const req = JSON.parse(raw.split("\\n")[0]);
-await attempt("readOwnModel", () => fs.readdirSync(req.modelDir));
-await attempt("readSecret", () => fs.readFileSync(${JSON.stringify(opts.secretFile)}));
+const model = req.modelFile ? req.modelDir + "/" + req.modelFile : req.modelDir;
+await attempt("readOwnModel", () => req.modelFile ? fs.readFileSync(model) : fs.readdirSync(model));
+${extra}await attempt("readSecret", () => fs.readFileSync(${JSON.stringify(opts.secretFile)}));
 await attempt("readEtc", () => fs.readFileSync("/etc/hostname"));
 await attempt("writeOutside", () => fs.writeFileSync(${JSON.stringify(opts.outsideWrite)}, "pwned"));
 await attempt("writeOwnTemp", () => fs.writeFileSync(process.cwd() + "/scratch.txt", "ok"));
@@ -157,6 +172,7 @@ await attempt("spawn", () => cp.execFileSync("/bin/sh", ["-c", "true"]));
 await attempt("worker", () => new Promise((res, rej) => { const w = new Worker("1", { eval: true }); w.on("error", rej); w.on("exit", res); }));
 await attempt("tcp", () => new Promise((res, rej) => { const s = net.connect(${opts.canaryPort}, "127.0.0.1"); s.setTimeout(2000, () => rej(new Error("timeout"))); s.on("connect", () => { s.end(); res(); }); s.on("error", rej); }));
 report.env = Object.keys(process.env);
+report.execArgv = process.execArgv.filter((a) => !a.startsWith("--allow-fs-read="));
 process.stdout.write(JSON.stringify({ type: "result", ok: false, error: JSON.stringify(report) }) + "\\n");
 `;
 }

@@ -23,17 +23,10 @@ export type WrittenLayersModel = {
   output: { name: string; shape: number[] };
 };
 
-/** Deterministic uniform [-1, 1) numbers: the generator lib/validation/sandbox/child.ts draws inputs from. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
+import { rng as mulberry32 } from "../../lib/validation/sandbox/child-kit.ts";
+
+/** Deterministic uniform [-1, 1) numbers: the sandbox child's own input generator. */
+export { mulberry32 };
 
 /** image [8,8,3] -> conv, batch norm, relu6 -> depthwise, 1x1 project -> add (skip) -> 1x1 | 3x3 concat -> pool -> softmax [5]. */
 function buildResidual(): tf.LayersModel {

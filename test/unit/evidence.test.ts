@@ -108,7 +108,11 @@ test("signatures, execution and isolation read back typed, old shapes included",
 test("the protocol: the child fills the request's defaults; the parent refuses what is not in it", () => {
   const req = childRequestSchema.parse({ runtime: "tfjs", backend: "cpu", format: "tfjs_graph", modelDir: "/m" });
   assert.deepEqual([req.minRuns, req.maxBenchMs, req.seed], [20, 2000, 1]);
-  assert.equal(childRequestSchema.safeParse({ ...req, format: "tflite" }).success, false, "TFLite is not executed");
+  assert.equal(
+    childRequestSchema.safeParse({ ...req, format: "tflite" }).success,
+    false,
+    "TFLite runs only in a TFLite runtime, never in tfjs",
+  );
   assert.equal(childRequestSchema.safeParse({ ...req, format: "unknown" }).success, false);
   assert.equal(childMessageSchema.safeParse({ type: "progress", stage: "load" }).success, true);
   assert.equal(childMessageSchema.safeParse({ type: "result", ok: false, error: "x".repeat(2001) }).success, false);

@@ -2,8 +2,9 @@
 // one anyway), so the TypeScript it runs is bundled with esbuild into single ES modules: the child
 // itself (./child.ts, with its protocol and the format vocabulary) and the runtimes it imports
 // (../runtimes/). Each is built once per process, in memory; the sandbox writes the ones a run needs
-// into that run's private folder. The TF.js packages stay outside the bundle, imported from
-// node_modules by absolute file URL, so a bundle works from any folder.
+// into that run's private folder. The TF.js and LiteRT.js packages stay outside the bundle, imported
+// from node_modules by absolute file URL, so a bundle works from any folder (and the runtimes find their
+// Wasm files beside them).
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
@@ -17,11 +18,11 @@ export type BundledModule = keyof typeof SOURCES;
 
 const built = new Map<BundledModule, Promise<Uint8Array>>();
 
-/** Resolves `@tensorflow/*` as Node would from the source folder, and leaves it out of the bundle. */
+/** Resolves `@tensorflow/*` and `@litertjs/*` as Node would from the source folder, and leaves them out of the bundle. */
 const tfjsFromNodeModules: Plugin = {
   name: "tfjs-from-node-modules",
   setup(build) {
-    build.onResolve({ filter: /^@tensorflow\// }, (args) => {
+    build.onResolve({ filter: /^@(tensorflow|litertjs)\// }, (args) => {
       try {
         return { path: pathToFileURL(createRequire(args.importer).resolve(args.path)).href, external: true };
       } catch {

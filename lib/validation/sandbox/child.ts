@@ -2,8 +2,9 @@
 // Node's permission model (read: its model folder and the runtime packages; write: its own temp
 // folder; no child processes, no workers, no native addons), no network (when the host allows a
 // network namespace), a memory cap and a wall-clock timeout. It speaks ./protocol.ts.
-// Bundled by ./bundle.ts (the child has no TypeScript loader): the TF.js packages are imported from
-// node_modules, the savedmodel-js runtime from the bundle the request names.
+// Bundled by ./bundle.ts (the child has no TypeScript loader): the TF.js and TFLite packages are
+// imported from node_modules, the savedmodel-js runtime from the bundle the request names; the TFLite
+// runtimes (../runtimes/tflite.ts) are bundled in.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,12 +14,15 @@ import type { GraphModel } from "@tensorflow/tfjs-converter";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { isSavedModel } from "../../formats/format.ts";
 import type { ExecutedTensor } from "../evidence.ts";
+import { runTflite } from "../runtimes/tflite.ts";
+import { benchmark, countNonFinite, Finding, messageOf, rng, Unsupported } from "./child-kit.ts";
 import {
   childRequestSchema,
   type ChildBenchmark,
   type ChildMessage,
   type ChildOutput,
   type ChildRequest,
+  type ChildRunReport,
   type ChildSuccess,
 } from "./protocol.ts";
 
@@ -30,8 +34,6 @@ type SavedModelJs = typeof import("../runtimes/savedmodel-js.ts");
 /** The loader library a TF.js format needs, imported before the load is timed. */
 type Loader =
   { converter: typeof import("@tensorflow/tfjs-converter") } | { layers: typeof import("@tensorflow/tfjs-layers") };
-/** What a run reports; main() adds who ran it and with what resources. */
-type RunReport = Omit<ChildSuccess, "type" | "ok" | "runtime" | "peakRssBytes" | "nodeVersion" | "cpuModel">;
 /** A model input to synthesise: `unknownRankAs` stands in for an unknown shape. */
 type InputSpec = {
   name: string;
@@ -63,38 +65,7 @@ for (const k of ["log", "info", "warn", "debug"] as const)
 
 const send = (msg: ChildMessage) => process.stdout.write(JSON.stringify(msg) + "\n");
 const progress = (stage: string) => send({ type: "progress", stage });
-const messageOf = (err: unknown) =>
-  String((typeof err === "object" && err !== null && "message" in err && err.message) || err);
 const isNamed = (err: unknown, name: string): err is Error => err instanceof Error && err.name === name;
-
-/** Deterministic uniform [-1, 1) numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-
-/** Something about the model itself: the validation fails with this message. */
-class Finding extends Error {}
-/** The model uses something this runtime cannot run: not a failure of the model. */
-class Unsupported extends Finding {
-  op: string | undefined;
-  constructor(message: string, op?: string) {
-    super(message);
-    this.op = op;
-  }
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
-}
 
 async function readRequest(): Promise<ChildRequest> {
   const chunks: Buffer[] = [];
@@ -325,7 +296,7 @@ async function loadTfjsModel(tf: Tf, req: ChildRequest, loader: Loader): Promise
   };
 }
 
-async function runTfjs(req: ChildRequest): Promise<RunReport> {
+async function runTfjs(req: ChildRequest): Promise<ChildRunReport> {
   progress("init");
   const tf = await loadTf(req);
   const loader: Loader =
@@ -379,15 +350,7 @@ async function runTfjs(req: ChildRequest): Promise<RunReport> {
     if (batch === 1) {
       outputs = first.list.map((t, k) => {
         const v = first.values[k]!;
-        let nan = 0;
-        let inf = 0;
-        if (t.dtype === "float32") {
-          for (let j = 0; j < v.length; j++) {
-            const x = v[j]!;
-            if (Number.isNaN(x)) nan++;
-            else if (!Number.isFinite(x)) inf++;
-          }
-        }
+        const { nan, inf } = t.dtype === "float32" ? countNonFinite(v) : { nan: 0, inf: 0 };
         const sample = req.sampleOutputs && t.dtype !== "string" ? Array.from(v.slice(0, 16), Number) : undefined;
         return {
           name: outputName(k),
@@ -399,26 +362,14 @@ async function runTfjs(req: ChildRequest): Promise<RunReport> {
       });
     }
     disposeAll(first.list);
-    const samples: number[] = [];
-    const b0 = performance.now();
-    while (samples.length < req.minRuns || (performance.now() - b0 < req.maxBenchMs && samples.length < 1000)) {
-      const s0 = performance.now();
-      const r = await execute(feeds);
-      samples.push(performance.now() - s0);
-      disposeAll(r.list);
-      if (samples.length >= req.minRuns && performance.now() - b0 >= req.maxBenchMs) break;
-    }
-    const total = samples.reduce((a, b) => a + b, 0);
-    const sorted = [...samples].sort((a, b) => a - b);
-    benchmarks.push({
-      batch,
-      firstInferenceMs,
-      p50Ms: quantile(sorted, 0.5),
-      p95Ms: quantile(sorted, 0.95),
-      p99Ms: quantile(sorted, 0.99),
-      throughputPerSec: (batch * samples.length * 1000) / total,
-      samplesMs: samples,
-    });
+    benchmarks.push(
+      await benchmark(async () => disposeAll((await execute(feeds)).list), {
+        batch,
+        firstInferenceMs,
+        minRuns: req.minRuns,
+        maxBenchMs: req.maxBenchMs,
+      }),
+    );
     if (batch !== 1) disposeAll(Object.values(feeds));
   }
   disposeAll(Object.values(one));
@@ -434,7 +385,7 @@ async function runTfjs(req: ChildRequest): Promise<RunReport> {
   };
 }
 
-async function runSavedModel(req: ChildRequest): Promise<RunReport> {
+async function runSavedModel(req: ChildRequest): Promise<ChildRunReport> {
   // Only reached when @tensorflow/tfjs-node is installed and native addons are allowed.
   progress("init");
   const tf = await loadTfjsNode(req);
@@ -465,11 +416,7 @@ async function runSavedModel(req: ChildRequest): Promise<RunReport> {
   const first = await run();
   const firstInferenceMs = performance.now() - f0;
   const outputs: ChildOutput[] = first.list.map((t, k) => {
-    const v = Array.from(first.values[k]!);
-    const nonFinite = {
-      nan: v.filter(Number.isNaN).length,
-      inf: v.filter((x) => typeof x === "number" && !Number.isNaN(x) && !Number.isFinite(x)).length,
-    };
+    const nonFinite = countNonFinite(first.values[k]!);
     return {
       name: Object.keys(sig.outputs)[k] ?? String(k),
       dtype: t.dtype,
@@ -480,17 +427,6 @@ async function runSavedModel(req: ChildRequest): Promise<RunReport> {
         : {}),
     };
   });
-  const samples: number[] = [];
-  const b0 = performance.now();
-  while (samples.length < req.minRuns || performance.now() - b0 < req.maxBenchMs) {
-    const s0 = performance.now();
-    const r = await run();
-    samples.push(performance.now() - s0);
-    disposeAll(r.list);
-    if (samples.length >= 1000) break;
-  }
-  const sorted = [...samples].sort((a, b) => a - b);
-  const total = samples.reduce((a, b) => a + b, 0);
   return {
     loadMs,
     paramCount: null,
@@ -498,15 +434,12 @@ async function runSavedModel(req: ChildRequest): Promise<RunReport> {
     outputs,
     backend: "tensorflow",
     benchmarks: [
-      {
+      await benchmark(async () => disposeAll((await run()).list), {
         batch: 1,
         firstInferenceMs,
-        p50Ms: quantile(sorted, 0.5),
-        p95Ms: quantile(sorted, 0.95),
-        p99Ms: quantile(sorted, 0.99),
-        throughputPerSec: (samples.length * 1000) / total,
-        samplesMs: samples,
-      },
+        minRuns: req.minRuns,
+        maxBenchMs: req.maxBenchMs,
+      }),
     ],
   };
 }
@@ -520,7 +453,12 @@ async function main() {
     return;
   }
   try {
-    const r = req.runtime === "tfjs-node" && isSavedModel(req.format) ? await runSavedModel(req) : await runTfjs(req);
+    const r =
+      req.runtime === "tfjs-tflite" || req.runtime === "litert"
+        ? await runTflite(req, progress)
+        : req.runtime === "tfjs-node" && isSavedModel(req.format)
+          ? await runSavedModel(req)
+          : await runTfjs(req);
     send({
       type: "result",
       ok: true,

@@ -141,18 +141,26 @@ export function createMemoryCgroup(bytes: number): MemoryCgroup | null {
   return null;
 }
 
+const TFJS_PACKAGES = [
+  "@tensorflow/tfjs-core",
+  "@tensorflow/tfjs-backend-cpu",
+  "@tensorflow/tfjs-backend-wasm",
+  "@tensorflow/tfjs-converter",
+  "@tensorflow/tfjs-layers",
+];
+/** The packages each runtime imports (their dependencies are followed). */
+const RUNTIME_PACKAGES: Record<SandboxRuntime, string[]> = {
+  "tfjs-node": ["@tensorflow/tfjs-node"],
+  tfjs: TFJS_PACKAGES,
+  "savedmodel-js": TFJS_PACKAGES,
+  // tfjs-tflite's node entry requires tfjs-core (its peer dependency); it needs no backend.
+  "tfjs-tflite": ["@tensorflow/tfjs-tflite"],
+  litert: ["@litertjs/core"],
+};
+
 /** The folders of every package the runtime imports (transitively): the child may read them. */
 export function runtimeReadPaths(runtime: SandboxRuntime): string[] {
-  const roots =
-    runtime === "tfjs-node"
-      ? ["@tensorflow/tfjs-node"]
-      : [
-          "@tensorflow/tfjs-core",
-          "@tensorflow/tfjs-backend-cpu",
-          "@tensorflow/tfjs-backend-wasm",
-          "@tensorflow/tfjs-converter",
-          "@tensorflow/tfjs-layers",
-        ];
+  const roots = RUNTIME_PACKAGES[runtime];
   const seen = new Set<string>();
   const visit = (name: string, from: string) => {
     let pkgJson: string;
@@ -220,6 +228,27 @@ export function wasmDistDir(): string | null {
   }
 }
 
+/** The files a TFLite runtime loads from its `wasm/` folder: the build the host shims pick. */
+const TFLITE_BUILDS = {
+  "tfjs-tflite": {
+    pkg: "@tensorflow/tfjs-tflite",
+    files: ["tflite_web_api_cc_simd.js", "tflite_web_api_cc_simd.wasm"],
+  },
+  // LiteRT.js picks its relaxed-SIMD build where the engine has relaxed SIMD, its compat build elsewhere.
+  litert: { pkg: "@litertjs/core", files: ["litert_wasm_compat_internal.js", "litert_wasm_compat_internal.wasm"] },
+} as const;
+
+/** The `wasm/` folder of a TFLite runtime, or null when the package (or its build) is not installed. */
+export function tfliteWasmDir(runtime: "tfjs-tflite" | "litert"): string | null {
+  const { pkg, files } = TFLITE_BUILDS[runtime];
+  try {
+    const dir = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "wasm");
+    return files.every((f) => fs.existsSync(path.join(dir, f))) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Node's permission-model flags: read the folders (and single files) given, write only `writeDir`;
  * child processes and worker threads are always refused, native addons unless `addons`.
@@ -242,6 +271,8 @@ export function permissionFlags(p: {
 /** What a run's confinement amounts to, in the words the UI and the API show. */
 export function describeIsolation(p: {
   readDirs: number;
+  /** The run reads its model as one file (TFLite) rather than a folder. */
+  modelFile?: boolean;
   network: NetworkWrapper | null;
   cgroup: MemoryCgroup | null;
   capBytes: number;
@@ -250,7 +281,9 @@ export function describeIsolation(p: {
 }): Isolation {
   return {
     env: "empty",
-    fs: `node permission model: read ${p.readDirs} folders (the model, the child script, the runtime packages); write only a private temp folder`,
+    fs: p.modelFile
+      ? `node permission model: read the model file and ${p.readDirs} folders (the child script, the runtime packages); write only a private temp folder`
+      : `node permission model: read ${p.readDirs} folders (the model, the child script, the runtime packages); write only a private temp folder`,
     network: p.network?.name ?? "NOT isolated: neither unshare --net nor bubblewrap is usable on this host",
     processes: "denied: the permission model refuses child processes, worker threads and native addons",
     memory: {

@@ -4,8 +4,8 @@
 // that SIGKILL the child's whole process group, the JSON lines of ./protocol.ts, and the outcome.
 // What each run gets (reported in `isolation`, so the UI and API say what was really in force):
 // - env: empty (no database URL, S3 keys or auth secret reach the child);
-// - fs: Node's permission model: read only the model folder, the child's code and the runtime
-//   packages it imports; write only its own private folder; no child processes, no worker threads,
+// - fs: Node's permission model: read only the model folder (a TFLite run: the model file), the
+//   child's code and the runtime packages it imports; write only its own private folder; no child processes, no worker threads,
 //   no native addons (Node 20 has no --allow-addons);
 // - network: a fresh network namespace with no interfaces up where the host allows it; otherwise
 //   "none", said plainly;
@@ -28,6 +28,7 @@ import {
   runtimeReadPaths,
   tfjsNodeAvailable,
   tfjsNodeEntry,
+  tfliteWasmDir,
   wasmDistDir,
 } from "./isolation.ts";
 import {
@@ -129,12 +130,16 @@ async function prepareRun(request: SandboxRequest, opts: SandboxOptions): Promis
   const memMiB = Math.max(64, Math.floor(opts.memoryBytes / 1024 / 1024));
   const maxOldSpaceMiB = Math.max(32, Math.floor(memMiB * 0.75));
   const modelDir = path.resolve(request.modelDir);
-  const readDirs = [...new Set([modelDir, codeDir, path.dirname(script), ...runtimeReadPaths(request.runtime)])];
+  // A TFLite run reads its one model file, not the folder it sits in (which may hold anything).
+  const modelFile = request.modelFile ? path.join(modelDir, request.modelFile) : null;
+  const readDirs = [
+    ...new Set([...(modelFile ? [] : [modelDir]), codeDir, path.dirname(script), ...runtimeReadPaths(request.runtime)]),
+  ];
   const nodeArgs = [
     "--no-warnings",
     ...permissionFlags({
       readDirs,
-      readFiles: opts.script ? [opts.script] : [],
+      readFiles: [...(modelFile ? [modelFile] : []), ...(opts.script ? [opts.script] : [])],
       writeDir: workDir,
       addons: request.runtime === "tfjs-node" && tfjsNodeAvailable().ok,
     }),
@@ -148,19 +153,26 @@ async function prepareRun(request: SandboxRequest, opts: SandboxOptions): Promis
   if (cgroup) argv = ["/bin/sh", "-c", 'echo $$ > "$0" && unset PWD OLDPWD && exec "$@"', cgroup.procs, ...argv];
   const isolation = describeIsolation({
     readDirs: readDirs.length,
+    modelFile: modelFile !== null,
     network: net,
     cgroup,
     capBytes: opts.memoryBytes,
     maxOldSpaceMiB,
     timeoutMs: opts.timeoutMs,
   });
-  const wasmDir = request.runtime !== "tfjs-node" ? (wasmDistDir() ?? undefined) : undefined;
+  const wasmDir =
+    request.runtime === "tfjs-tflite" || request.runtime === "litert"
+      ? (tfliteWasmDir(request.runtime) ?? undefined)
+      : request.runtime !== "tfjs-node"
+        ? (wasmDistDir() ?? undefined)
+        : undefined;
   const tfjsNodeModule = request.runtime === "tfjs-node" ? tfjsNodeEntry() : undefined;
   const message: ChildRequestInput = {
     runtime: request.runtime,
     backend: request.backend,
     format: request.format,
     modelDir,
+    ...(request.modelFile ? { modelFile: request.modelFile } : {}),
     ...(wasmDir ? { wasmDir } : {}),
     ...(request.minRuns !== undefined ? { minRuns: request.minRuns } : {}),
     ...(request.maxBenchMs !== undefined ? { maxBenchMs: request.maxBenchMs } : {}),
