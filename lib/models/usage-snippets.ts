@@ -58,8 +58,8 @@ export function formatKerasInputShape(shape: number[] | null | undefined): strin
 
 /**
  * The snippets of one version, in page order: TF.js for TF.js models; a Keras layer and `hub.load`
- * for SavedModels (and anything else tensorflow_hub loads); none to load a TFLite file; then, for
- * every format, curl with a sha256sum check.
+ * for SavedModels (and anything else tensorflow_hub loads); `tf.lite.Interpreter` on the pinned
+ * `.tflite`, checked against its digest, for TFLite; then, for every format, curl with a sha256sum check.
  */
 export function buildUsageSnippets(input: UsageInput): UsageSnippet[] {
   const { url, handle, number, format, digest } = input;
@@ -72,7 +72,19 @@ export function buildUsageSnippets(input: UsageInput): UsageSnippet[] {
       label: "TF.js",
       code: `import * as tf from "@tensorflow/tfjs";\nconst model = await tf.loadGraphModel("${url}", { fromTFHub: true });`,
     });
-  } else if (format !== "tflite") {
+  } else if (format === "tflite") {
+    snippets.push({
+      label: "tf.lite.Interpreter",
+      code: [
+        "import hashlib, urllib.request",
+        "import tensorflow as tf",
+        `data = urllib.request.urlopen("${buildDownloadUrl(url, format)}").read()`,
+        `assert hashlib.sha256(data).hexdigest() == "${hex}"`,
+        "interpreter = tf.lite.Interpreter(model_content=data)",
+        "interpreter.allocate_tensors()",
+      ].join("\n"),
+    });
+  } else {
     snippets.push({
       label: "Keras layer",
       code: `import tensorflow_hub as hub\nlayer = hub.KerasLayer("${url}", trainable=False${inputShape ? `, input_shape=${inputShape}` : ""})`,

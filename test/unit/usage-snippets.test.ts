@@ -55,8 +55,21 @@ test("TF.js graph and layers models: tf.loadGraphModel from the hub, then curl f
   assert.deepEqual(buildUsageSnippets(input("tfjs_layers")), want);
 });
 
-test("a TFLite file: only curl, for the .tflite file itself", () => {
-  assert.deepEqual(buildUsageSnippets(input("tflite")), [{ label: "curl", code: CURL_LITE }]);
+test("a TFLite file: tf.lite.Interpreter on the pinned file checked against its digest, and curl", () => {
+  assert.deepEqual(buildUsageSnippets(input("tflite")), [
+    {
+      label: "tf.lite.Interpreter",
+      code: [
+        "import hashlib, urllib.request",
+        "import tensorflow as tf",
+        `data = urllib.request.urlopen("${URL_}?lite-format=tflite").read()`,
+        `assert hashlib.sha256(data).hexdigest() == "${HEX}"`,
+        "interpreter = tf.lite.Interpreter(model_content=data)",
+        "interpreter.allocate_tensors()",
+      ].join("\n"),
+    },
+    { label: "curl", code: CURL_LITE },
+  ]);
 });
 
 test("the pinned URL, the download URL and the file name", () => {
