@@ -2,7 +2,8 @@
 // (create one, its secret shown once, a signed test event to a real receiver on loopback, the
 // delivery listed), Admin -> Storage (a quota with its usage, a version deleted by hand with a
 // reason: its page says so and its URLs answer 410), and the model page's upstream-drift notice
-// after the upstream changed the bytes under a version number. Screens are saved as screenshots.
+// after the upstream changed the bytes under a version number, and an alias set and removed on the
+// model page. Screens are saved as screenshots.
 import fs from "node:fs";
 import path from "node:path";
 import { test, expect, type Page } from "@playwright/test";
@@ -181,4 +182,21 @@ test("an admin wires a webhook, sets a quota, deletes a version by hand, and see
       timeout: 30_000,
     })
     .toBe(true);
+
+  // 5. Aliases on the model page: set one, the hub URL follows it, remove it.
+  await page.goto(`${stack.base}/${KEEP}`);
+  const aliases = page.getByRole("region", { name: "Aliases" });
+  await expect(aliases).toContainText("keeps the first version it got");
+  await aliases.getByLabel("Alias").fill("prod");
+  await aliases.getByLabel("Version").selectOption("1");
+  await aliases.getByRole("button", { name: "Set alias" }).click();
+  await expect(page.locator(".flash-ok")).toContainText("@prod now points to version 1");
+  await expect(page.getByTestId("aliases")).toContainText("@prod → version 1");
+  await shot(page, "ops-06-aliases");
+  const viaAlias = await fetch(`${stack.base}/${KEEP}/@prod?lite-format=tflite`, { redirect: "manual" });
+  expect(viaAlias.status).toBe(302);
+  expect(viaAlias.headers.get("location")).toBe(`/${KEEP}/1?lite-format=tflite`);
+  await page.getByRole("button", { name: "Remove @prod" }).click();
+  await expect(page.locator(".flash-ok")).toContainText("Removed @prod");
+  expect((await fetch(`${stack.base}/${KEEP}/@prod?lite-format=tflite`, { redirect: "manual" })).status).toBe(404);
 });
